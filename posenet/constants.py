@@ -1,0 +1,47 @@
+"""Keypoints, pose chain and COCO constants shared by every module (COCO keypoint order)."""
+
+import numpy as np
+
+PART_NAMES: tuple[str, ...] = (
+    "nose", "leftEye", "rightEye", "leftEar", "rightEar",
+    "leftShoulder", "rightShoulder", "leftElbow", "rightElbow", "leftWrist", "rightWrist",
+    "leftHip", "rightHip", "leftKnee", "rightKnee", "leftAnkle", "rightAnkle",
+)
+# COCO's own snake_case names, as written in COCO keypoint JSON `categories[].keypoints`.
+COCO_PART_NAMES: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+NUM_KEYPOINTS = len(PART_NAMES)
+PART_IDS: dict[str, int] = {name: i for i, name in enumerate(PART_NAMES)}
+
+# The 16 directed edges of the PoseNet pose tree, rooted at the nose, parents listed first.
+# Displacement channel e (fwd: parent -> child, bwd: child -> parent) belongs to edge e.
+POSE_CHAIN: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 3), (0, 2), (2, 4), (0, 5), (5, 7), (7, 9), (5, 11),
+    (11, 13), (13, 15), (0, 6), (6, 8), (8, 10), (6, 12), (12, 14), (14, 16),
+)
+NUM_EDGES = len(POSE_CHAIN)
+PARENT_IDS = np.array([p for p, _ in POSE_CHAIN], dtype=np.int64)
+CHILD_IDS = np.array([c for _, c in POSE_CHAIN], dtype=np.int64)
+
+# Limbs drawn in skeleton overlays (COCO's skeleton, 0-based).
+SKELETON: tuple[tuple[int, int], ...] = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
+    (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6),
+)
+
+# Left/right pairs swapped by a horizontal flip.
+FLIP_PAIRS: tuple[tuple[int, int], ...] = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
+FLIP_PERMUTATION = np.arange(NUM_KEYPOINTS)
+for _a, _b in FLIP_PAIRS:
+    FLIP_PERMUTATION[_a], FLIP_PERMUTATION[_b] = _b, _a
+del _a, _b
+
+# COCO OKS per-keypoint sigmas (pycocotools' values).
+COCO_SIGMAS = np.array(
+    [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89]
+) / 10.0
+
+VALID_STRIDES: tuple[int, ...] = (8, 16, 32)

