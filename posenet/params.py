@@ -28,8 +28,8 @@ def _check(ok: bool, message: str) -> None:
         raise ParamsError(message)
 
 
-def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
-    _check(value in choices, f"{key} = {value!r} is not one of {', '.join(choices)}")
+def _check_choice(key: str, value: Any, choices: tuple[Any, ...]) -> None:
+    _check(value in choices, f"{key} = {value!r} is not one of {', '.join(map(str, choices))}")
 
 
 def check_input_size(key: str, size: int, stride: int) -> None:
@@ -45,7 +45,7 @@ class ModelParams:
 
     def validate(self) -> None:
         _check_choice("model.name", self.name, MODEL_NAMES)
-        _check_choice("model.stride", self.stride, VALID_STRIDES)  # type: ignore[arg-type]
+        _check_choice("model.stride", self.stride, VALID_STRIDES)
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ class BenchmarkParams:
         for name in self.variants:
             _check_choice("benchmark.variants", name, MODEL_NAMES)
         for stride in self.strides:
-            _check_choice("benchmark.strides", stride, VALID_STRIDES)  # type: ignore[arg-type]
+            _check_choice("benchmark.strides", stride, VALID_STRIDES)
             for size in self.input_sizes:
                 check_input_size("benchmark.input_sizes", size, stride)
         _check(self.warmup >= 0 and self.repeats >= 1, "benchmark.warmup must be >= 0 and benchmark.repeats >= 1")
@@ -220,18 +220,22 @@ class Params:
         self.benchmark.validate()
 
 
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
 def _build(cls: type, raw: Any, key: str) -> Any:
     """Build dataclass ``cls`` from a mapping, converting types and naming unknown keys."""
     if not isinstance(raw, dict):
-        raise ParamsError(f"{key} must be a mapping, got {type(raw).__name__}")
+        raise ParamsError(f"{key or 'params.yaml'} must be a mapping, got {type(raw).__name__}")
     hints = get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
     if unknown:
-        raise ParamsError(f"unknown parameter {key}.{unknown[0]} (known: {', '.join(sorted(names))})")
+        raise ParamsError(f"unknown parameter {_join(key, unknown[0])} (known: {', '.join(sorted(names))})")
     values = {}
     for name, value in raw.items():
-        values[name] = _convert(hints[name], value, f"{key}.{name}")
+        values[name] = _convert(hints[name], value, _join(key, name))
     return cls(**values)
 
 
@@ -273,7 +277,7 @@ def load_params(path: str | os.PathLike = "params.yaml", validate: bool = True) 
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             raise ParamsError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
-    params = _build(Params, raw, "params")
+    params = _build(Params, raw, "")
     if validate:
         params.validate()
     return params

@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from posenet.errors import ParamsError
+from posenet.params import Params, load_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _repo_params() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_repo_params_load_and_match_dataclass_defaults_where_unchanged():
+    params = load_params(REPO / "params.yaml")
+    assert isinstance(params, Params)
+    assert params.model.name == _repo_params()["model"]["name"]
+    assert params.predict.input_size % params.model.stride == 1
+
+
+def test_missing_file_gives_defaults(tmp_path):
+    assert load_params(tmp_path / "absent.yaml") == Params()
+
+
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("model", "name", "resnet50", "model.name"),
+        ("model", "stride", 12, "model.stride"),
+        ("targets", "radius", -1, "targets.radius"),
+        ("predict", "input_size", 500, "predict.input_size"),
+        ("targets", "input_size", 256, "targets.input_size"),
+        ("predict", "score_threshold", 1.5, "predict.score_threshold"),
+        ("train", "lr", 0, "train.lr"),
+        ("train", "wandb", "maybe", "train.wandb"),
+        ("weights", "source", "ftp", "weights.source"),
+        ("data", "format", "pascal", "data.format"),
+    ],
+)
+def test_impossible_values_name_the_key(tmp_path, section, key, value, message):
+    raw = _repo_params()
+    raw[section][key] = value
+    with pytest.raises(ParamsError, match=message.replace(".", r"\.")):
+        load_params(_write(tmp_path, raw))
+
+
+def test_unknown_key_and_wrong_type_are_errors(tmp_path):
+    raw = _repo_params()
+    raw["train"]["learning_rate"] = 0.1
+    with pytest.raises(ParamsError, match="train.learning_rate"):
+        load_params(_write(tmp_path, raw))
+    raw = _repo_params()
+    raw["train"]["batch_size"] = "four"
+    with pytest.raises(ParamsError, match="train.batch_size"):
+        load_params(_write(tmp_path, raw))
+
+
+def test_stride_8_requires_matching_input_size(tmp_path):
+    raw = _repo_params()
+    raw["model"]["stride"] = 8
+    raw["predict"]["input_size"] = 257
+    raw["targets"]["input_size"] = 257
+    assert load_params(_write(tmp_path, raw)).model.stride == 8
+
+
+def test_malformed_yaml(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("model: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(path)
