@@ -1,0 +1,119 @@
+"""PersonLab ground truth for PoseNet: heatmap disks, short-range offsets, mid-range displacements.
+
+Everything is in the model's own layout (TF.js PoseNet): channels first, offsets ``[17 dy | 17 dx]``,
+displacements ``[16 dy | 16 dx]`` with edge ``e = POSE_CHAIN[e]``; forward goes parent -> child, backward
+child -> parent. Grid cell ``(i, j)`` sits at model-input pixel ``(stride * i, stride * j)`` (no half-cell
+shift), so ``keypoint = cell + offset`` exactly as the decoder reads it.
+
+Labelled keypoints: every keypoint with ``v > 0`` (COCO ``v = 1`` "labelled, not visible" and ``v = 2``
+"labelled, visible") counts, as in PersonLab: an occluded joint still has a known position that the network
+should learn to point at. Keypoints with ``v <= 0`` or non-finite coordinates are ignored. Keypoints outside
+the input canvas still own the disk pixels that fall inside it (a crop keeps the part of the disk it shows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from posenet.constants import CHILD_IDS, NUM_EDGES, NUM_KEYPOINTS, PARENT_IDS
+
+
+class Targets(NamedTuple):
+    """Ground truth of one image, float32, channels first. ``h, w`` = output grid size."""
+
+    heatmaps: np.ndarray  # [17, h, w] 1 inside a disk of radius R around a labelled keypoint, else 0
+    offsets: np.ndarray  # [34, h, w] keypoint - cell position (dy for 17 parts, then dx), input px
+    offset_mask: np.ndarray  # [17, h, w] where offsets are defined (= heatmaps)
+    displacements_fwd: np.ndarray  # [32, h, w] child - cell, in the parent's disk (dy 16 edges, then dx)
+    displacements_bwd: np.ndarray  # [32, h, w] parent - cell, in the child's disk
+    fwd_mask: np.ndarray  # [16, h, w] parent disk pixel whose owner also has the child labelled
+    bwd_mask: np.ndarray  # [16, h, w] child disk pixel whose owner also has the parent labelled
+
+
+def output_grid_size(input_hw: tuple[int, int], output_stride: int) -> tuple[int, int]:
+    """Model output grid ``(h, w) = ((H - 1) // stride + 1, (W - 1) // stride + 1)``."""
+    return (int(input_hw[0]) - 1) // output_stride + 1, (int(input_hw[1]) - 1) // output_stride + 1
+
+
+def build_targets(
+    keypoints: np.ndarray,
+    input_hw: tuple[int, int],
+    output_stride: int,
+    radius: float,
+) -> Targets:
+    """Build the PersonLab targets of one image.
+
+    Args:
+        keypoints: ``[P, 17, 3]`` ``(x, y, v)`` per person in model-input pixels; ``P`` may be 0.
+        input_hw: model input size ``(H, W)`` in pixels.
+        output_stride: 8, 16 or 32.
+        radius: disk radius R in model-input pixels (PersonLab: 32).
+
+    Where the disks of several people overlap, the person whose keypoint is nearest owns the pixel
+    (offsets and displacements both follow that owner). A displacement is only defined (masked in) when
+    both ends of the edge are labelled for the owning person.
+    """
+    kps = np.asarray(keypoints, dtype=np.float64).reshape(-1, NUM_KEYPOINTS, 3)
+    h, w = output_grid_size(input_hw, output_stride)
+    ys = (np.arange(h, dtype=np.float64) * output_stride)[:, None]  # [h, 1]
+    xs = (np.arange(w, dtype=np.float64) * output_stride)[None, :]  # [1, w]
+    if kps.shape[0] == 0:
+        zeros = np.zeros
+        return Targets(
+            zeros((NUM_KEYPOINTS, h, w), np.float32), zeros((2 * NUM_KEYPOINTS, h, w), np.float32),
+            zeros((NUM_KEYPOINTS, h, w), np.float32), zeros((2 * NUM_EDGES, h, w), np.float32),
+            zeros((2 * NUM_EDGES, h, w), np.float32), zeros((NUM_EDGES, h, w), np.float32),
+            zeros((NUM_EDGES, h, w), np.float32),
+        )
+    kx, ky = kps[..., 0], kps[..., 1]  # [P, 17]
+    labelled = (kps[..., 2] > 0) & np.isfinite(kx) & np.isfinite(ky)  # [P, 17]
+
+    # Squared distance of every (person, part, cell); unlabelled keypoints are infinitely far.
+    d2 = (ys - ky[..., None, None]) ** 2 + (xs - kx[..., None, None]) ** 2  # [P, 17, h, w]
+    d2 = np.where(labelled[..., None, None], d2, np.inf)
+    owner = np.argmin(d2, axis=0)  # [17, h, w] nearest person per part and cell
+    in_disk = np.take_along_axis(d2, owner[None], axis=0)[0] <= float(radius) ** 2  # [17, h, w]
+
+    parts = np.arange(NUM_KEYPOINTS)[:, None, None]
+    offsets = np.concatenate([ky[owner, parts] - ys, kx[owner, parts] - xs])  # [34, h, w]
+    offsets *= np.concatenate([in_disk, in_disk])
+
+    def _displacements(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors from the cells in the disk of part ``src[e]`` to part ``dst[e]`` of the same owner."""
+        own = owner[src]  # [16, h, w]
+        dst_ = dst[:, None, None]
+        mask = in_disk[src] & labelled[own, dst_]
+        disp = np.concatenate([ky[own, dst_] - ys, kx[own, dst_] - xs])  # [32, h, w]
+        disp *= np.concatenate([mask, mask])
+        return np.nan_to_num(disp, posinf=0.0, neginf=0.0), mask
+
+    fwd, fwd_mask = _displacements(PARENT_IDS, CHILD_IDS)
+    bwd, bwd_mask = _displacements(CHILD_IDS, PARENT_IDS)
+    heat = in_disk.astype(np.float32)
+    return Targets(
+        heatmaps=heat,
+        offsets=np.nan_to_num(offsets, posinf=0.0, neginf=0.0).astype(np.float32),
+        offset_mask=heat.copy(),
+        displacements_fwd=fwd.astype(np.float32),
+        displacements_bwd=bwd.astype(np.float32),
+        fwd_mask=fwd_mask.astype(np.float32),
+        bwd_mask=bwd_mask.astype(np.float32),
+    )
+
+
+def collate_targets(
+    targets: Sequence[Targets] | Sequence[Mapping[str, np.ndarray]],
+    device: torch.device | str | None = None,
+) -> dict[str, torch.Tensor]:
+    """Stack per-image targets into a dict of float32 tensors ``[N, C, h, w]`` (the loss's input)."""
+    if not targets:
+        raise ValueError("collate_targets needs at least one Targets")
+    items = [t._asdict() if isinstance(t, Targets) else t for t in targets]
+    return {
+        name: torch.from_numpy(np.stack([np.asarray(item[name], dtype=np.float32) for item in items])).to(device)
+        for name in Targets._fields
+    }
