@@ -1,0 +1,132 @@
+"""Image -> model input exactly as TF.js PoseNet 2.2.2 does it, and poses back to the image.
+
+Steps (``docs/tfjs-posenet-algorithm.md`` sections 2, 3 and 8): letterbox to the target aspect with
+symmetric zero padding rounded like JavaScript's ``Math.round``; bilinear resize with TF's legacy
+mapping (``align_corners=False, half_pixel_centers=False``: ``src = dst * in / out``), computed in
+float64 and stored as float32; normalise ``x / 127.5 - 1``. The padding is never materialised:
+rows and columns that fall into it read as zeros.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from posenet.errors import ImageError
+from posenet.pose import Pose
+
+
+def valid_input_size(size: int, output_stride: int) -> int:
+    """A model input side TF.js accepts: ``size`` if ``(size - 1) % stride == 0`` else ``floor(size/stride)*stride + 1``."""
+    if (size - 1) % output_stride == 0:
+        return int(size)
+    return (size // output_stride) * output_stride + 1
+
+
+def js_round(x: float) -> int:
+    """JavaScript ``Math.round``: halves go up (``floor(x + 0.5)``), unlike Python's banker's rounding."""
+    return math.floor(x + 0.5)
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where an image sits in the model input.
+
+    padding: (top, bottom, left, right) zero padding in image pixels, before the resize.
+    input_hw: model input (Rh, Rw). scale_yx: image pixels per model-input pixel, ``(h+pt+pb)/Rh, (w+pl+pr)/Rw``.
+    """
+
+    image_hw: tuple[int, int]
+    input_hw: tuple[int, int]
+    padding: tuple[int, int, int, int]
+
+    @property
+    def padded_hw(self) -> tuple[int, int]:
+        top, bottom, left, right = self.padding
+        return self.image_hw[0] + top + bottom, self.image_hw[1] + left + right
+
+    @property
+    def scale_yx(self) -> tuple[float, float]:
+        hp, wp = self.padded_hw
+        return hp / self.input_hw[0], wp / self.input_hw[1]
+
+
+def letterbox(image_hw: tuple[int, int], input_hw: tuple[int, int]) -> Letterbox:
+    """TF.js ``padAndResizeTo`` padding: equal zero padding on both sides to reach the input aspect ratio."""
+    h, w = int(image_hw[0]), int(image_hw[1])
+    target_aspect = input_hw[1] / input_hw[0]
+    if w / h < target_aspect:
+        pad = js_round(0.5 * (target_aspect * h - w))
+        padding = (0, 0, pad, pad)
+    else:
+        pad = js_round(0.5 * ((1.0 / target_aspect) * w - h))
+        padding = (pad, pad, 0, 0)
+    return Letterbox((h, w), (int(input_hw[0]), int(input_hw[1])), padding)
+
+
+def _sample_grid(out_size: int, in_size: int, pad_before: int, image_size: int):
+    """Legacy TF bilinear source indices for one axis, in padded coordinates, mapped to the image.
+
+    Returns (i0, i1, frac, valid0, valid1): image indices (clipped), fractional weight (float64)
+    and whether each source index lies inside the image (else it reads the zero padding).
+    """
+    ratio = in_size / out_size
+    src = np.arange(out_size, dtype=np.float64) * ratio
+    lo = np.floor(src)
+    frac = src - lo
+    lo = lo.astype(np.int64)
+    hi = np.minimum(in_size - 1, np.ceil(src).astype(np.int64))
+    lo, hi = lo - pad_before, hi - pad_before
+    valid0 = (lo >= 0) & (lo < image_size)
+    valid1 = (hi >= 0) & (hi < image_size)
+    return np.clip(lo, 0, image_size - 1), np.clip(hi, 0, image_size - 1), frac, valid0, valid1
+
+
+def resize_letterboxed(image: np.ndarray, box: Letterbox) -> np.ndarray:
+    """Letterbox + TF legacy bilinear resize of an RGB uint8 [h, w, 3] image -> float32 [Rh, Rw, 3] in 0..255."""
+    h, w = box.image_hw
+    hp, wp = box.padded_hw
+    rh, rw = box.input_hw
+    top, _, left, _ = box.padding
+    y0, y1, fy, vy0, vy1 = _sample_grid(rh, hp, top, h)
+    x0, x1, fx, vx0, vx1 = _sample_grid(rw, wp, left, w)
+    # One gather of the four neighbours: rows [y0; y1] x columns [x0, x1] -> [2Rh, 2Rw, 3].
+    corners = np.take(np.take(image, np.concatenate([y0, y1]), axis=0), np.concatenate([x0, x1]), axis=1)
+    corners[~np.concatenate([vy0, vy1])] = 0                  # rows in the zero padding
+    corners[:, ~np.concatenate([vx0, vx1])] = 0               # columns in the zero padding
+    c = corners.astype(np.float64)
+    left_col, right_col = c[:, :rw], c[:, rw:]
+    right_col -= left_col
+    right_col *= fx[None, :, None]
+    left_col += right_col                                     # top (rows :Rh) and bottom (rows Rh:) lines
+    top_line, bottom_line = left_col[:rh], left_col[rh:]
+    bottom_line -= top_line
+    bottom_line *= fy[:, None, None]
+    top_line += bottom_line
+    return top_line.astype(np.float32)
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    """Validate an RGB uint8 [h, w, 3] image (ImageError otherwise)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ImageError(f"expected an RGB image [h, w, 3], got an array of shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise ImageError(f"expected an RGB uint8 image, got dtype {image.dtype}")
+    return image
+
+
+def prepare_input(image: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
+    """RGB uint8 [h, w, 3] -> (normalised float32 [Rh, Rw, 3] in [-1, 1], Letterbox). ``input_hw`` must be valid."""
+    image = check_image(image)
+    box = letterbox(image.shape[:2], input_hw)
+    resized = resize_letterboxed(image, box)
+    return resized / np.float32(127.5) - np.float32(1.0), box
+
+
+def scale_poses(poses: list[Pose], box: Letterbox) -> list[Pose]:
+    """Model-input pixel poses -> ORIGINAL image pixels: ``y * scale_y - pad_top``, ``x * scale_x - pad_left``."""
+    top, _, left, _ = box.padding
+    return [p.scaled(box.scale_yx, (top, left)) for p in poses]
