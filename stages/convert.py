@@ -1,0 +1,39 @@
+"""Stage convert: models/tfjs/<model.name>/ -> models/pretrained/<model.name>.pt (state_dict + meta)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import click
+
+from posenet.cli import setup_logging, user_errors
+from posenet.models import save_checkpoint
+from posenet.params import load_params
+from posenet.weights import convert_folder
+
+log = logging.getLogger("convert")
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
+@click.option("--name", default=None, help="variant (default: params model.name)")
+@click.option("--tfjs-dir", default=None, help="TF.js folder (default: models/tfjs/<name>)")
+@click.option("--out", default=None, help="checkpoint path (default: models/pretrained/<name>.pt)")
+@click.option("-v", "--verbose", is_flag=True)
+@user_errors
+def main(params_path: str, name: str | None, tfjs_dir: str | None, out: str | None, verbose: bool) -> None:
+    setup_logging(verbose)
+    params = load_params(params_path)
+    name = name or params.model.name
+    start = time.perf_counter()
+    state, meta = convert_folder(tfjs_dir or f"models/tfjs/{name}", name)
+    out = out or f"models/pretrained/{name}.pt"
+    save_checkpoint(out, state, meta)
+    count = sum(t.numel() for t in state.values())
+    click.echo(f"{name}: {count} parameters from {meta['source']} ({meta['format']}) -> {out} "
+               f"in {time.perf_counter() - start:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
