@@ -189,6 +189,7 @@ class BenchmarkParams:
     warmup: int = 3
     repeats: int = 10
     images: str = ""
+    photo: str = "tests/data/coco_tiny/images/000000196141.jpg"
 
     def validate(self) -> None:
         for name in self.variants:
@@ -198,6 +199,17 @@ class BenchmarkParams:
             for size in self.input_sizes:
                 check_input_size("benchmark.input_sizes", size, stride)
         _check(self.warmup >= 0 and self.repeats >= 1, "benchmark.warmup must be >= 0 and benchmark.repeats >= 1")
+        _check(bool(self.photo), "benchmark.photo must name a photo for the decode and end-to-end timings")
+
+
+@dataclass(frozen=True)
+class VisualizeParams:
+    max_images: int = 6
+    min_score: float = 0.1
+
+    def validate(self) -> None:
+        _check(self.max_images >= 1, f"visualize.max_images = {self.max_images} must be at least 1")
+        _check(0.0 <= self.min_score <= 1.0, f"visualize.min_score = {self.min_score} is not in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -209,6 +221,7 @@ class Params:
     targets: TargetsParams = field(default_factory=TargetsParams)
     train: TrainParams = field(default_factory=TrainParams)
     benchmark: BenchmarkParams = field(default_factory=BenchmarkParams)
+    visualize: VisualizeParams = field(default_factory=VisualizeParams)
 
     def validate(self) -> None:
         self.model.validate()
@@ -218,6 +231,7 @@ class Params:
         self.targets.validate(self.model.stride)
         self.train.validate()
         self.benchmark.validate()
+        self.visualize.validate()
 
 
 def _join(key: str, name: str) -> str:

@@ -1,0 +1,250 @@
+"""Timing harness: forward, decode and end-to-end latency per variant, output stride, input size and device.
+
+In the spirit of rwightman's ``benchmark.py`` (posenet-pytorch) and timm's benchmark script: models in
+inference mode, a few warm-up runs, then ``repeats`` timed runs with ``torch.cuda.synchronize`` around CUDA
+work; each timing is summarised as median and spread (p10/p90, IQR) in milliseconds plus fps.
+
+- forward: the model on a ``[1, 3, S, S]`` tensor made from a real photo (resized, normalised), no decoding.
+- decode: pose decoding (multi- or single-pose, as configured) of the real photo's maps, numpy on CPU.
+- end_to_end: ``Predictor(image)``: preprocessing + forward + decode + scaling back, image already in memory.
+- folder (optional): end to end over every photo of a folder, each read once into memory first (as the
+  original script did), timed per image over ``repeats`` passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from posenet.decode import decode_multiple_poses, decode_single_pose
+from posenet.errors import ImageError
+from posenet.images import expand_inputs, is_video, read_image
+from posenet.models import create_model, load_model
+from posenet.predict import Predictor
+from posenet.preprocess import prepare_input
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+PHASES: tuple[str, ...] = ("forward", "decode", "end_to_end")
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """Decoding knobs (the ``predict:`` section of params.yaml)."""
+
+    multi_pose: bool = True
+    max_poses: int = 10
+    score_threshold: float = 0.5
+    nms_radius: float = 20.0
+
+
+def available_devices() -> list[str]:
+    """``["cpu"]`` plus ``"cuda"`` when a CUDA device is present."""
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_call(fn: Callable[[], Any], warmup: int, repeats: int, device: str = "cpu") -> np.ndarray:
+    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times; per-call wall times in ms ``[repeats]``."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = np.empty(repeats, dtype=np.float64)
+    for i in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times[i] = (time.perf_counter() - start) * 1000.0
+    return times
+
+
+def summarize(times_ms: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """Median, mean, p10/p25/p75/p90, min/max (ms), sample count and fps (1000 / median)."""
+    t = np.asarray(times_ms, dtype=np.float64)
+    p10, p25, median, p75, p90 = np.percentile(t, [10, 25, 50, 75, 90])
+    return {"median_ms": float(median), "mean_ms": float(t.mean()), "p10_ms": float(p10), "p25_ms": float(p25),
+            "p75_ms": float(p75), "p90_ms": float(p90), "iqr_ms": float(p75 - p25), "min_ms": float(t.min()),
+            "max_ms": float(t.max()), "n": int(t.size), "fps": float(1000.0 / median) if median > 0 else float("inf")}
+
+
+def model_input(image_rgb: np.ndarray, input_size: int, device: str) -> torch.Tensor:
+    """A real photo as model input ``[1, 3, S, S]`` in [-1, 1] (letterboxed as the Predictor does)."""
+    x, _ = prepare_input(image_rgb, (input_size, input_size))
+    return torch.from_numpy(x).permute(2, 0, 1)[None].contiguous().to(device)
+
+
+def _decoder(prediction: Any, stride: int, settings: DecodeSettings) -> Callable[[], Any]:
+    maps = (prediction.heatmap_scores, prediction.offsets)
+    if not settings.multi_pose:
+        return lambda: decode_single_pose(*maps, stride)
+    disp = (prediction.displacements_fwd, prediction.displacements_bwd)
+    return lambda: decode_multiple_poses(*maps, *disp, stride, max_detections=settings.max_poses,
+                                         score_threshold=settings.score_threshold, nms_radius=settings.nms_radius)
+
+
+def _predictor(model: torch.nn.Module, input_size: int, settings: DecodeSettings, device: str) -> Predictor:
+    return Predictor(model, input_size=input_size, multi_pose=settings.multi_pose, max_poses=settings.max_poses,
+                     score_threshold=settings.score_threshold, nms_radius=settings.nms_radius, device=device)
+
+
+def build_model(variant: str, stride: int, weights: str | os.PathLike | None, device: str) -> torch.nn.Module:
+    """The variant with converted/trained weights when ``weights`` is a path, else randomly initialised."""
+    if weights is not None:
+        return load_model(variant, stride, weights=weights, device=device)
+    return create_model(variant, stride).to(device).eval()
+
+
+def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int, settings: DecodeSettings,
+                 device: str, warmup: int, repeats: int) -> dict[str, Any]:
+    """Time forward, decode and end to end of one model at one input size on one device."""
+    stride = int(model.output_stride)
+    x = model_input(image_rgb, input_size, device)
+    predictor = _predictor(model, input_size, settings, device)
+    with torch.inference_mode():
+        forward = time_call(lambda: model(x), warmup, repeats, device)
+        prediction = predictor.run(image_rgb)
+        decode = time_call(_decoder(prediction, stride, settings), warmup, repeats, "cpu")
+        end_to_end = time_call(lambda: predictor(image_rgb), warmup, repeats, device)
+    return {"forward": summarize(forward), "decode": summarize(decode), "end_to_end": summarize(end_to_end),
+            "poses_found": len(prediction.poses), "output_hw": list(prediction.heatmap_scores.shape[:2])}
+
+
+def load_folder(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
+    """Every still image of ``folder`` read into memory (name, RGB uint8); ImageError when none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: not a folder of images")
+    paths = [p for p in expand_inputs([folder]) if not is_video(p)]
+    if not paths:
+        raise ImageError(f"{folder}: no images found")
+    return [(p.name, read_image(p)) for p in paths]
+
+
+def bench_folder(model: torch.nn.Module, images: list[tuple[str, np.ndarray]], input_size: int,
+                 settings: DecodeSettings, device: str, warmup: int, repeats: int) -> dict[str, Any]:
+    """End-to-end time per image over ``repeats`` passes through an in-memory folder of photos."""
+    predictor = _predictor(model, input_size, settings, device)
+    times: list[float] = []
+    with torch.inference_mode():
+        for _ in range(warmup):
+            predictor(images[0][1])
+        for _ in range(repeats):
+            for _name, image in images:
+                times.extend(time_call(lambda image=image: predictor(image), 0, 1, device).tolist())
+    total_s = sum(times) / 1000.0
+    return {"end_to_end": summarize(times), "images": len(images),
+            "average_fps": float(len(times) / total_s) if total_s > 0 else float("inf")}
+
+
+def environment() -> dict[str, Any]:
+    """Host facts that explain the numbers: torch version, thread counts, CPU and GPU names."""
+    env: dict[str, Any] = {"torch": torch.__version__, "python": platform.python_version(),
+                           "platform": platform.platform(), "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
+                           "torch_threads": torch.get_num_threads(),
+                           "torch_interop_threads": torch.get_num_interop_threads(),
+                           "cuda": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        env["cuda_device"] = torch.cuda.get_device_name(0)
+        env["cuda_version"] = torch.version.cuda
+    return env
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: Sequence[int],
+                  image_rgb: np.ndarray, weights: dict[str, str | os.PathLike], settings: DecodeSettings,
+                  warmup: int = 3, repeats: int = 10, devices: Sequence[str] | None = None,
+                  photo: str = "", folder: list[tuple[str, np.ndarray]] | None = None, folder_name: str = "",
+                  folder_config: tuple[str, int, int] | None = None) -> dict[str, Any]:
+    """The whole benchmark as a JSON-ready dict.
+
+    ``weights`` maps variant -> checkpoint path; variants not in it are timed randomly initialised
+    (``"weights": "random"`` in the result; speed does not depend on the values, decode time may).
+    ``folder`` (in-memory photos) is timed end to end with ``folder_config`` = (variant, stride, input_size).
+    """
+    devices = list(devices or available_devices())
+    results: list[dict[str, Any]] = []
+    for device in devices:
+        for variant in variants:
+            for stride in strides:
+                model = build_model(variant, stride, weights.get(variant), device)
+                for size in input_sizes:
+                    log.info("benchmark %s stride %d input %d on %s", variant, stride, size, device)
+                    entry = {"variant": variant, "stride": stride, "input_size": size, "device": device,
+                             "weights": str(weights[variant]) if variant in weights else "random"}
+                    entry.update(bench_config(model, image_rgb, size, settings, device, warmup, repeats))
+                    results.append(entry)
+    report: dict[str, Any] = {"schema": SCHEMA_VERSION, "environment": environment(), "photo": photo,
+                              "photo_hw": list(image_rgb.shape[:2]), "warmup": warmup, "repeats": repeats,
+                              "decode": vars(settings), "results": results}
+    if folder:
+        variant, stride, size = folder_config or (variants[0], strides[0], input_sizes[0])
+        report["folder"] = []
+        for device in devices:
+            model = build_model(variant, stride, weights.get(variant), device)
+            entry = {"folder": folder_name, "variant": variant, "stride": stride, "input_size": size,
+                     "device": device, "weights": str(weights[variant]) if variant in weights else "random"}
+            entry.update(bench_folder(model, folder, size, settings, device, warmup, repeats))
+            report["folder"].append(entry)
+    return report
+
+
+def plot_benchmark(report: dict[str, Any], path: str | os.PathLike) -> None:
+    """Grouped bar chart (median ms, p10-p90 error bars) of forward / decode / end to end per configuration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from posenet.io import atomic_path
+
+    results = report["results"]
+    labels = [f"{r['variant'].replace('mobilenet_', '')}\nstride {r['stride']}, {r['input_size']} px\n{r['device']}"
+              + (" (random init)" if r["weights"] == "random" else "") for r in results]
+    width = 0.8 / len(PHASES)
+    xs = np.arange(len(results))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.8 * len(results) + 2), 4.8), dpi=120)
+    colors = ("#4C72B0", "#DD8452", "#55A868")
+    for i, (phase, color) in enumerate(zip(PHASES, colors)):
+        med = np.array([r[phase]["median_ms"] for r in results])
+        err = np.array([[m - r[phase]["p10_ms"], r[phase]["p90_ms"] - m] for m, r in zip(med, results)]).T
+        bars = ax.bar(xs + (i - 1) * width, med, width, yerr=err, capsize=3, color=color,
+                      label=phase.replace("_", "-"), error_kw={"elinewidth": 1})
+        ax.bar_label(bars, labels=[f"{m:.1f}" for m in med], padding=2, fontsize=7)
+    ax.set_xticks(xs, labels, fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("latency per image (ms, log scale)")
+    env = report["environment"]
+    ax.set_title(f"PoseNet latency ({env['cpu']}, {env['torch_threads']} torch threads"
+                 + (f", {env['cuda_device']}" if env.get("cuda_device") else "") + ")", fontsize=9)
+    ax.legend(title="median, p10-p90 bars", fontsize=8, title_fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.margins(y=0.15)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -1,0 +1,82 @@
+"""Benchmark stage: forward / decode / end-to-end latency -> reports/benchmark.json + reports/figures/benchmark.png.
+
+Reads params.yaml sections ``benchmark`` (variants, strides, input sizes, warm-up, repeats, photo, images),
+``model`` (the converted variant, timed with its real weights) and ``predict`` (decoding settings).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from posenet.bench import DecodeSettings, available_devices, load_folder, plot_benchmark, run_benchmark
+from posenet.cli import setup_logging, user_errors
+from posenet.errors import ParamsError
+from posenet.images import read_image
+from posenet.io import write_json_atomic
+from posenet.params import load_params
+
+log = logging.getLogger("stages.benchmark")
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
+@click.option("--out", default="reports/benchmark.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Benchmark JSON.")
+@click.option("--figure", default="reports/figures/benchmark.png", show_default=True,
+              type=click.Path(dir_okay=False), help="Bar chart of the timings.")
+@click.option("--weights", default=None, type=click.Path(dir_okay=False),
+              help="Checkpoint of model.name [default: models/pretrained/<model.name>.pt; random init if absent].")
+@click.option("--images", default=None, type=click.Path(file_okay=False),
+              help="Also time a folder of real photos end to end [default: benchmark.images].")
+@click.option("--photo", default=None, type=click.Path(dir_okay=False),
+              help="Photo for decode / end-to-end timings [default: benchmark.photo].")
+@click.option("--device", "devices", multiple=True, type=click.Choice(["cpu", "cuda"]),
+              help="Devices to time (repeatable) [default: cpu, plus cuda when present].")
+@click.option("--repeats", type=click.IntRange(min=1), default=None, help="Timed runs [default: benchmark.repeats].")
+@click.option("--warmup", type=click.IntRange(min=0), default=None, help="Warm-up runs [default: benchmark.warmup].")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@user_errors
+def main(params_path: str, out: str, figure: str, weights: str | None, images: str | None, photo: str | None,
+         devices: tuple[str, ...], repeats: int | None, warmup: int | None, verbose: bool) -> None:
+    """Time PoseNet forward, decode and end to end for every configured variant, stride and input size."""
+    setup_logging(verbose)
+    params = load_params(params_path)
+    bench, predict = params.benchmark, params.predict
+    if "cuda" in devices and "cuda" not in available_devices():
+        raise ParamsError("--device cuda: no CUDA device is available")
+    weights_map: dict[str, str] = {}
+    default_weights = Path("models/pretrained") / f"{params.model.name}.pt"
+    if weights is not None:
+        weights_map[params.model.name] = weights
+    elif default_weights.is_file():
+        weights_map[params.model.name] = str(default_weights)
+    else:
+        log.warning("%s not found: timing %s randomly initialised", default_weights, params.model.name)
+    photo_path = photo or bench.photo
+    image = read_image(photo_path)
+    folder_dir = images if images is not None else bench.images
+    folder = load_folder(folder_dir) if folder_dir else None
+    settings = DecodeSettings(multi_pose=predict.multi_pose, max_poses=predict.max_poses,
+                              score_threshold=predict.score_threshold, nms_radius=predict.nms_radius)
+    report = run_benchmark(bench.variants, bench.strides, bench.input_sizes, image, weights_map, settings,
+                           warmup=bench.warmup if warmup is None else warmup,
+                           repeats=bench.repeats if repeats is None else repeats,
+                           devices=list(devices) or None, photo=str(photo_path), folder=folder,
+                           folder_name=str(folder_dir),
+                           folder_config=(params.model.name, params.model.stride, predict.input_size))
+    write_json_atomic(out, report)
+    plot_benchmark(report, figure)
+    for r in report["results"]:
+        log.info("%s s%d %dpx %s: forward %.1f ms, decode %.1f ms, end-to-end %.1f ms (%.1f fps)", r["variant"],
+                 r["stride"], r["input_size"], r["device"], r["forward"]["median_ms"], r["decode"]["median_ms"],
+                 r["end_to_end"]["median_ms"], r["end_to_end"]["fps"])
+    for f in report.get("folder", []):
+        log.info("folder %s (%d images) on %s: %.1f ms per image, %.1f fps", f["folder"], f["images"], f["device"],
+                 f["end_to_end"]["median_ms"], f["average_fps"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""stages/benchmark.py: tiny configuration end to end, one-line errors, --help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from posenet.bench import PHASES
+
+ROOT = Path(__file__).resolve().parents[2]
+PHOTO = ROOT / "tests" / "data" / "coco_tiny" / "images" / "000000196141.jpg"
+
+
+@pytest.fixture
+def stage(load_stage):
+    return load_stage("benchmark")
+
+
+def _params(tmp_path: Path, **benchmark) -> Path:
+    section = {"variants": ["mobilenet_v1_050"], "strides": [16], "input_sizes": [33], "warmup": 1, "repeats": 2,
+               "photo": str(PHOTO)}
+    section.update(benchmark)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"model": {"name": "mobilenet_v1_050", "stride": 16},
+                                    "predict": {"input_size": 33}, "benchmark": section}))
+    return path
+
+
+def test_tiny_benchmark_writes_json_and_figure(stage, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no models/pretrained here: the variant is timed randomly initialised
+    params = _params(tmp_path)
+    result = CliRunner().invoke(stage.main, ["--params", str(params), "--device", "cpu",
+                                             "--images", str(PHOTO.parent)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "reports" / "benchmark.json").read_text())
+    (entry,) = report["results"]
+    assert entry["weights"] == "random" and entry["input_size"] == 33
+    for phase in PHASES:
+        assert 0 < entry[phase]["median_ms"] < 60_000
+    assert report["folder"][0]["images"] == 2
+    figure = tmp_path / "reports" / "figures" / "benchmark.png"
+    assert figure.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"variants": ["mobilenet_v9"]}, "benchmark.variants"),
+    ({"input_sizes": [100]}, "benchmark.input_sizes"),
+    ({"repeats": 0}, "benchmark.repeats"),
+])
+def test_bad_params_exit_2_with_one_line(stage, tmp_path, monkeypatch, override, message):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(stage.main, ["--params", str(_params(tmp_path, **override))])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "reports").exists()
+
+
+def test_missing_photo_is_a_user_error(stage, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(stage.main, ["--params", str(_params(tmp_path)), "--photo", "nope.jpg"])
+    assert result.exit_code == 2 and "nope.jpg" in result.output
+    assert not (tmp_path / "reports").exists()
+
+
+def test_help_runs_as_a_script():
+    proc = subprocess.run([sys.executable, "stages/benchmark.py", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "--images" in proc.stdout

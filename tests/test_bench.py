@@ -1,0 +1,82 @@
+"""posenet.bench: timing statistics, the benchmark report schema and its figure (tiny random models)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posenet import bench
+from posenet.errors import ImageError
+from posenet.images import read_image
+
+DATA = Path(__file__).parent / "data" / "coco_tiny"
+PHOTO = DATA / "images" / "000000196141.jpg"
+
+
+def test_summarize_percentiles_and_fps():
+    s = bench.summarize([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert s["median_ms"] == 3.0 and s["mean_ms"] == 3.0 and s["n"] == 5
+    assert s["min_ms"] == 1.0 and s["max_ms"] == 5.0
+    assert s["p10_ms"] == pytest.approx(1.4) and s["p90_ms"] == pytest.approx(4.6)
+    assert s["iqr_ms"] == pytest.approx(2.0)
+    assert s["fps"] == pytest.approx(1000.0 / 3.0)
+
+
+def test_time_call_counts_warmup_and_repeats():
+    calls = []
+    times = bench.time_call(lambda: calls.append(1), warmup=2, repeats=5)
+    assert len(calls) == 7
+    assert times.shape == (5,) and np.all(times >= 0)
+
+
+def _check_stats(stats: dict) -> None:
+    for key in ("median_ms", "mean_ms", "p10_ms", "p90_ms", "iqr_ms", "fps"):
+        assert math.isfinite(stats[key]), key
+    assert 0 < stats["p10_ms"] <= stats["median_ms"] <= stats["p90_ms"]
+    assert stats["fps"] > 0
+
+
+@pytest.fixture(scope="module")
+def tiny_report():
+    image = read_image(PHOTO)
+    folder = bench.load_folder(DATA / "images")
+    return bench.run_benchmark(["mobilenet_v1_050"], [16], [33, 65], image, {}, bench.DecodeSettings(),
+                               warmup=1, repeats=3, devices=["cpu"], photo=str(PHOTO), folder=folder,
+                               folder_name="coco_tiny", folder_config=("mobilenet_v1_050", 16, 33))
+
+
+def test_report_schema_and_numbers(tiny_report):
+    r = tiny_report
+    assert r["schema"] == bench.SCHEMA_VERSION
+    assert r["environment"]["torch_threads"] >= 1 and r["environment"]["cuda"] in (True, False)
+    assert r["repeats"] == 3 and r["photo_hw"] == list(read_image(PHOTO).shape[:2])
+    assert [(e["variant"], e["stride"], e["input_size"], e["device"]) for e in r["results"]] == [
+        ("mobilenet_v1_050", 16, 33, "cpu"), ("mobilenet_v1_050", 16, 65, "cpu")]
+    for entry in r["results"]:
+        assert entry["weights"] == "random"
+        assert entry["output_hw"] == [(entry["input_size"] - 1) // 16 + 1] * 2
+        for phase in bench.PHASES:
+            _check_stats(entry[phase])
+            assert entry[phase]["n"] == 3
+    (folder,) = r["folder"]
+    assert folder["images"] == 2 and folder["end_to_end"]["n"] == 2 * 3
+    _check_stats(folder["end_to_end"])
+    assert folder["average_fps"] > 0
+
+
+def test_plot_benchmark_writes_a_png(tiny_report, tmp_path):
+    path = tmp_path / "figures" / "benchmark.png"
+    bench.plot_benchmark(tiny_report, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 10_000
+    assert sorted(p.name for p in path.parent.iterdir()) == ["benchmark.png"]  # no temp files left
+
+
+def test_load_folder_errors(tmp_path):
+    with pytest.raises(ImageError, match="no images"):
+        bench.load_folder(tmp_path)
+    with pytest.raises(ImageError, match="not a folder"):
+        bench.load_folder(tmp_path / "missing")
