@@ -1,0 +1,130 @@
+"""Parsed export -> the canonical COCO-keypoints dict (+ the image files to copy).
+
+Canonical annotation: ``keypoints`` 17*3 flat [x, y, v] in pixels of the displayed image, COCO v 0/1/2,
+``bbox`` [x, y, w, h], ``area``, ``num_keypoints`` (v > 0), ``iscrowd`` 0, ``category_id`` 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from posenet.constants import COCO_PART_NAMES, NUM_KEYPOINTS, SKELETON
+from posenet.data.records import Export, ImageRecord, Person
+
+log = logging.getLogger(__name__)
+
+PERSON_CATEGORY: dict[str, Any] = {
+    "id": 1,
+    "name": "person",
+    "supercategory": "person",
+    "keypoints": list(COCO_PART_NAMES),
+    "skeleton": [[a + 1, b + 1] for a, b in SKELETON],  # COCO JSON skeletons are 1-based
+}
+
+
+def empty_keypoints() -> np.ndarray:
+    """[17, 3] float64 of missing keypoints (0, 0, 0)."""
+    return np.zeros((NUM_KEYPOINTS, 3), dtype=np.float64)
+
+
+def sanitise_keypoints(keypoints: np.ndarray, width: int, height: int, tolerance: float = 0.0) -> np.ndarray:
+    """Clamp points within ``tolerance`` px outside the image onto it; points further out -> missing.
+
+    keypoints: [17, 3] (x, y, v); returns a new array with missing points set to (0, 0, 0).
+    """
+    kp = np.array(keypoints, dtype=np.float64)
+    x, y = kp[:, 0], kp[:, 1]
+    inside = (x >= -tolerance) & (x <= width + tolerance) & (y >= -tolerance) & (y <= height + tolerance)
+    labelled = (kp[:, 2] > 0) & inside
+    kp[:, 0] = np.clip(x, 0, width)
+    kp[:, 1] = np.clip(y, 0, height)
+    kp[~labelled] = 0.0
+    return kp
+
+
+def keypoint_bbox(keypoints: np.ndarray) -> tuple[float, float, float, float]:
+    """Tight [x, y, w, h] around the labelled (v > 0) keypoints; zeros when none is labelled."""
+    pts = keypoints[keypoints[:, 2] > 0, :2]
+    if len(pts) == 0:
+        return (0.0, 0.0, 0.0, 0.0)
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+
+
+def flat_file_name(rel: str) -> str:
+    """``'outdoor/läufer_003.jpg'`` -> ``'outdoor__läufer_003.jpg'`` (NFC): one flat folder of images."""
+    return unicodedata.normalize("NFC", rel).replace("\\", "/").strip("/").replace("/", "__")
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, n = name, 1
+    while candidate.lower() in taken:  # lower(): case-insensitive file systems
+        candidate, n = f"{stem}_{n}{suffix}", n + 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _annotation(person: Person, ann_id: int, image: ImageRecord, tolerance: float) -> dict[str, Any] | None:
+    kp = sanitise_keypoints(person.keypoints, image.width, image.height, tolerance)
+    num = int((kp[:, 2] > 0).sum())
+    if num == 0:
+        return None
+    bbox = person.bbox if person.bbox is not None and person.bbox[2] > 0 and person.bbox[3] > 0 else keypoint_bbox(kp)
+    area = person.area if person.area is not None and person.area > 0 else bbox[2] * bbox[3]
+    return {
+        "id": ann_id,
+        "image_id": 0,  # set by the caller
+        "category_id": 1,
+        "keypoints": [float(v) if i % 3 < 2 else int(v) for i, v in enumerate(kp.reshape(-1))],
+        "num_keypoints": num,
+        "bbox": [float(v) for v in bbox],
+        "area": float(area),
+        "iscrowd": 0,
+    }
+
+
+def to_coco(export: Export, tolerance: float = 0.0, keep_empty: bool = True) -> tuple[dict[str, Any], list[Path]]:
+    """Build the canonical COCO dict of ``export`` and the source file of each image (same order as ``images``).
+
+    Points outside the image (beyond ``tolerance`` px) become missing; persons left without keypoints are
+    dropped; images without persons are kept as negative samples when ``keep_empty``.
+    """
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    sources: list[Path] = []
+    taken: set[str] = set()
+    dropped = 0
+    for record in export.images:
+        anns = []
+        for person in record.persons:
+            ann = _annotation(person, len(annotations) + len(anns) + 1, record, tolerance)
+            if ann is None:
+                dropped += 1
+            else:
+                anns.append(ann)
+        if not anns and not keep_empty:
+            continue
+        image_id = len(images) + 1
+        for ann in anns:
+            ann["image_id"] = image_id
+        annotations.extend(anns)
+        images.append({"id": image_id, "file_name": _unique(flat_file_name(record.name), taken),
+                       "width": int(record.width), "height": int(record.height), "source": record.rel})
+        sources.append(record.path)
+    if dropped:
+        log.info("dropped %d person(s) left without keypoints inside the image", dropped)
+    coco = {
+        "info": {"description": f"canonical COCO keypoints from a {export.format} export", "version": "1.0"},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [PERSON_CATEGORY],
+    }
+    return coco, sources

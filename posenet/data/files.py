@@ -1,0 +1,56 @@
+"""Reading export files: JSON / YAML with errors naming the file, Unicode-safe file lookup."""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from posenet.data.imagemeta import IMAGE_EXTENSIONS
+from posenet.errors import AnnotationError
+
+
+def nfc(text: str) -> str:
+    """Unicode NFC form: macOS writes NFD names, exports and JSON usually NFC."""
+    return unicodedata.normalize("NFC", text)
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    """Parse a UTF-8 JSON file (BOM tolerated); ``AnnotationError`` with line and column when malformed."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as err:
+        raise AnnotationError(f"{path}: malformed JSON at line {err.lineno} column {err.colno} ({err.msg})") from None
+    except UnicodeDecodeError:
+        raise AnnotationError(f"{path}: not UTF-8 text") from None
+    except OSError as err:
+        raise AnnotationError(f"{path}: cannot read ({err.strerror or err})") from None
+
+
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Parse a YAML mapping (e.g. data.yaml); ``AnnotationError`` naming the file when malformed."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        raise AnnotationError(f"{path}: malformed YAML{where}") from None
+    except OSError as err:
+        raise AnnotationError(f"{path}: cannot read ({err.strerror or err})") from None
+    if not isinstance(data, dict):
+        raise AnnotationError(f"{path}: expected a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def index_images(folder: Path) -> dict[str, Path]:
+    """{NFC posix path relative to ``folder``: file} of every image below ``folder``."""
+    if not folder.is_dir():
+        return {}
+    return {nfc(p.relative_to(folder).as_posix()): p for p in sorted(folder.rglob("*"))
+            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()}

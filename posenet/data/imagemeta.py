@@ -1,0 +1,55 @@
+"""Image size as displayed (EXIF orientation applied) and a cheap integrity check, without full decoding."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from posenet.errors import ImageError
+
+log = logging.getLogger(__name__)
+
+EXIF_ORIENTATION_TAG = 0x0112
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+def swaps_axes(orientation: object) -> bool:
+    """EXIF orientations 5-8 rotate by 90 degrees: displayed width = stored height."""
+    try:
+        return int(orientation) in (5, 6, 7, 8)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return False
+
+
+def displayed_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) in pixels of the image as displayed (as ``cv2.imread`` returns it).
+
+    Decodes the image at reduced scale (JPEG draft mode), so a truncated or corrupt file raises
+    ``ImageError`` naming the file.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = img.getexif().get(EXIF_ORIENTATION_TAG)
+            img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            img.load()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: image file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageError(f"{path}: not a readable image ({err})") from None
+    if swaps_axes(orientation):
+        width, height = height, width
+    return width, height
+
+
+def probe_image(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``displayed_size`` or, for a missing / unreadable image, a warning and ``None`` (caller skips the item)."""
+    try:
+        return displayed_size(path)
+    except ImageError as err:
+        log.warning("skipping item: %s", err)
+        return None

@@ -1,0 +1,63 @@
+"""The fetch_annotations stage as a library call: (fetch) -> read -> canonical -> split -> write + summary."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from posenet.data.canonical import to_coco
+from posenet.data.fetch import ROBOFLOW_FORMATS, fetch_dataloop, fetch_roboflow
+from posenet.data.readers import read_export
+from posenet.data.records import Export
+from posenet.data.split import split_coco
+from posenet.data.summary import summarise
+from posenet.data.writer import write_dataset
+from posenet.io import write_json_atomic
+from posenet.params import DataParams
+
+log = logging.getLogger(__name__)
+
+
+def load_export(data: DataParams, download_dir: Path) -> Export:
+    """Read the export named by ``data`` (local path, or a fresh download into ``download_dir``)."""
+    options: dict[str, Any] = {"keypoint_names": data.keypoint_names, "unknown_labels": data.unknown_labels,
+                               "occluded_values": data.dataloop.occluded_values}
+    if data.source == "dataloop":
+        root = fetch_dataloop(data.dataloop.project, data.dataloop.dataset, download_dir / "dataloop")
+        return read_export("dataloop", root, **options)
+    if data.source == "roboflow":
+        rf = data.roboflow
+        root = fetch_roboflow(rf.workspace, rf.project, rf.version, rf.format, download_dir / "roboflow")
+        return read_export(ROBOFLOW_FORMATS[rf.format], root, **options)
+    return read_export(data.format, data.path, images=data.images or None, **options)
+
+
+def build_dataset(data: DataParams, annotations_dir: str | os.PathLike, images_dir: str | os.PathLike,
+                  summary_path: str | os.PathLike) -> dict[str, Any]:
+    """Write ``<annotations_dir>/{train,val}.json``, ``<images_dir>/`` and the summary JSON; return the summary.
+
+    Nothing is replaced unless everything was read and written (see ``write_dataset``).
+    """
+    parent = Path(annotations_dir).resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=parent) as tmp:
+        export = load_export(data, Path(tmp))
+        coco, sources = to_coco(export, tolerance=data.outside_tolerance, keep_empty=data.keep_empty)
+        train, val = split_coco(coco, data.val_fraction, data.seed)
+        files = {img["file_name"]: src for img, src in zip(coco["images"], sources)}
+        write_dataset({"train": train, "val": val}, files, annotations_dir, images_dir)
+    summary = {
+        "source": data.source,
+        "format": export.format,
+        "seed": data.seed,
+        "val_fraction": data.val_fraction,
+        "skipped_items": export.skipped,
+        "all": summarise(coco),
+        "train": summarise(train),
+        "val": summarise(val),
+    }
+    write_json_atomic(summary_path, summary)
+    return summary

@@ -1,0 +1,48 @@
+"""What every export reader returns: images with persons, before the canonical COCO dict is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Person:
+    """One person. ``keypoints``: float64 [17, 3] (x, y, v) in COCO order, pixels of the displayed image,
+    v 0 missing (x = y = 0) / 1 labelled not visible / 2 visible. ``bbox`` [x, y, w, h] px and ``area`` px²
+    when the export carries them (otherwise derived from the keypoints)."""
+
+    keypoints: np.ndarray
+    bbox: tuple[float, float, float, float] | None = None
+    area: float | None = None
+
+
+@dataclass
+class ImageRecord:
+    """One image of an export. ``rel``: its path relative to the export root (posix, NFC), unique there;
+    ``name``: the file name it should get in the canonical image folder (made unique later).
+    ``width``/``height``: size as displayed (EXIF orientation applied), pixels."""
+
+    path: Path
+    rel: str
+    name: str
+    width: int
+    height: int
+    persons: list[Person] = field(default_factory=list)
+
+
+@dataclass
+class Export:
+    """A parsed export. ``skipped``: items left out with a warning (missing or unreadable image, ...)."""
+
+    format: str
+    root: Path
+    images: list[ImageRecord]
+    skipped: int = 0
+
+
+def has_keypoints(keypoints: np.ndarray) -> bool:
+    """True when at least one of the [17, 3] keypoints is labelled (v > 0)."""
+    return bool((keypoints[:, 2] > 0).any())

@@ -1,0 +1,27 @@
+"""Roboflow COCO keypoint export: ``<root>/{train,valid,test}/_annotations.coco.json`` beside each split's images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from posenet.data.coco import parse_coco_json
+from posenet.data.records import Export
+from posenet.errors import AnnotationError
+
+ANNOTATION_FILE = "_annotations.coco.json"
+
+
+def read_roboflow_coco(root: str | Path, unknown_labels: str = "error") -> Export:
+    """Parse every split of a Roboflow COCO export (missing splits are fine; at least one must exist)."""
+    root = Path(root)
+    json_files = sorted(root.rglob(ANNOTATION_FILE))
+    if not json_files:
+        raise AnnotationError(f"{root}: no {ANNOTATION_FILE} found (expected <split>/{ANNOTATION_FILE})")
+    records, skipped = [], 0
+    for path in json_files:
+        prefix = path.parent.relative_to(root).as_posix()
+        split_records, split_skipped = parse_coco_json(path, path.parent, "" if prefix == "." else prefix + "/",
+                                                       unknown_labels)
+        records += split_records
+        skipped += split_skipped
+    return Export(format="roboflow_coco", root=root, images=records, skipped=skipped)
