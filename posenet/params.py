@@ -81,6 +81,7 @@ class PredictParams:
 class DataloopParams:
     project: str = ""
     dataset: str = ""
+    occluded_values: tuple[str, ...] = ("occluded", "not visible", "not-visible", "not_visible", "invisible")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,10 @@ class DataParams:
     images: str = ""
     val_fraction: float = 0.25
     seed: int = 0
+    keypoint_names: tuple[str, ...] = ()
+    unknown_labels: str = "error"
+    keep_empty: bool = True
+    outside_tolerance: float = 0.0
     dataloop: DataloopParams = field(default_factory=DataloopParams)
     roboflow: RoboflowParams = field(default_factory=RoboflowParams)
 
@@ -106,6 +111,8 @@ class DataParams:
         _check_choice("data.source", self.source, DATA_SOURCES)
         _check_choice("data.format", self.format, DATA_FORMATS)
         _check(0.0 <= self.val_fraction < 1.0, f"data.val_fraction = {self.val_fraction} is not in [0, 1)")
+        _check_choice("data.unknown_labels", self.unknown_labels, ("error", "ignore"))
+        _check(self.outside_tolerance >= 0, f"data.outside_tolerance = {self.outside_tolerance} must not be negative")
         if self.source == "dataloop":
             _check(bool(self.dataloop.project and self.dataloop.dataset),
                    "data.dataloop.project and data.dataloop.dataset must be set for data.source = dataloop")
