@@ -83,8 +83,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 def write_image(path: str | os.PathLike, image_rgb: np.ndarray, quality: int = 92) -> None:
     """Write an RGB uint8 image atomically; the format follows the extension (JPEG, PNG, ...)."""
     path = Path(path)
-    ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_JPEG_QUALITY, quality])
+    suffix = path.suffix.lower() or ".png"
+    flags = [cv2.IMWRITE_JPEG_QUALITY, quality] if suffix in (".jpg", ".jpeg") else []
+    ok, encoded = cv2.imencode(suffix, cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), flags)
     if not ok:
         raise ImageError(f"{path}: cannot encode an image with this extension")
     write_bytes_atomic(path, encoded.tobytes())
