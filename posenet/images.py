@@ -11,7 +11,6 @@ import glob
 import io
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from posenet.errors import ImageError
-from posenet.io import write_bytes_atomic
+from posenet.io import atomic_path, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -186,11 +185,8 @@ class VideoWriter:
         self.frames = 0
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".mp4",
-                                   dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._atomic = atomic_path(self.path, suffix=self.path.suffix or ".mp4")
+        self._tmp = self._atomic.__enter__()
 
     def write(self, frame_rgb: np.ndarray) -> None:
         """Append one RGB uint8 ``[H, W, 3]`` frame."""
@@ -210,13 +206,11 @@ class VideoWriter:
     def __enter__(self) -> VideoWriter:
         return self
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        try:
-            if self._writer is not None:
-                self._writer.release()
-            if exc_type is None:
-                if self.frames == 0:
-                    raise ImageError(f"{self.path}: no frame to write")
-                os.replace(self._tmp, self.path)
-        finally:
-            self._tmp.unlink(missing_ok=True)
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if self._writer is not None:
+            self._writer.release()
+        if exc_type is None and self.frames == 0:
+            error = ImageError(f"{self.path}: no frame to write")
+            self._atomic.__exit__(ImageError, error, None)          # removes the temp file
+            raise error
+        self._atomic.__exit__(exc_type, exc, tb)                     # success: temp file replaces the target
