@@ -45,23 +45,25 @@ def sidebar(params) -> dict:
     """All controls; returns their values."""
     sb = st.sidebar
     sb.header("Model")
-    model_path = sb.selectbox("Model file", serving.model_choices(params, ROOT), format_func=relative)
-    stride = sb.selectbox("Output stride", VALID_STRIDES, index=VALID_STRIDES.index(params.model.stride))
+    model_path = sb.selectbox("Model file", serving.model_choices(params, ROOT), format_func=relative, key="model_file")
+    stride = sb.selectbox("Output stride", VALID_STRIDES, index=VALID_STRIDES.index(params.model.stride),
+                          key="stride")
     sizes = serving.input_size_choices(stride)
     input_size = sb.select_slider("Input resolution (px, k*stride+1)", sizes,
-                                  value=serving.nearest_choice(params.predict.input_size, sizes))
+                                  value=serving.nearest_choice(params.predict.input_size, sizes), key="input_size")
     sb.header("Decoding")
     multi = sb.radio("Poses", ("multi-pose", "single-pose"), index=0 if params.predict.multi_pose else 1,
-                     horizontal=True) == "multi-pose"
+                     horizontal=True, key="mode") == "multi-pose"
     score_threshold = sb.slider("Pose score threshold", 0.0, 1.0, float(params.predict.score_threshold), 0.05,
-                                disabled=not multi)
+                                disabled=not multi, key="score_threshold")
     nms_radius = sb.slider("NMS radius (model-input px)", 1.0, 60.0, float(params.predict.nms_radius), 1.0,
-                           disabled=not multi)
-    max_poses = int(sb.number_input("Max poses", 1, 50, int(params.predict.max_poses), disabled=not multi))
+                           disabled=not multi, key="nms_radius")
+    max_poses = int(sb.number_input("Max poses", 1, 50, int(params.predict.max_poses), disabled=not multi,
+                                    key="max_poses"))
     sb.header("Display")
-    min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, 0.15, 0.05)
-    min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, 0.1, 0.05)
-    part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES))
+    min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, 0.15, 0.05, key="min_pose_score")
+    min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, 0.1, 0.05, key="min_part_score")
+    part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES), key="part")
     return dict(model_path=Path(model_path), stride=stride, input_size=input_size, multi=multi,
                 score_threshold=score_threshold, nms_radius=nms_radius, max_poses=max_poses,
                 min_pose_score=min_pose_score, min_part_score=min_part_score, part=None if part == ALL_PARTS else part)
@@ -118,12 +120,16 @@ def show_video(upload, predictor: Predictor, c: dict) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             source = Path(tmp) / f"input{Path(upload.name).suffix.lower()}"
             source.write_bytes(upload.getvalue())
-            result = serving.annotate_video(source, Path(tmp) / f"annotated{serving.VIDEO_SUFFIX}", predictor,
-                                            c["min_part_score"], c["min_pose_score"], progress=progress)
+            try:
+                result = serving.annotate_video(source, Path(tmp) / f"annotated{serving.VIDEO_SUFFIX}", predictor,
+                                                c["min_part_score"], c["min_pose_score"], progress=progress)
+            except ImageError as err:  # name the upload, not the temporary copy
+                raise ImageError(str(err).replace(str(source), upload.name)) from None
+            finally:
+                bar.empty()
             done.clear()  # keep only the latest video in memory
             done[key] = (result.path.read_bytes(), result.frames,  # JSON: stages/infer.py's <stem>_poses.json
                          {"source": upload.name, "fps": result.fps, "frames": [poses_to_json(p) for p in result.poses]})
-        bar.empty()
     data, frames, record = done[key]
     st.success(f"{frames} frames annotated ({record['fps']:.1f} fps), "
                f"{sum(map(len, record['frames']))} poses found in {upload.name}")
@@ -154,13 +160,15 @@ def main() -> None:
     predictor = Predictor(model, input_size=c["input_size"], multi_pose=c["multi"], max_poses=c["max_poses"],
                           score_threshold=c["score_threshold"], nms_radius=c["nms_radius"])
 
-    source = st.radio("Input", INPUTS, horizontal=True)
+    source = st.radio("Input", INPUTS, horizontal=True, key="input")
     try:
         if source == INPUTS[0]:
-            sample = st.selectbox("Sample photo", sorted(SAMPLES.glob("*.jpg")), format_func=lambda p: p.name)
+            sample = st.selectbox("Sample photo", sorted(SAMPLES.glob("*.jpg")), format_func=lambda p: p.name,
+                                  key="sample")
             show_image(decode_image_bytes(sample.read_bytes(), sample.name), sample.name, predictor, c)
         elif source == INPUTS[1]:
-            upload = st.file_uploader("Image (jpg, png, webp) or video (mp4, mov, avi, webm, mkv, ...)")
+            upload = st.file_uploader("Image (jpg, png, webp) or video (mp4, mov, avi, webm, mkv, ...)",
+                                      key="upload")
             if upload is not None:
                 suffix = Path(upload.name).suffix.lower()
                 if suffix in IMAGE_TYPES:
@@ -171,7 +179,7 @@ def main() -> None:
                     raise ImageError(f"{upload.name}: unsupported file type {suffix or '(none)'}; upload an image "
                                      f"({', '.join(IMAGE_TYPES)}) or a video ({', '.join(sorted(VIDEO_EXTENSIONS))})")
         else:
-            snapshot = st.camera_input("Take a photo")
+            snapshot = st.camera_input("Take a photo", key="camera")
             if snapshot is not None:
                 show_image(decode_image_bytes(snapshot.getvalue(), "camera snapshot"), "camera snapshot", predictor, c)
     except PosenetError as err:
