@@ -1,4 +1,5 @@
-"""Write data/sample/: the coco_mini images + COCO keypoints as a Dataloop export and as Roboflow exports.
+"""Write data/sample/: the coco_mini images + COCO keypoints as a Dataloop export and as Roboflow exports
+(plus the original COCO JSON in data/sample/coco/, whose images are dataloop/items/).
 
     python tools/make_sample_data.py [--coco ../shared/eval/coco_mini] [--out data/sample]
 
@@ -96,8 +97,10 @@ def main(coco_dir: str, out: str, copy: bool) -> None:
     src = Path(coco_dir)
     coco = json.loads((src / "annotations.json").read_text(encoding="utf-8"))
     out_dir = Path(out)
-    for sub in ("dataloop", "roboflow_coco", "roboflow_yolov8"):
+    for sub in ("dataloop", "roboflow_coco", "roboflow_yolov8", "coco"):
         shutil.rmtree(out_dir / sub, ignore_errors=True)
+    (out_dir / "coco").mkdir(parents=True)
+    shutil.copyfile(src / "annotations.json", out_dir / "coco" / "person_keypoints.json")  # the original, unchanged
     persons_of: dict[int, list[dict]] = {}
     for ann in coco["annotations"]:
         if not ann.get("iscrowd") and ann["num_keypoints"] > 0:

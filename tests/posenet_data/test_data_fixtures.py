@@ -1,0 +1,52 @@
+"""Every fixture export parses to exactly the result in its README / expected.json."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from posenet.data.imagemeta import displayed_size
+from posenet.data.readers import read_export
+
+from data_helpers import FIXTURES, assert_matches_expected, expected
+
+
+def test_dataloop_fixture(caplog):
+    export = read_export("dataloop", FIXTURES / "dataloop")
+    assert_matches_expected(export, expected("dataloop"))
+    assert export.skipped == 0
+    assert "labelled twice" in caplog.text  # duplicate nose in frame_002: the later one is kept
+    assert "belong to no pose" in caplog.text  # orphan + standalone points
+
+
+def test_roboflow_coco_fixture():
+    export = read_export("roboflow_coco", FIXTURES / "roboflow_coco")
+    assert_matches_expected(export, expected("roboflow_coco"))
+
+
+def test_roboflow_yolov8_fixture():
+    exp = expected("roboflow_yolov8")
+    export = read_export("roboflow_yolov8", FIXTURES / "roboflow_yolov8", keypoint_names=exp["project_keypoint_order"])
+    assert_matches_expected(export, exp)
+
+
+def test_roboflow_legacy_fixture(caplog):
+    exp = expected("roboflow_legacy")
+    export = read_export("roboflow_legacy", FIXTURES / "roboflow_legacy")
+    assert_matches_expected(export, exp)
+    boxes = {r.rel: r.persons[0].bbox for r in export.images}
+    for key, want in exp["images"].items():
+        np.testing.assert_allclose(boxes[key], want["person_box_xywh_px"], atol=1e-4)
+    assert "labelled twice" in caplog.text
+
+
+def test_yolov8_default_order_contradicts_flip_idx():
+    with pytest.raises(Exception, match="flip_idx .* data.keypoint_names"):
+        read_export("roboflow_yolov8", FIXTURES / "roboflow_yolov8")
+
+
+def test_exif_rotated_image_size_matches_opencv():
+    path = FIXTURES / "dataloop" / "items" / "outdoor" / "läufer_003.jpg"
+    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)  # applies EXIF orientation
+    assert displayed_size(path) == (48, 64) == (image.shape[1], image.shape[0])

@@ -1,0 +1,69 @@
+"""data/sample read through its Dataloop and Roboflow exports gives the original COCO keypoints."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from posenet.data.canonical import to_coco
+from posenet.data.readers import read_export
+
+from data_helpers import SAMPLE
+
+ORIGINAL = SAMPLE / "coco" / "person_keypoints.json"
+
+
+def original_persons() -> dict[str, list[np.ndarray]]:
+    """{file name: [17x3] per person} of the COCO file, persons filtered as the sample tool does."""
+    coco = json.loads(ORIGINAL.read_text(encoding="utf-8"))
+    names = {img["id"]: img["file_name"] for img in coco["images"]}
+    out = defaultdict(list)
+    for ann in coco["annotations"]:
+        if not ann["iscrowd"] and ann["num_keypoints"] > 0:
+            out[names[ann["image_id"]]].append(np.array(ann["keypoints"], dtype=np.float64).reshape(17, 3))
+    assert len(names) == 22
+    return {name: out[name] for name in names.values()}
+
+
+def original_name(rel: str) -> str:
+    """``train/000000000785_jpg.rf.<md5>.jpg`` -> ``000000000785.jpg``; Dataloop ``items/x.jpg`` -> ``x.jpg``."""
+    name = rel.split("/")[-1]
+    match = re.match(r"(.+)_(jpg|jpeg|png)\.rf\.[0-9a-f]+\.\w+$", name)
+    return f"{match.group(1)}.{match.group(2)}" if match else name
+
+
+@pytest.mark.parametrize("fmt, tolerance", [("dataloop", 0.0), ("roboflow_coco", 0.0), ("roboflow_yolov8", 0.5)])
+def test_sample_export_gives_original_keypoints(fmt, tolerance):
+    want = original_persons()
+    export = read_export(fmt, SAMPLE / fmt)
+    got = {original_name(r.rel): r for r in export.images}
+    assert sorted(got) == sorted(want) and export.skipped == 0
+    for name, persons in want.items():
+        record = got[name]
+        assert len(record.persons) == len(persons), name
+        for person, kp in zip(record.persons, persons):
+            np.testing.assert_array_equal(person.keypoints[:, 2], kp[:, 2], err_msg=name)
+            np.testing.assert_allclose(person.keypoints[:, :2], kp[:, :2], atol=tolerance + 1e-9, err_msg=name)
+    assert sum(len(p) for p in want.values()) == 52
+
+
+def test_sample_canonical_loads_in_pycocotools(tmp_path):
+    coco, _ = to_coco(read_export("dataloop", SAMPLE / "dataloop"))
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(coco))
+    gt = COCO(str(path))
+    assert len(gt.getImgIds()) == 22 and len(gt.getAnnIds()) == 52
+    assert gt.loadCats(1)[0]["keypoints"][0] == "nose"
+    results = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
+               for a in coco["annotations"]]
+    evaluator = COCOeval(gt, gt.loadRes(results), "keypoints")
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    assert evaluator.stats[0] == pytest.approx(1.0)  # ground truth scored against itself: AP 1
