@@ -45,8 +45,9 @@ def _resolve_split(root: Path, value: str) -> Path | None:
     """Roboflow writes ``../train/images`` (relative to a folder below the root) or ``train/images``."""
     raw = PurePosixPath(str(value).replace("\\", "/"))
     stripped = PurePosixPath(*[p for p in raw.parts if p not in ("..", ".")]) if raw.parts else raw
-    for candidate in (root / stripped, (root / raw).resolve()):
-        if candidate.is_dir():
+    literal = (root / raw).resolve()  # only if it stays inside the export
+    for candidate in (root / stripped, literal if literal.is_relative_to(root.resolve()) else None):
+        if candidate is not None and candidate.is_dir():
             return candidate
     return None
 
