@@ -72,11 +72,19 @@ def build_targets(
     kx, ky = kps[..., 0], kps[..., 1]  # [P, 17]
     labelled = (kps[..., 2] > 0) & np.isfinite(kx) & np.isfinite(ky)  # [P, 17]
 
-    # Squared distance of every (person, part, cell); unlabelled keypoints are infinitely far.
-    d2 = (ys - ky[..., None, None]) ** 2 + (xs - kx[..., None, None]) ** 2  # [P, 17, h, w]
-    d2 = np.where(labelled[..., None, None], d2, np.inf)
-    owner = np.argmin(d2, axis=0)  # [17, h, w] nearest person per part and cell
-    in_disk = np.take_along_axis(d2, owner[None], axis=0)[0] <= float(radius) ** 2  # [17, h, w]
+    # Squared distance (float32: the hot spot) of every (person, part, cell); unlabelled keypoints are
+    # infinitely far. The nearest person owns the cell (first person on exact ties); a running minimum
+    # over the few persons is faster than argmin over the strided person axis.
+    far_y = np.where(labelled, ky, np.inf).astype(np.float32)[..., None, None]
+    far_x = np.where(labelled, kx, np.inf).astype(np.float32)[..., None, None]
+    d2 = (ys.astype(np.float32) - far_y) ** 2 + (xs.astype(np.float32) - far_x) ** 2  # [P, 17, h, w]
+    best = d2[0].copy()
+    owner = np.zeros(best.shape, dtype=np.intp)  # [17, h, w] nearest person per part and cell
+    for p in range(1, len(kps)):
+        nearer = d2[p] < best
+        owner[nearer] = p
+        np.minimum(best, d2[p], out=best)
+    in_disk = best <= np.float32(radius) ** 2  # [17, h, w]
 
     parts = np.arange(NUM_KEYPOINTS)[:, None, None]
     offsets = np.concatenate([ky[owner, parts] - ys, kx[owner, parts] - xs])  # [34, h, w]
