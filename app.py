@@ -98,7 +98,7 @@ def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict) -> N
     offsets_part = c["part"] or PART_NAMES[int(np.argmax(prediction.heatmap_scores.max(axis=(0, 1))))]
     with st.expander(f"Short-range offsets: {offsets_part}"):
         fig = viz.offset_field(image, prediction, offsets_part)
-        st.pyplot(fig)
+        st.pyplot(fig, dpi=90)
         plt.close(fig)
     payload = {name: poses_to_json(poses)}  # the schema of stages/infer.py's poses.json
     st.download_button("Download poses JSON", json.dumps(payload, indent=2), mime="application/json",
