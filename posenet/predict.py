@@ -1,0 +1,145 @@
+"""Predictor: RGB image(s) -> poses in ORIGINAL image pixels, the way TF.js PoseNet 2.2.2 does it.
+
+letterbox + legacy bilinear resize + ``x/127.5 - 1`` (posenet.preprocess) -> PoseNet forward in
+``torch.inference_mode`` (CUDA when present, else CPU) -> sigmoid -> decode (posenet.decode) ->
+rescale to the image. Defaults are the reference ``res513`` settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from posenet.decode import decode_multiple_poses, decode_single_pose
+from posenet.errors import ParamsError
+from posenet.pose import Pose
+from posenet.preprocess import Letterbox, prepare_input, scale_poses, valid_input_size
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prediction:
+    """Everything one forward pass gives for one image.
+
+    poses: in ORIGINAL image pixels. Raw maps are channels-last numpy float32 on the output grid [h, w, C]
+    (heatmap_scores after sigmoid; offsets/displacements in model-input pixels, TF.js layout).
+    input_hw: model input (Rh, Rw); padding: (top, bottom, left, right) image pixels; scale_yx: image px per input px.
+    timings_ms: "preprocess", "forward", "decode" (a batch's forward time is shared equally).
+    """
+
+    poses: list[Pose]
+    heatmap_scores: np.ndarray
+    offsets: np.ndarray
+    displacements_fwd: np.ndarray
+    displacements_bwd: np.ndarray
+    input_hw: tuple[int, int]
+    padding: tuple[int, int, int, int]
+    scale_yx: tuple[float, float]
+    output_stride: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """None/"auto" -> CUDA when available, else CPU."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ParamsError(f"device = {device!r} but CUDA is not available here (use cpu or auto)")
+    return torch.device(device)
+
+
+def _sigmoid_like_tfjs(logits: np.ndarray) -> np.ndarray:
+    """TF.js CPU sigmoid: ``1 / (1 + exp(-x))`` in double, stored as float32 (saturates to exactly 1.0)."""
+    return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+
+
+class Predictor:
+    """Pose estimation with a PoseNet model.
+
+    input_size: model input side (int, square) or (height, width); sizes that are not ``k*stride+1``
+    are rounded down as TF.js does. nms_radius is in model-input pixels. device: None = auto.
+    """
+
+    def __init__(self, model: torch.nn.Module, input_size: int | Sequence[int] = 513, multi_pose: bool = True,
+                 max_poses: int = 10, score_threshold: float = 0.5, nms_radius: float = 20.0,
+                 device: str | torch.device | None = None) -> None:
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.output_stride = int(model.output_stride)
+        sizes = (input_size, input_size) if isinstance(input_size, (int, np.integer)) else tuple(input_size)
+        if len(sizes) != 2 or min(sizes) <= self.output_stride:
+            raise ParamsError(f"input_size = {input_size!r} must be larger than the output stride {self.output_stride}")
+        self.input_hw = tuple(valid_input_size(int(s), self.output_stride) for s in sizes)
+        if self.input_hw != sizes:
+            log.info("input size %s rounded down to the valid %s (k * %d + 1)", sizes, self.input_hw, self.output_stride)
+        if max_poses < 1:
+            raise ParamsError(f"max_poses = {max_poses} must be at least 1")
+        self.multi_pose = bool(multi_pose)
+        self.max_poses = int(max_poses)
+        self.score_threshold = float(score_threshold)
+        self.nms_radius = float(nms_radius)
+
+    @classmethod
+    def from_params(cls, params, weights: str | None = None, device: str | torch.device | None = None) -> Predictor:
+        """Predictor from a ``posenet.params.Params`` (model + predict sections); weights: see load_model."""
+        from posenet.models import load_model
+
+        model = load_model(params.model.name, params.model.stride, weights=weights, device=device)
+        p = params.predict
+        return cls(model, input_size=p.input_size, multi_pose=p.multi_pose, max_poses=p.max_poses,
+                   score_threshold=p.score_threshold, nms_radius=p.nms_radius, device=device)
+
+    def __call__(self, image: np.ndarray) -> list[Pose]:
+        """RGB uint8 [H, W, 3] -> poses in original image pixels."""
+        return self.run(image).poses
+
+    def predict_batch(self, images: Sequence[np.ndarray]) -> list[list[Pose]]:
+        """Several RGB uint8 images (any sizes) in one forward pass -> poses per image."""
+        return [p.poses for p in self.run_batch(images)]
+
+    def run(self, image: np.ndarray) -> Prediction:
+        """One image -> Prediction (poses + raw maps + timings)."""
+        return self.run_batch([image])[0]
+
+    def run_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
+        """Images -> one Prediction each; the images share one batched forward pass."""
+        if len(images) == 0:
+            return []
+        t0 = time.perf_counter()
+        inputs, boxes = zip(*(prepare_input(img, self.input_hw) for img in images))
+        batch = torch.from_numpy(np.stack(inputs)).permute(0, 3, 1, 2).contiguous().to(self.device)
+        t1 = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model(batch)
+            maps = [t.permute(0, 2, 3, 1).float().cpu().numpy() for t in out]
+        t2 = time.perf_counter()
+        heat_logits, offsets, fwd, bwd = maps
+        n = len(images)
+        predictions = []
+        for b in range(n):
+            t3 = time.perf_counter()
+            heat = _sigmoid_like_tfjs(heat_logits[b])
+            poses = self._decode(heat, offsets[b], fwd[b], bwd[b], boxes[b])
+            t4 = time.perf_counter()
+            predictions.append(Prediction(
+                poses=poses, heatmap_scores=heat, offsets=offsets[b], displacements_fwd=fwd[b],
+                displacements_bwd=bwd[b], input_hw=self.input_hw, padding=boxes[b].padding,
+                scale_yx=boxes[b].scale_yx, output_stride=self.output_stride,
+                timings_ms={"preprocess": (t1 - t0) * 1e3 / n, "forward": (t2 - t1) * 1e3 / n,
+                            "decode": (t4 - t3) * 1e3}))
+        return predictions
+
+    def _decode(self, heat: np.ndarray, offsets: np.ndarray, fwd: np.ndarray, bwd: np.ndarray,
+                box: Letterbox) -> list[Pose]:
+        if self.multi_pose:
+            poses = decode_multiple_poses(heat, offsets, fwd, bwd, self.output_stride, self.max_poses,
+                                          self.score_threshold, self.nms_radius)
+        else:
+            poses = [decode_single_pose(heat, offsets, self.output_stride)]
+        return scale_poses(poses, box)

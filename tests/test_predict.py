@@ -1,0 +1,102 @@
+"""Predictor end to end: from the photo, the TF.js reference poses in original image pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from posenet.decode import decode_single_pose
+from posenet.errors import ParamsError
+from posenet.params import Params, PredictParams
+from posenet.predict import Predictor
+from posenet.preprocess import letterbox, scale_poses
+from reference_cases import (KP_TOL, LOCAL_CASES, REPO_PRETRAINED, SCORE_TOL, SHARED_CASES, case_id, image_path,
+                             load_case, pose_diffs)
+from test_preprocess import read_like_harness
+
+
+def predictor_for(model, arrays, ref, multi_pose=True):
+    cfg = ref["multi_pose_config"]
+    return Predictor(model, input_size=int(arrays["input_hw"][0]), multi_pose=multi_pose,
+                     max_poses=cfg["maxDetections"], score_threshold=cfg["scoreThreshold"],
+                     nms_radius=cfg["nmsRadius"], device="cpu")
+
+
+@pytest.mark.parametrize("npz", LOCAL_CASES, ids=case_id)
+def test_end_to_end_matches_reference(pretrained_model, npz):
+    arrays, ref = load_case(npz)
+    image = read_like_harness(image_path(npz, ref))
+    pred = predictor_for(pretrained_model, arrays, ref).run(image)
+    kp, sc = pose_diffs(pred.poses, ref["multi_poses"])
+    assert kp <= KP_TOL and sc <= SCORE_TOL
+    assert np.abs(pred.heatmap_scores - arrays["heatmaps"]).max() < 1e-4
+    assert pred.padding == tuple(arrays["padding_tblr"].tolist()) and pred.input_hw == tuple(arrays["input_hw"])
+    single = predictor_for(pretrained_model, arrays, ref, multi_pose=False)(image)
+    kp, sc = pose_diffs(single, [ref["single_pose"]])
+    assert kp <= KP_TOL and sc <= SCORE_TOL
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_CASES, reason="../shared/eval/tfjs_reference not present")
+def test_end_to_end_matches_every_reference_case(pretrained_model):
+    predictors = {}
+    worst = [0.0, 0.0]
+    for npz in SHARED_CASES:
+        arrays, ref = load_case(npz)
+        size = int(arrays["input_hw"][0])
+        predictors.setdefault(size, predictor_for(pretrained_model, arrays, ref))
+        pred = predictors[size].run(read_like_harness(image_path(npz, ref)))
+        single = decode_single_pose(pred.heatmap_scores, pred.offsets, pred.output_stride)
+        single = scale_poses([single], letterbox(tuple(arrays["image_hw"]), pred.input_hw))
+        for got, want in ((pred.poses, ref["multi_poses"]), (single, [ref["single_pose"]])):
+            kp, sc = pose_diffs(got, want)
+            assert kp <= KP_TOL and sc <= SCORE_TOL, (npz, kp, sc)
+            worst = [max(worst[0], kp), max(worst[1], sc)]
+    print("end-to-end parity over", len(SHARED_CASES), "cases: max keypoint diff px, max score diff:", worst)
+
+
+def test_batch_equals_single_and_prediction_fields(pretrained_model):
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (120, 90, 3), dtype=np.uint8), rng.integers(0, 256, (60, 200, 3), dtype=np.uint8)]
+    predictor = Predictor(pretrained_model, input_size=129, score_threshold=0.1, device="cpu")
+    batch = predictor.run_batch(images)
+    for image, got in zip(images, batch):
+        one = predictor.run(image)
+        assert len(one.poses) == len(got.poses)
+        for a, b in zip(one.poses, got.poses):
+            np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
+        assert got.heatmap_scores.shape == (9, 9, 17) and got.offsets.shape == (9, 9, 34)
+        assert got.displacements_fwd.shape == got.displacements_bwd.shape == (9, 9, 32)
+        assert set(got.timings_ms) == {"preprocess", "forward", "decode"}
+    assert [len(p) for p in predictor.predict_batch(images)] == [len(p.poses) for p in batch]
+    assert predictor.predict_batch([]) == []
+
+
+def test_input_size_rounding_and_bad_settings(pretrained_model):
+    assert Predictor(pretrained_model, input_size=300, device="cpu").input_hw == (289, 289)
+    assert Predictor(pretrained_model, input_size=(257, 385), device="cpu").input_hw == (257, 385)
+    with pytest.raises(ParamsError):
+        Predictor(pretrained_model, input_size=8, device="cpu")
+    with pytest.raises(ParamsError):
+        Predictor(pretrained_model, max_poses=0, device="cpu")
+
+
+@pytest.mark.skipif(not REPO_PRETRAINED.is_file(), reason="models/pretrained/mobilenet_v1_075.pt not made yet")
+def test_from_params_defaults():
+    params = Params(predict=PredictParams(input_size=257, max_poses=3))
+    predictor = Predictor.from_params(params, weights=REPO_PRETRAINED, device="cpu")
+    assert predictor.input_hw == (257, 257) and predictor.max_poses == 3 and predictor.multi_pose
+    assert Predictor.__init__.__defaults__[:4] == (513, True, 10, 0.5)
+    assert predictor.device == torch.device("cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu(pretrained_model):
+    npz = LOCAL_CASES[0]
+    arrays, ref = load_case(npz)
+    image = read_like_harness(image_path(npz, ref))
+    gpu = Predictor(pretrained_model, input_size=int(arrays["input_hw"][0]), device="cuda").run(image)
+    kp, sc = pose_diffs(gpu.poses, ref["multi_poses"])
+    assert kp <= KP_TOL and sc <= SCORE_TOL
+    pretrained_model.to("cpu")
