@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from posenet.constants import CHILD_IDS, NUM_EDGES, NUM_KEYPOINTS, PARENT_IDS, POSE_CHAIN
+from posenet.decode import decode_multiple_poses
 from posenet.targets import Targets, build_targets, collate_targets, output_grid_size
 
 DATA = Path(__file__).parent / "data"
@@ -174,9 +175,8 @@ def round_trip(kps: np.ndarray, size: int, stride: int, radius: float) -> dict[s
     * impure: confident (score >= 0.5) decoded keypoints of a pose lying on a different person than the
       pose's majority.
     """
-    decode = pytest.importorskip("posenet.decode", reason="posenet.decode (helper 'decode') not there yet")
     t = build_targets(kps, (size, size), stride, radius)
-    poses = decode.decode_multiple_poses(
+    poses = decode_multiple_poses(
         t.heatmaps.transpose(1, 2, 0), t.offsets.transpose(1, 2, 0),
         t.displacements_fwd.transpose(1, 2, 0), t.displacements_bwd.transpose(1, 2, 0),
         output_stride=stride, max_detections=10 * len(kps) + 10, score_threshold=0.5, nms_radius=20.0)
