@@ -1,0 +1,216 @@
+"""Ad hoc inference on images, folders, globs, videos and webcams (the library behind ``stages/infer.py``).
+
+Outputs in ``out_dir``:
+
+* ``poses.json``: ``{input image path: [pose dicts]}`` (schema of :mod:`posenet.pose`), or with
+  ``fmt="coco"`` ``coco_results.json``: COCO keypoint results with image ids from an annotation file;
+* one overlay per image (skeletons, keypoints, pose scores; optionally a heatmap), named like the input;
+* per video (or webcam): ``<stem>_pose.mp4`` annotated video and ``<stem>_poses.json``
+  ``{"source", "fps", "frames": [[pose dicts] per frame]}``.
+
+A bad input is logged as one ERROR line naming it, recorded in :attr:`InferSummary.failed`, and the
+run goes on. Every output file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from posenet.errors import AnnotationError, ImageError, PosenetError
+from posenet.evaluate import coco_results
+from posenet.images import VideoReader, VideoWriter, expand_inputs, is_video, read_image, write_image
+from posenet.io import write_json_atomic
+from posenet.pose import Pose, poses_to_json
+from posenet.viz import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InferSummary:
+    """What a run did: counts, failures ``(input, message)``, wall time and summed model time (ms)."""
+
+    images: int = 0
+    frames: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    model_ms: float = 0.0
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def processed(self) -> int:
+        return self.images + self.frames
+
+    def closing_line(self) -> str:
+        """One line: counts, end-to-end fps, mean model latency, failures."""
+        n = self.processed
+        what = ", ".join(s for s in (f"{self.images} images" if self.images or not self.frames else "",
+                                     f"{self.frames} video frames" if self.frames else "") if s)
+        fps = n / self.seconds if self.seconds > 0 else 0.0
+        model = f", model+decode {self.model_ms / n:.1f} ms per image" if n else ""
+        failed = f"; {len(self.failed)} input(s) failed" if self.failed else ""
+        return f"{what} in {self.seconds:.2f} s: {fps:.2f} fps end to end{model}{failed}"
+
+
+def load_coco_image_ids(path: str | os.PathLike) -> dict[str, int]:
+    """``{file name: image id}`` from a COCO annotation JSON (file names compared by base name)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {Path(im["file_name"]).name: int(im["id"]) for im in data["images"]}
+    except FileNotFoundError:
+        raise AnnotationError(f"{path}: no such file") from None
+    except (OSError, ValueError) as err:
+        raise AnnotationError(f"{path}: not a readable JSON file ({err.__class__.__name__})") from None
+    except (KeyError, TypeError):
+        raise AnnotationError(f"{path}: not a COCO annotation file (needs images[].file_name and images[].id)") \
+            from None
+
+
+class _Names:
+    """Unique output file names in one folder: ``x.jpg``, then ``x_1.jpg``, ... ."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def __call__(self, stem: str, suffix: str) -> str:
+        name, i = f"{stem}{suffix}", 0
+        while name.lower() in self.used:
+            i += 1
+            name = f"{stem}_{i}{suffix}"
+        self.used.add(name.lower())
+        return name
+
+
+class Inferencer:
+    """Runs a predictor over inputs and writes the outputs described in the module docstring.
+
+    predictor: a :class:`posenet.predict.Predictor` (``run(image) -> Prediction``).
+    render: write overlays / annotated videos. heatmap: part (index or name, ``"all"``: max over parts)
+    whose heatmap is blended under the skeletons. coco_ids: ``{file name: image id}`` for ``fmt="coco"``.
+    min_part_score / min_pose_score: drawing thresholds only (every decoded pose goes to the JSON).
+    on_error: called with the one-line message of each bad input (default: logged as an error).
+    """
+
+    def __init__(self, predictor: Any, out_dir: str | os.PathLike, render: bool = True,
+                 heatmap: int | str | None = None, fmt: str = "json", coco_ids: dict[str, int] | None = None,
+                 min_part_score: float = MIN_PART_SCORE, min_pose_score: float = MIN_POSE_SCORE,
+                 progress: bool = True, on_error: Callable[[str], None] | None = None) -> None:
+        if fmt not in ("json", "coco"):
+            raise PosenetError(f"unknown output format {fmt!r} (json or coco)")
+        if fmt == "coco" and coco_ids is None:
+            raise PosenetError("--format coco needs a COCO annotation file for the image ids (--coco-annotations)")
+        self.predictor = predictor
+        self.out_dir = Path(out_dir)
+        self.render = render
+        self.heatmap = None if heatmap in (None, "all") else part_index(heatmap)
+        self.show_heatmap = heatmap is not None
+        self.fmt = fmt
+        self.coco_ids = coco_ids
+        self.min_part_score = min_part_score
+        self.min_pose_score = min_pose_score
+        self.progress = progress
+        self.on_error = on_error or (lambda message: log.error("%s", message))
+        self._names = _Names()
+
+    def _annotate(self, image: np.ndarray, prediction: Any) -> np.ndarray:
+        base = heatmap_overlay(image, prediction, self.heatmap) if self.show_heatmap else image
+        return draw_poses(base, prediction.poses, self.min_part_score, self.min_pose_score)
+
+    def _predict(self, image: np.ndarray, summary: InferSummary) -> Any:
+        prediction = self.predictor.run(image)
+        summary.model_ms += float(sum(prediction.timings_ms.values()))
+        return prediction
+
+    def _fail(self, summary: InferSummary, source: str, err: PosenetError) -> None:
+        message = str(err) if source in str(err) else f"{source}: {err}"
+        self.on_error(message)
+        summary.failed.append((source, message))
+
+    def run(self, inputs: Sequence[str | os.PathLike], webcam: int | None = None, max_frames: int = 0) -> InferSummary:
+        """Process every input (and the webcam ``webcam`` for ``max_frames`` frames, 0: until Ctrl-C)."""
+        summary = InferSummary()
+        start = time.perf_counter()
+        items = expand_inputs(inputs)
+        images = [p for p in items if not is_video(p)]
+        videos = [p for p in items if is_video(p)]
+        if not items and webcam is None:
+            raise ImageError("no input given (image files, folders, globs, videos or --webcam INDEX)")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if images:
+            self._run_images(images, summary)
+        for video in videos:
+            self._run_video(video, str(video), Path(video).stem, summary, 0)
+        if webcam is not None:
+            self._run_video(webcam, f"webcam {webcam}", f"webcam{webcam}", summary, max_frames)
+        summary.seconds = time.perf_counter() - start
+        return summary
+
+    def _run_images(self, paths: list[Path], summary: InferSummary) -> None:
+        results: dict[str, list[Pose]] = {}
+        for path in tqdm(paths, desc="images", unit="img", disable=not self.progress or len(paths) < 2):
+            try:
+                image = read_image(path)
+                if self.fmt == "coco" and path.name not in self.coco_ids:
+                    raise ImageError(f"{path}: not in the COCO annotation file (no image id for {path.name})")
+                prediction = self._predict(image, summary)
+                if self.render:
+                    out = self.out_dir / self._names(path.stem, path.suffix.lower() or ".jpg")
+                    write_image(out, self._annotate(image, prediction))
+                    summary.outputs.append(out)
+            except PosenetError as err:
+                self._fail(summary, str(path), err)
+                continue
+            results[str(path)] = prediction.poses
+            summary.images += 1
+        if not results:
+            return                                    # nothing new: leave any earlier output as it was
+        if self.fmt == "coco":
+            out = self.out_dir / "coco_results.json"
+            write_json_atomic(out, coco_results({self.coco_ids[Path(p).name]: poses for p, poses in results.items()}))
+        else:
+            out = self.out_dir / "poses.json"
+            write_json_atomic(out, {p: poses_to_json(poses) for p, poses in results.items()})
+        summary.outputs.append(out)
+
+    def _run_video(self, source: Path | int, label: str, stem: str, summary: InferSummary, max_frames: int) -> None:
+        frames: list[list[dict]] = []
+        name = self._names(f"{stem}_pose", ".mp4")
+        json_name = self._names(f"{stem}_poses", ".json")
+        try:
+            with VideoReader(source) as reader:
+                total = min(reader.info.frame_count or max_frames, max_frames or reader.info.frame_count) or None
+                writer = VideoWriter(self.out_dir / name, fps=reader.info.fps) if self.render else nullcontext()
+                with writer, tqdm(total=total, desc=label, unit="frame", disable=not self.progress) as bar:
+                    try:
+                        for frame in reader:
+                            prediction = self._predict(frame, summary)
+                            frames.append(poses_to_json(prediction.poses))
+                            if self.render:
+                                writer.write(self._annotate(frame, prediction))
+                            bar.update()
+                            if max_frames and len(frames) >= max_frames:
+                                break
+                    except KeyboardInterrupt:
+                        if not isinstance(source, int) or not frames:
+                            raise
+                        log.info("%s: stopped after %d frames", label, len(frames))
+        except PosenetError as err:
+            self._fail(summary, label, err)
+            return
+        summary.frames += len(frames)
+        write_json_atomic(self.out_dir / json_name, {"source": label, "fps": reader.info.fps, "frames": frames})
+        summary.outputs.append(self.out_dir / json_name)
+        if self.render:
+            summary.outputs.append(self.out_dir / name)

@@ -1,0 +1,105 @@
+"""Pose estimation on images, folders, globs, videos or a webcam; poses as JSON, overlays, annotated videos.
+
+    python stages/infer.py photo.jpg photos/ "shots/*.png" clip.mp4 --out out/
+    python stages/infer.py --webcam 0 --max-frames 300 --out out/
+    python stages/infer.py coco/images --format coco --coco-annotations coco/annotations.json --out out/
+
+Defaults come from params.yaml (``model`` and ``predict``); options override them. Bad inputs are named
+on stderr one per line, the others are still processed, and the exit code is 2 at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from posenet.cli import setup_logging, user_errors
+from posenet.constants import VALID_STRIDES
+from posenet.infer import Inferencer, load_coco_image_ids
+from posenet.params import MODEL_NAMES, check_input_size, load_params
+from posenet.viz import MIN_PART_SCORE, MIN_POSE_SCORE
+
+TRAINED = Path("models/trained/model.pt")
+log = logging.getLogger("infer")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("inputs", nargs=-1)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,
+              help="Output folder (poses.json / coco_results.json, overlays, annotated videos).")
+@click.option("--webcam", type=int, default=None, help="Also read this webcam index (e.g. 0).")
+@click.option("--max-frames", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Stop each video/webcam after this many frames (0: all; webcam: until Ctrl-C).")
+@click.option("--params", "params_path", type=click.Path(dir_okay=False), default="params.yaml", show_default=True)
+@click.option("--model", "model_name", type=click.Choice(MODEL_NAMES), default=None, help="[params model.name]")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None,
+              help=f"Checkpoint .pt [default: {TRAINED} if present, else models/pretrained/<model>.pt]")
+@click.option("--stride", type=click.Choice([str(s) for s in VALID_STRIDES]), default=None,
+              help="Output stride [params model.stride]")
+@click.option("--input-size", type=int, default=None, help="Model input side, k * stride + 1 [params predict.input_size]")
+@click.option("--single-pose/--multi-pose", "single_pose", default=None, help="[params predict.multi_pose]")
+@click.option("--score-threshold", type=click.FloatRange(0, 1), default=None,
+              help="Part score a pose root needs [params predict.score_threshold]")
+@click.option("--nms-radius", type=click.FloatRange(min=0), default=None,
+              help="Model-input pixels [params predict.nms_radius]")
+@click.option("--max-poses", type=click.IntRange(min=1), default=None, help="[params predict.max_poses]")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--format", "fmt", type=click.Choice(["json", "coco"]), default="json", show_default=True,
+              help="json: poses.json {image: [poses]}; coco: coco_results.json (needs --coco-annotations).")
+@click.option("--coco-annotations", type=click.Path(dir_okay=False), default=None,
+              help="COCO annotation JSON giving the image ids (matched by file name) for --format coco.")
+@click.option("--heatmap", default=None, help="Blend this keypoint's heatmap under the overlays (name, index or 'all').")
+@click.option("--no-render", is_flag=True, help="Write poses only: no overlays or annotated videos (benchmark mode).")
+@click.option("--min-part-score", type=click.FloatRange(0, 1), default=MIN_PART_SCORE, show_default=True,
+              help="Drawing only: hide keypoints below this score.")
+@click.option("--min-pose-score", type=click.FloatRange(0, 1), default=MIN_POSE_SCORE, show_default=True,
+              help="Drawing only: hide poses below this score.")
+@click.option("-v", "--verbose", is_flag=True)
+@user_errors
+def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
+         model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
+         single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
+         device: str, fmt: str, coco_annotations: str | None, heatmap: str | None, no_render: bool,
+         min_part_score: float, min_pose_score: float, verbose: bool) -> None:
+    """Find poses in INPUTS: image files, folders, glob patterns and video files."""
+    setup_logging(verbose)
+    params = load_params(params_path)
+    name = model_name or params.model.name
+    out_stride = int(stride) if stride else params.model.stride
+    size = input_size or params.predict.input_size
+    check_input_size("--input-size", size, out_stride)
+    coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
+    if weights is None and TRAINED.exists():
+        weights = str(TRAINED)
+
+    from posenet.models import load_model
+    from posenet.predict import Predictor, resolve_device
+
+    torch_device = resolve_device(device)
+    model = load_model(name, out_stride, weights=weights, device=torch_device)
+    predictor = Predictor(
+        model, input_size=size,
+        multi_pose=params.predict.multi_pose if single_pose is None else not single_pose,
+        max_poses=max_poses or params.predict.max_poses,
+        score_threshold=params.predict.score_threshold if score_threshold is None else score_threshold,
+        nms_radius=params.predict.nms_radius if nms_radius is None else nms_radius,
+        device=torch_device)
+    log.info("%s stride %d input %d on %s (weights: %s)", name, out_stride, size, predictor.device,
+             weights or "pretrained")
+    inferencer = Inferencer(predictor, out_dir, render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
+                            min_part_score=min_part_score, min_pose_score=min_pose_score,
+                            on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))
+    with logging_redirect_tqdm():
+        summary = inferencer.run(inputs, webcam=webcam, max_frames=max_frames)
+    click.echo(summary.closing_line())
+    if summary.failed:
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

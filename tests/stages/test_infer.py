@@ -1,0 +1,185 @@
+"""stages/infer.py: images, folders, globs, videos; COCO output; bad inputs named, exit 2, outputs intact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from posenet.constants import NUM_KEYPOINTS, PART_NAMES
+from posenet.images import read_image
+
+REPO = Path(__file__).resolve().parents[2]
+PHOTOS = REPO / "tests" / "data" / "images"
+PRETRAINED = REPO / "models" / "pretrained" / "mobilenet_v1_075.pt"
+SIZE = "129"                      # 8 * 16 + 1: small and fast, still finds the people in these photos
+
+
+@pytest.fixture(scope="module")
+def weights(pretrained_model, tmp_path_factory) -> str:
+    """A checkpoint file of the pretrained model (the stage loads weights from a file)."""
+    from posenet.models import save_checkpoint
+
+    if PRETRAINED.is_file():
+        return str(PRETRAINED)
+    path = tmp_path_factory.mktemp("weights") / "mobilenet_v1_075.pt"
+    save_checkpoint(path, pretrained_model, {"variant": "mobilenet_v1_075", "source": "test fixture"})
+    return str(path)
+
+
+@pytest.fixture
+def infer(load_stage, weights):
+    stage = load_stage("infer")
+
+    def run(*args: str):
+        argv = ["--weights", weights, "--params", str(REPO / "params.yaml"), "--input-size", SIZE, *args]
+        return CliRunner().invoke(stage.main, argv, catch_exceptions=False)
+
+    return run
+
+
+def _bad_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error: ")]
+
+
+def _assert_no_temp_files(folder: Path) -> None:
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_help(load_stage):
+    result = CliRunner().invoke(load_stage("infer").main, ["--help"])
+    assert result.exit_code == 0
+    for option in ("--webcam", "--format", "--coco-annotations", "--heatmap", "--single-pose", "--stride",
+                   "--input-size", "--score-threshold", "--nms-radius", "--max-poses", "--device", "--weights"):
+        assert option in result.output
+
+
+def test_images_give_poses_json_and_overlays(infer, tmp_path):
+    out = tmp_path / "out"
+    result = infer(str(PHOTOS / "pose.jpg"), str(PHOTOS / "back*.jpg"), "--out", str(out), "--heatmap", "nose",
+                   "--input-size", "257")
+    assert result.exit_code == 0, result.output
+    poses = json.loads((out / "poses.json").read_text())
+    assert sorted(Path(k).name for k in poses) == ["backpackman.jpg", "pose.jpg"]
+    best = max(poses[str(PHOTOS / "pose.jpg")], key=lambda p: p["score"])
+    assert best["score"] > 0.3 and [k["part"] for k in best["keypoints"]] == list(PART_NAMES)
+    nose = best["keypoints"][0]
+    assert 300 < nose["x"] < 700 and 50 < nose["y"] < 350              # the yoga pose's head, upper middle
+    for name in ("pose.jpg", "backpackman.jpg"):
+        overlay, photo = read_image(out / name), read_image(PHOTOS / name)
+        assert overlay.shape == photo.shape and np.abs(overlay.astype(int) - photo).mean() > 1
+    assert "2 images in" in result.stdout and "fps" in result.stdout
+    _assert_no_temp_files(out)
+
+
+def test_single_pose_gives_one_pose_per_image(infer, tmp_path):
+    result = infer(str(PHOTOS / "multi_skiing.jpg"), "--out", str(tmp_path), "--single-pose", "--no-render")
+    assert result.exit_code == 0, result.output
+    poses = json.loads((tmp_path / "poses.json").read_text())
+    assert [len(v) for v in poses.values()] == [1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["poses.json"]
+
+
+def test_video_comes_back_annotated_with_every_frame(infer, tmp_path):
+    frames = [cv2.resize(cv2.imread(str(PHOTOS / name)), (320, 240))
+              for name in ("backpackman.jpg", "multi_skiing.jpg", "pose.jpg", "backpackman.jpg")]
+    clip = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 4.0, (320, 240))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / "out"
+    result = infer(str(clip), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    cap = cv2.VideoCapture(str(out / "clip_pose.mp4"))
+    got = []
+    while (frame := cap.read()[1]) is not None:
+        got.append(frame)
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    assert len(got) == len(frames) and got[0].shape == frames[0].shape and fps == pytest.approx(4.0)
+    assert np.abs(got[0].astype(int) - frames[0]).mean() > 1           # skeletons drawn
+    per_frame = json.loads((out / "clip_poses.json").read_text())
+    assert per_frame["fps"] == pytest.approx(4.0) and len(per_frame["frames"]) == len(frames)
+    assert all(len(p["keypoints"]) == NUM_KEYPOINTS for f in per_frame["frames"] for p in f)
+    assert "4 video frames" in result.stdout
+
+
+def test_folder_mixing_good_and_bad_inputs(infer, tmp_path):
+    folder = tmp_path / "mix"
+    folder.mkdir()
+    shutil.copy(PHOTOS / "pose.jpg", folder / "a_good.jpg")
+    shutil.copy(PHOTOS / "backpackman.jpg", folder / "z_good.jpg")
+    (folder / "b_empty.jpg").write_bytes(b"")
+    (folder / "c_text.jpg").write_text("I am not a picture\n")
+    (folder / "d_truncated.jpg").write_bytes((PHOTOS / "pose.jpg").read_bytes()[:15000])
+    (folder / "e_broken.mp4").write_bytes(b"\x00not a video" * 300)
+    out = tmp_path / "out"
+    result = infer(str(folder), str(tmp_path / "missing.jpg"), "--out", str(out))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr
+    bad = _bad_lines(result.stderr)
+    expected = {"b_empty.jpg": "empty", "c_text.jpg": "not an image", "d_truncated.jpg": "truncated",
+                "missing.jpg": "no such file", "e_broken.mp4": "e_broken.mp4"}
+    assert len(bad) == len(expected)
+    for name, why in expected.items():
+        assert sum(name in line and why in line for line in bad) == 1, (name, bad)
+    poses = json.loads((out / "poses.json").read_text())
+    assert sorted(Path(k).name for k in poses) == ["a_good.jpg", "z_good.jpg"]
+    assert sorted(p.name for p in out.iterdir()) == ["a_good.jpg", "poses.json", "z_good.jpg"]
+    assert "5 input(s) failed" in result.stdout
+
+
+def test_failed_run_leaves_earlier_outputs_intact(infer, tmp_path):
+    out = tmp_path / "out"
+    assert infer(str(PHOTOS / "backpackman.jpg"), "--out", str(out)).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (tmp_path / "bad.jpg").write_text("nope")
+    result = infer(str(tmp_path / "bad.jpg"), "--out", str(out))
+    assert result.exit_code == 2 and "bad.jpg: not an image" in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_coco_format_uses_annotation_ids(infer, tmp_path):
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps({"images": [{"id": 42, "file_name": "pose.jpg", "width": 1000, "height": 667},
+                                          {"id": 7, "file_name": "sub/backpackman.jpg"}],
+                               "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
+    out = tmp_path / "out"
+    result = infer(str(PHOTOS / "pose.jpg"), str(PHOTOS / "backpackman.jpg"), str(PHOTOS / "multi_skiing.jpg"),
+                   "--out", str(out), "--format", "coco", "--coco-annotations", str(ann), "--no-render",
+                   "--input-size", "257")
+    assert result.exit_code == 2                                          # multi_skiing.jpg has no id
+    assert [line for line in _bad_lines(result.stderr) if "multi_skiing.jpg" in line and "no image id" in line]
+    results = json.loads((out / "coco_results.json").read_text())
+    assert {r["image_id"] for r in results} == {42, 7}
+    assert all(len(r["keypoints"]) == 3 * NUM_KEYPOINTS and r["category_id"] == 1 for r in results)
+    assert not (out / "poses.json").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "coco"], "--coco-annotations"),
+    (["--heatmap", "tail"], "unknown keypoint"),
+    (["--coco-annotations", "/nonexistent/ann.json"], "no such file"),
+])
+def test_bad_options_fail_with_one_line(infer, tmp_path, args, message):
+    result = infer(str(PHOTOS / "pose.jpg"), "--out", str(tmp_path / "out"), *args)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
+
+
+def test_input_size_must_fit_stride(load_stage, weights, tmp_path):
+    result = CliRunner().invoke(load_stage("infer").main, [str(PHOTOS / "pose.jpg"), "--input-size", "100",
+                                                           "--weights", weights, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "k * stride + 1" in result.stderr
+
+
+def test_unopenable_webcam_is_named(infer, tmp_path):
+    result = infer("--webcam", "57", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "webcam 57" in result.stderr
