@@ -2,8 +2,8 @@
 
 Per val image (at most ``visualize.max_images``): ground truth, pretrained and trained skeletons side by side
 (``<stem>_skeletons.png``), the trained model's 17 heatmaps (``<stem>_heatmaps.png``), its short-range offsets
-(``<stem>_offsets.png``) and mid-range displacements (``<stem>_displacements.png``) for the strongest part /
-edge; plus the training curves from DVCLive (``training_curves.png``) and one contact sheet of the trained
+(``<stem>_offsets.png``) and mid-range displacements (``<stem>_displacements.png``) for the strongest part and
+the longest confident edge; plus the training curves from DVCLive (``training_curves.png``) and one contact sheet of the trained
 model's skeletons on every rendered image (``contact_sheet.png``).
 """
 
@@ -37,10 +37,17 @@ def ground_truth_poses(keypoints: np.ndarray) -> list[Pose]:
             for person in keypoints if (person[:, 2] > 0).any()]
 
 
-def strongest_edge(prediction: Prediction) -> int:
-    """The pose-chain edge whose parent part has the highest heatmap peak (the most telling vector field)."""
-    peaks = prediction.heatmap_scores.reshape(-1, NUM_KEYPOINTS).max(axis=0)
-    return int(np.argmax([peaks[parent] for parent, _ in POSE_CHAIN]))
+def telling_edge(prediction: Prediction) -> int:
+    """The pose-chain edge with the longest forward displacement at its parent's heatmap peak, among edges
+    whose parent peaks at >= 0.5 (long limbs show the mid-range field best; face edges are a few pixels)."""
+    scores = prediction.heatmap_scores.reshape(-1, NUM_KEYPOINTS)
+    peaks, cells = scores.max(axis=0), scores.argmax(axis=0)
+    parents = np.array([parent for parent, _ in POSE_CHAIN])
+    disp = prediction.displacements_fwd.reshape(-1, 2 * len(POSE_CHAIN))
+    edges = np.arange(len(POSE_CHAIN))
+    lengths = np.hypot(disp[cells[parents], edges], disp[cells[parents], edges + len(POSE_CHAIN)])
+    strong = peaks[parents] >= 0.5
+    return int(np.argmax(np.where(strong, lengths, -1.0))) if strong.any() else int(np.argmax(peaks[parents]))
 
 
 @click.command()
@@ -86,7 +93,7 @@ def main(params_path: str, annotations: str, images_dir: str, pretrained: str | 
             runs = {tag: predictor.run(image) for tag, predictor in predictors.items()}
             panels = [viz.draw_poses(image, truth, 0.5, min_pose_score=0.0, show_scores=False)] + [
                 viz.draw_poses(image, runs[t].poses, min_score) for t in ("pretrained", "trained")]
-            titles = [f"ground truth ({len(truth)} persons)"] + [
+            titles = [f"ground truth: annotated persons: {len(truth)}"] + [
                 f"{t}: poses with score >= {viz.MIN_POSE_SCORE}: "
                 f"{sum(p.score >= viz.MIN_POSE_SCORE for p in runs[t].poses)}" for t in ("pretrained", "trained")]
             viz.save_figure(viz.side_by_side(panels, titles, suptitle=record["file_name"]),
@@ -96,7 +103,7 @@ def main(params_path: str, annotations: str, images_dir: str, pretrained: str | 
                             tmp / f"{stem}_heatmaps.png")
             part = int(np.argmax(run.heatmap_scores.reshape(-1, NUM_KEYPOINTS).max(axis=0)))
             viz.save_figure(viz.offset_field(image, run, part), tmp / f"{stem}_offsets.png")
-            viz.save_figure(viz.displacement_field(image, run, strongest_edge(run), "fwd"),
+            viz.save_figure(viz.displacement_field(image, run, telling_edge(run), "fwd"),
                             tmp / f"{stem}_displacements.png")
             sheet.append(panels[2])
             sheet_titles.append(f"{record['file_name']}\n{titles[2]}")
