@@ -43,7 +43,7 @@ def _check_stats(stats: dict) -> None:
 def tiny_report():
     image = read_image(PHOTO)
     folder = bench.load_folder(DATA / "images")
-    return bench.run_benchmark(["mobilenet_v1_050"], [16], [33, 65], image, {}, bench.DecodeSettings(),
+    return bench.run_benchmark(["mobilenet_v1_050"], [16], [33, 49], image, {}, bench.DecodeSettings(),
                                warmup=1, repeats=3, devices=["cpu"], photo=str(PHOTO), folder=folder,
                                folder_name="coco_tiny", folder_config=("mobilenet_v1_050", 16, 33))
 
@@ -54,7 +54,7 @@ def test_report_schema_and_numbers(tiny_report):
     assert r["environment"]["torch_threads"] >= 1 and r["environment"]["cuda"] in (True, False)
     assert r["repeats"] == 3 and r["photo_hw"] == list(read_image(PHOTO).shape[:2])
     assert [(e["variant"], e["stride"], e["input_size"], e["device"]) for e in r["results"]] == [
-        ("mobilenet_v1_050", 16, 33, "cpu"), ("mobilenet_v1_050", 16, 65, "cpu")]
+        ("mobilenet_v1_050", 16, 33, "cpu"), ("mobilenet_v1_050", 16, 49, "cpu")]
     for entry in r["results"]:
         assert entry["weights"] == "random"
         assert entry["output_hw"] == [(entry["input_size"] - 1) // 16 + 1] * 2
