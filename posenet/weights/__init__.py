@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from posenet.models.mobilenet import get_variant
 from posenet.weights.convert import state_dict_to_tfjs, tfjs_to_state_dict
 from posenet.weights.sources import FetchResult, fetch_weights, read_source_record, sha256_file
 from posenet.weights.tfjs import TfjsWeights, read_graph_model, read_legacy, read_tfjs, write_legacy
@@ -18,6 +19,7 @@ def convert_folder(folder: str | os.PathLike, variant: str) -> tuple[dict[str, t
 
     meta: variant, source and origin (from ``source.json`` when present), TF.js format, sha256 of every file read.
     """
+    get_variant(variant)
     folder = Path(folder)
     weights = read_tfjs(folder)
     state = tfjs_to_state_dict(weights.variables, variant)
