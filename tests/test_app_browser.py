@@ -146,3 +146,28 @@ def test_browser_corrupt_then_good_upload(server, browser, tmp_path):
     images = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stImage"] img')
     assert len(images) >= 2 and all(img.get_attribute("naturalWidth") not in (None, "0") for img in images)
     screenshot(browser, tmp_path, "3_good_upload.png")
+
+
+def test_browser_video_upload_plays_in_the_page(server, browser, tmp_path):
+    import cv2
+    import numpy as np
+
+    frame = cv2.resize(cv2.imread(str(PHOTO)), (240, 160))
+    video = tmp_path / "walk.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (240, 160))
+    for shift in range(6):
+        writer.write(np.roll(frame, 4 * shift, axis=1))
+    writer.release()
+    browser.get(server)
+    wait_for(browser, "poses found in multi_skiing.jpg")
+    browser.find_element(By.XPATH, "//label[.//*[text()='Upload image or video']]").click()
+    upload_file(browser, video)
+    text = wait_for(browser, "6 frames annotated")
+    assert "Download annotated video" in text
+    player = browser.find_element(By.TAG_NAME, "video")
+    WebDriverWait(browser, 30, poll_frequency=0.5).until(
+        lambda d: d.execute_script("return arguments[0].readyState", player) >= 2,
+        message="the annotated video never became playable in Chromium")
+    assert browser.execute_script("return arguments[0].duration", player) == pytest.approx(1.2, abs=0.25)
+    assert browser.execute_script("return arguments[0].videoWidth", player) == 240
+    screenshot(browser, tmp_path, "4_video.png")
