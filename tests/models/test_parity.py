@@ -17,6 +17,15 @@ SHARED_CASES = sorted((SHARED / "tfjs_reference").rglob("*.npz"))
 HEAT_TOL, PX_TOL = 1e-4, 1e-2
 
 
+@pytest.fixture()
+def one_thread():
+    """Forward passes in one thread: much faster than oversubscribing a shared 2-core CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def image_for(case: Path) -> Path:
     """The photo a shared reference case was made from (unlabeled/ or coco_mini/images/)."""
     folder = "unlabeled" if case.parent.name == "unlabeled" else "coco_mini/images"
@@ -65,7 +74,7 @@ def test_parity_stored_model_input(real_075, case):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED_CASES, reason="../shared/eval/tfjs_reference not present")
-def test_parity_every_shared_case(real_075):
+def test_parity_every_shared_case(real_075, one_thread):
     """Every reference case (385 and 513): stored model_input where present, else posenet.preprocess on the photo."""
     model = real_075(16)
     worst = {}
