@@ -39,6 +39,13 @@ def image_path(npz: Path, ref: dict) -> Path:
     raise FileNotFoundError(f"no photo {ref['source_file']} for {npz}")
 
 
+def read_like_harness(path: Path) -> np.ndarray:
+    """RGB uint8 as the reference harness decoded photos: OpenCV ignoring EXIF, BGR -> RGB."""
+    import cv2
+
+    return cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)[:, :, ::-1]
+
+
 def case_id(npz: Path) -> str:
     return "/".join(npz.parts[-2:]).removesuffix(".npz")
 

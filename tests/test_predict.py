@@ -12,8 +12,7 @@ from posenet.params import Params, PredictParams
 from posenet.predict import Predictor
 from posenet.preprocess import letterbox, scale_poses
 from reference_cases import (KP_TOL, LOCAL_CASES, REPO_PRETRAINED, SCORE_TOL, SHARED_CASES, case_id, image_path,
-                             load_case, pose_diffs)
-from test_preprocess import read_like_harness
+                             load_case, pose_diffs, read_like_harness)
 
 
 def predictor_for(model, arrays, ref, multi_pose=True):

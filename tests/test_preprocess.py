@@ -10,14 +10,9 @@ from posenet.errors import ImageError
 from posenet.pose import Pose
 from posenet.preprocess import (js_round, letterbox, prepare_input, resize_letterboxed, scale_poses,
                                 valid_input_size)
-from reference_cases import LOCAL_CASES, SHARED_CASES, case_id, image_path, load_case
+from reference_cases import LOCAL_CASES, SHARED_CASES, case_id, image_path, load_case, read_like_harness
 
 MODEL_INPUT_CASES = [c for c in LOCAL_CASES if c.parent.name == "tfjs_reference"]
-
-
-def read_like_harness(path) -> np.ndarray:
-    """The reference harness decoded photos with OpenCV ignoring EXIF, BGR -> RGB."""
-    return cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)[:, :, ::-1]
 
 
 def test_valid_input_size_rounds_down():
