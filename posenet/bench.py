@@ -6,7 +6,8 @@ work; each timing is summarised as median and spread (p10/p90, IQR) in milliseco
 
 - forward: the model on a ``[1, 3, S, S]`` tensor made from a real photo (resized, normalised), no decoding.
 - decode: pose decoding (multi- or single-pose, as configured) of the real photo's maps, numpy on CPU.
-- end_to_end: ``Predictor(image)``: preprocessing + forward + decode + scaling back, image already in memory.
+- end_to_end: ``Predictor.run(image)``: preprocessing + forward + decode + scaling back, image already in
+  memory; ``preprocess`` is the Predictor's own timing of its letterbox + resize + normalise step in those runs.
 - folder (optional): end to end over every photo of a folder, each read once into memory first (as the
   original script did), timed per image over ``repeats`` passes.
 """
@@ -35,7 +36,7 @@ from posenet.preprocess import prepare_input
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-PHASES: tuple[str, ...] = ("forward", "decode", "end_to_end")
+PHASES: tuple[str, ...] = ("preprocess", "forward", "decode", "end_to_end")
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,11 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
         forward = time_call(lambda: model(x), warmup, repeats, device)
         prediction = predictor.run(image_rgb)
         decode = time_call(_decoder(prediction, stride, settings), warmup, repeats, "cpu")
-        end_to_end = time_call(lambda: predictor(image_rgb), warmup, repeats, device)
-    return {"forward": summarize(forward), "decode": summarize(decode), "end_to_end": summarize(end_to_end),
+        runs: list[Any] = []
+        end_to_end = time_call(lambda: runs.append(predictor.run(image_rgb)), warmup, repeats, device)
+    preprocess = [r.timings_ms["preprocess"] for r in runs[warmup:]]
+    return {"preprocess": summarize(preprocess), "forward": summarize(forward), "decode": summarize(decode),
+            "end_to_end": summarize(end_to_end),
             "poses_found": len(prediction.poses), "output_hw": list(prediction.heatmap_scores.shape[:2])}
 
 
@@ -152,11 +156,12 @@ def bench_folder(model: torch.nn.Module, images: list[tuple[str, np.ndarray]], i
 
 
 def environment() -> dict[str, Any]:
-    """Host facts that explain the numbers: torch version, thread counts, CPU and GPU names."""
+    """Host facts that explain the numbers: torch version, thread counts, CPU load, CPU and GPU names."""
     env: dict[str, Any] = {"torch": torch.__version__, "python": platform.python_version(),
                            "platform": platform.platform(), "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
                            "torch_threads": torch.get_num_threads(),
                            "torch_interop_threads": torch.get_num_interop_threads(),
+                           "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
                            "cuda": torch.cuda.is_available()}
     if torch.cuda.is_available():
         env["cuda_device"] = torch.cuda.get_device_name(0)
@@ -213,7 +218,7 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
 
 
 def plot_benchmark(report: dict[str, Any], path: str | os.PathLike) -> None:
-    """Grouped bar chart (median ms, p10-p90 error bars) of forward / decode / end to end per configuration."""
+    """Grouped bar chart (median ms, p10-p90 error bars) of preprocess / forward / decode / end to end per configuration."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,11 +232,11 @@ def plot_benchmark(report: dict[str, Any], path: str | os.PathLike) -> None:
     width = 0.8 / len(PHASES)
     xs = np.arange(len(results))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.8 * len(results) + 2), 4.8), dpi=120)
-    colors = ("#4C72B0", "#DD8452", "#55A868")
+    colors = ("#8172B3", "#4C72B0", "#DD8452", "#55A868")
     for i, (phase, color) in enumerate(zip(PHASES, colors)):
         med = np.array([r[phase]["median_ms"] for r in results])
         err = np.array([[m - r[phase]["p10_ms"], r[phase]["p90_ms"] - m] for m, r in zip(med, results)]).T
-        bars = ax.bar(xs + (i - 1) * width, med, width, yerr=err, capsize=3, color=color,
+        bars = ax.bar(xs + (i - (len(PHASES) - 1) / 2) * width, med, width, yerr=err, capsize=3, color=color,
                       label=phase.replace("_", "-"), error_kw={"elinewidth": 1})
         ax.bar_label(bars, labels=[f"{m:.1f}" for m in med], padding=2, fontsize=7)
     ax.set_xticks(xs, labels, fontsize=8)

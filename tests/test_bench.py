@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from posenet import bench
 from posenet.errors import ImageError
@@ -80,3 +81,13 @@ def test_load_folder_errors(tmp_path):
         bench.load_folder(tmp_path)
     with pytest.raises(ImageError, match="not a folder"):
         bench.load_folder(tmp_path / "missing")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_timings():
+    report = bench.run_benchmark(["mobilenet_v1_050"], [16], [33], read_image(PHOTO), {}, bench.DecodeSettings(),
+                                 warmup=1, repeats=3, devices=["cuda"])
+    (entry,) = report["results"]
+    assert entry["device"] == "cuda" and report["environment"]["cuda_device"]
+    for phase in bench.PHASES:
+        _check_stats(entry[phase])
