@@ -68,6 +68,8 @@ def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: 
          min_part_score: float, min_pose_score: float, verbose: bool) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
     setup_logging(verbose)
+    if not inputs and webcam is None:
+        raise click.UsageError("give INPUTS (image files, folders, globs, videos) or --webcam INDEX")
     params = load_params(params_path)
     name = model_name or params.model.name
     out_stride = int(stride) if stride else params.model.stride

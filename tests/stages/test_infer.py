@@ -180,6 +180,11 @@ def test_input_size_must_fit_stride(load_stage, weights, tmp_path):
     assert result.exit_code == 2 and "k * stride + 1" in result.stderr
 
 
+def test_no_input_is_a_usage_error(load_stage):
+    result = CliRunner().invoke(load_stage("infer").main, ["--out", "x"])
+    assert result.exit_code == 2 and "--webcam" in result.output
+
+
 def test_unopenable_webcam_is_named(infer, tmp_path):
     result = infer("--webcam", "57", "--out", str(tmp_path))
     assert result.exit_code == 2 and "webcam 57" in result.stderr
