@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import click
@@ -11,8 +10,6 @@ from posenet.cli import setup_logging, user_errors
 from posenet.models import save_checkpoint
 from posenet.params import load_params
 from posenet.weights import convert_folder
-
-log = logging.getLogger("convert")
 
 
 @click.command()

@@ -13,7 +13,6 @@ are renamed to the legacy variable names by following the graph (``MobilenetV1/C
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from dataclasses import dataclass
@@ -23,8 +22,6 @@ from typing import Any
 import numpy as np
 
 from posenet.errors import WeightsError
-
-log = logging.getLogger(__name__)
 
 LEGACY_MANIFEST = "manifest.json"
 _DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2"),
