@@ -115,7 +115,8 @@ class Predictor:
         inputs, boxes = zip(*(prepare_input(img, self.input_hw) for img in images))
         batch = torch.from_numpy(np.stack(inputs)).permute(0, 3, 1, 2).contiguous().to(self.device)
         t1 = time.perf_counter()
-        with torch.inference_mode():
+        # TF32 convolutions (PyTorch's CUDA default) move heatmap scores by ~1e-3: keep full float32 like TF.js.
+        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
             out = self.model(batch)
             maps = [t.permute(0, 2, 3, 1).float().cpu().numpy() for t in out]
         t2 = time.perf_counter()
