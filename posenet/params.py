@@ -161,6 +161,7 @@ class TrainParams:
     loss_weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentParams = field(default_factory=AugmentParams)
     checkpoint_every: int = 50
+    eval_every: int = 1
     seed: int = 0
     device: str = "auto"
     num_workers: int = 0
@@ -178,6 +179,7 @@ class TrainParams:
         _check(self.epochs >= 1 or self.max_steps >= 1, "train.epochs or train.max_steps must be at least 1")
         _check(self.max_steps >= 0 and self.warmup_steps >= 0, "train.max_steps and train.warmup_steps must not be negative")
         _check(self.checkpoint_every >= 1, f"train.checkpoint_every = {self.checkpoint_every} must be at least 1")
+        _check(self.eval_every >= 0, f"train.eval_every = {self.eval_every} must not be negative")
         _check(self.num_workers >= 0, f"train.num_workers = {self.num_workers} must not be negative")
         lw = self.loss_weights
         _check(min(lw.heatmap, lw.short, lw.mid) >= 0, "train.loss_weights must not be negative")

@@ -1,0 +1,349 @@
+"""Training loop: fine-tune PoseNet from the converted weights (or from scratch) with the PersonLab loss.
+
+CPU by default, CUDA with AMP (``torch.autocast`` + ``GradScaler``) when present; seeded and deterministic
+on CPU (augmentation RNG per sample, data order per epoch, both from ``train.seed``). Checkpoints every
+``train.checkpoint_every`` steps hold model, optimiser, scheduler, scaler and torch RNG states, so a resumed
+run repeats the uninterrupted one. A non-finite loss stops with ``TrainingError`` and leaves the last good
+checkpoint in place. Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DDP (gloo on CPU,
+nccl on CUDA) and only rank 0 logs, evaluates and writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+
+from posenet.data.dataset import PoseDataset
+from posenet.errors import TrainingError
+from posenet.io import atomic_path
+from posenet.losses import personlab_loss
+from posenet.models import create_model, load_model, save_checkpoint
+from posenet.params import Params, TrainParams
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)\.pt$")
+LOSS_PARTS = ("total", "heatmap", "short", "mid")
+
+
+@dataclass(frozen=True)
+class TrainPaths:
+    """Where training reads and writes (repo-relative defaults of the DVC pipeline)."""
+
+    train_annotations: Path = Path("data/annotations/train.json")
+    val_annotations: Path = Path("data/annotations/val.json")
+    images_dir: Path = Path("data/images")
+    pretrained: Path | None = None  # None: models/pretrained/<model.name>.pt
+    output: Path = Path("models/trained/model.pt")
+    checkpoints: Path = Path("models/checkpoints")
+    live_dir: Path | None = Path("dvclive")  # None: no DVCLive logging
+
+
+@dataclass
+class TrainResult:
+    """What a run did: per-step losses (rank-averaged), per-epoch val metrics, throughput, output file."""
+
+    steps: int
+    losses: list[dict[str, float]] = field(default_factory=list)
+    val: list[dict[str, float]] = field(default_factory=list)
+    images_per_s: float = 0.0
+    output: Path | None = None
+
+
+def select_device(choice: str, local_rank: int = 0) -> torch.device:
+    """``auto``: CUDA when present, else CPU. ``cuda`` without a GPU is a TrainingError."""
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise TrainingError("train.device = cuda but no CUDA device is available (use auto or cpu)")
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def build_optimizer(model: nn.Module, tp: TrainParams) -> torch.optim.Optimizer:
+    """Adam, AdamW or SGD (momentum 0.9, Nesterov) with ``train.lr`` and ``train.weight_decay``."""
+    if tp.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=tp.lr, weight_decay=tp.weight_decay)
+    if tp.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=tp.lr, weight_decay=tp.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=tp.lr, momentum=0.9, nesterov=True, weight_decay=tp.weight_decay)
+
+
+def lr_factor(step: int, total_steps: int, tp: TrainParams) -> float:
+    """Learning-rate multiplier at ``step`` (0-based): linear warmup, then cosine to 0, constant, or step
+    (x0.1 after 2/3 of the steps after warmup)."""
+    if step < tp.warmup_steps:
+        return (step + 1) / tp.warmup_steps
+    span = max(total_steps - tp.warmup_steps, 1)
+    progress = min((step - tp.warmup_steps) / span, 1.0)
+    if tp.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    if tp.schedule == "step":
+        return 0.1 if progress >= 2.0 / 3.0 else 1.0
+    return 1.0
+
+
+def find_last_checkpoint(folder: Path) -> Path | None:
+    """The checkpoint with the highest step in ``folder`` (``step_<N>.pt``), or None."""
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name))]
+    return max(found)[1] if found else None
+
+
+@contextlib.contextmanager
+def _distributed(device_choice: str) -> Iterator[tuple[int, int, int]]:
+    """(rank, world_size, local_rank); joins the process group under torchrun, leaves it on exit."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or dist.is_initialized():
+        yield (dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))) \
+            if dist.is_initialized() else (0, 1, 0)
+        return
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device_choice != "cpu" and torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    try:
+        yield dist.get_rank(), dist.get_world_size(), local_rank
+    finally:
+        dist.destroy_process_group()
+
+
+class _Logger:
+    """DVCLive (and optionally W&B) on rank 0; a no-op elsewhere."""
+
+    def __init__(self, params: Params, paths: TrainPaths, enabled: bool, resume: bool) -> None:
+        self.live = None
+        self.wandb_run = None
+        if not enabled:
+            return
+        if paths.live_dir is not None:
+            from dvclive import Live
+
+            self.live = Live(str(paths.live_dir), dvcyaml=False, resume=resume, save_dvc_exp=False)
+            self.live.log_params({"model": asdict(params.model), "targets": asdict(params.targets),
+                                  "train": asdict(params.train)})
+        if params.train.wandb != "disabled":
+            try:
+                import wandb
+            except ImportError:
+                raise TrainingError("train.wandb is set but the wandb package is not installed "
+                                    "(pip install wandb, or set train.wandb: disabled)") from None
+            self.wandb_run = wandb.init(project="posenet", mode=params.train.wandb,
+                                        config={"model": asdict(params.model), "train": asdict(params.train)})
+
+    def log(self, step: int, values: dict[str, float]) -> None:
+        if self.live is not None:
+            self.live.step = step
+            for key, value in values.items():
+                self.live.log_metric(key, value)
+            self.live.next_step()
+        if self.wandb_run is not None:
+            self.wandb_run.log(values, step=step)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.end()
+        if self.wandb_run is not None:
+            self.wandb_run.finish()
+
+
+def _initial_model(params: Params, paths: TrainPaths) -> nn.Module:
+    name, stride = params.model.name, params.model.stride
+    if params.train.init == "pretrained":
+        return load_model(name, stride, weights=paths.pretrained)
+    torch.manual_seed(params.train.seed)
+    return init_scratch(create_model(name, stride))
+
+
+def init_scratch(model: nn.Module, heatmap_prior: float = 0.01) -> nn.Module:
+    """He-normal convs with zero bias (the backbone has no BatchNorm, so PyTorch's default init starves the
+    deep layers) and a heatmap bias at the logit of ``heatmap_prior`` (most pixels are background)."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    heads = [model.heatmap, model.offset, model.displacement_fwd, model.displacement_bwd]
+    for head in heads:
+        nn.init.normal_(head.weight, std=0.01)
+    nn.init.constant_(model.heatmap.bias, math.log(heatmap_prior / (1.0 - heatmap_prior)))
+    return model
+
+
+def evaluate_model(model: nn.Module, params: Params, annotations: Path, images_dir: Path,
+                   device: torch.device) -> dict[str, float]:
+    """OKS metrics of ``model`` on a split with the predict params (Predictor at ``predict.input_size``)."""
+    from posenet.evaluate import evaluate_predictor
+    from posenet.predict import Predictor
+
+    pp = params.predict
+    predictor = Predictor(model, input_size=pp.input_size, multi_pose=pp.multi_pose, max_poses=pp.max_poses,
+                          score_threshold=pp.score_threshold, nms_radius=pp.nms_radius, device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        metrics, _ = evaluate_predictor(predictor, annotations, images_dir)
+    finally:
+        model.train(was_training)
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def _epoch_batches(n: int, batch_size: int, epoch: int, seed: int, rank: int, world: int) -> list[list[int]]:
+    """This rank's batches of one epoch (shuffled by (seed, epoch), split across ranks like DistributedSampler)."""
+    sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False)
+    sampler.set_epoch(epoch)
+    order = list(sampler)
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def train(params: Params, paths: TrainPaths = TrainPaths(), resume: bool = False) -> TrainResult:
+    """Train with ``params`` (sections model, targets, train, predict); returns what the run did.
+
+    ``resume`` continues from the last checkpoint in ``paths.checkpoints`` (a fresh start when there is
+    none). Writes ``paths.output`` (``save_checkpoint`` format with meta variant, init, steps, params).
+    """
+    tp = params.train
+    with _distributed(tp.device) as (rank, world, local_rank):
+        return _train(params, paths, resume, rank, world, local_rank)
+
+
+def _train(params: Params, paths: TrainPaths, resume: bool, rank: int, world: int, local_rank: int) -> TrainResult:
+    tp = params.train
+    device = select_device(tp.device, local_rank)
+    use_amp = device.type == "cuda"
+    main = rank == 0
+    torch.manual_seed(tp.seed)
+
+    dataset = PoseDataset(paths.train_annotations, paths.images_dir, params.targets.input_size,
+                          params.model.stride, params.targets.radius, tp.augment, seed=tp.seed)
+    batches_per_epoch = math.ceil(math.ceil(len(dataset) / world) / tp.batch_size)
+    total_steps = tp.max_steps if tp.max_steps > 0 else tp.epochs * batches_per_epoch
+
+    model = _initial_model(params, paths).to(device).train()
+    optimizer = build_optimizer(model, tp)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, tp))
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    step = 0
+    last_good: Path | None = None
+    if resume and (last_good := find_last_checkpoint(paths.checkpoints)) is not None:
+        state = torch.load(last_good, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        step = int(state["step"])
+        log.info("resumed from %s at step %d", last_good, step)
+    elif resume:
+        log.info("no checkpoint in %s; starting from step 0", paths.checkpoints)
+    if step == 0 and main and paths.checkpoints.is_dir():  # a fresh run: stale checkpoints would mislead --resume
+        for stale in paths.checkpoints.iterdir():
+            if CHECKPOINT_PATTERN.match(stale.name):
+                stale.unlink()
+
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
+
+    logger = _Logger(params, paths, enabled=main, resume=resume and step > 0)
+    result = TrainResult(steps=step)
+    images_seen, train_time = 0, 0.0
+    try:
+        while step < total_steps:
+            epoch, skip = divmod(step, batches_per_epoch)
+            dataset.set_epoch(epoch)
+            batches = _epoch_batches(len(dataset), tp.batch_size, epoch, tp.seed, rank, world)[skip:]
+            loader = DataLoader(dataset, batch_sampler=batches, num_workers=tp.num_workers)
+            tick = time.perf_counter()
+            for batch in loader:
+                values = _step(net, batch, optimizer, scaler, params, device, use_amp, world)
+                if not all(math.isfinite(v) for v in values.values()):
+                    where = f"last good checkpoint: {last_good}" if last_good else "no checkpoint was written"
+                    raise TrainingError(f"non-finite loss at step {step + 1} ({values}); training stopped, {where}")
+                scheduler.step()
+                step += 1
+                train_time += time.perf_counter() - tick  # data loading + step
+                images_seen += len(batch["index"]) * world
+                result.losses.append(values)
+                logger.log(step, {f"train/{k}": v for k, v in values.items()} | {"train/lr": scheduler.get_last_lr()[0]})
+                if step % tp.checkpoint_every == 0 or step == total_steps:
+                    last_good = _save_state(paths.checkpoints, step, model, optimizer, scheduler, scaler) if main \
+                        else paths.checkpoints / f"step_{step:06d}.pt"
+                if step >= total_steps:
+                    break
+                tick = time.perf_counter()
+            end_of_epoch = step % batches_per_epoch == 0 or step >= total_steps
+            if main and end_of_epoch and tp.eval_every > 0 and (epoch + 1) % tp.eval_every == 0:
+                metrics = evaluate_model(model, params, paths.val_annotations, paths.images_dir, device)
+                result.val.append(metrics | {"step": step})
+                log.info("epoch %d step %d val AP %.4f", epoch + 1, step, metrics["AP"])
+                logger.log(step, {f"val/{k}": v for k, v in metrics.items()})
+            if world > 1:
+                dist.barrier()
+    finally:
+        logger.close()
+    result.steps = step
+    result.images_per_s = images_seen / train_time if train_time > 0 else 0.0
+    if main:
+        meta = {"variant": params.model.name, "stride": params.model.stride, "source": "train",
+                "init": tp.init, "steps": step, "input_size": params.targets.input_size,
+                "params": {"model": asdict(params.model), "targets": asdict(params.targets), "train": asdict(tp)}}
+        save_checkpoint(paths.output, model, meta)
+        result.output = paths.output
+        log.info("trained %d steps (%.1f images/s); wrote %s", step, result.images_per_s, paths.output)
+    return result
+
+
+def _step(net: nn.Module, batch: dict[str, Any], optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+          params: Params, device: torch.device, use_amp: bool, world: int) -> dict[str, float]:
+    """One optimisation step; returns the loss parts averaged over ranks (Python floats)."""
+    tensors = {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+        outputs = net(tensors["image"])
+    losses = personlab_loss(outputs, tensors, params.targets.radius, params.train.loss_weights)
+    parts = torch.stack([losses[k].detach().float() for k in LOSS_PARTS])
+    if world > 1:
+        dist.all_reduce(parts)
+        parts /= world
+    values = dict(zip(LOSS_PARTS, parts.tolist()))
+    if math.isfinite(values["total"]):
+        scaler.scale(losses["total"]).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return values
+
+
+def _save_state(folder: Path, step: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+                scheduler: Any, scaler: torch.amp.GradScaler) -> Path:
+    """Write ``folder/step_<N>.pt`` atomically (resume state: model, optimiser, scheduler, scaler, RNG, step)."""
+    path = folder / f"step_{step:06d}.pt"
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "scaler": scaler.state_dict(), "rng": _rng_state(), "step": step}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    log.debug("checkpoint %s", path)
+    return path

@@ -1,0 +1,51 @@
+"""evaluate stage: COCO OKS keypoint metrics of the pretrained and the trained model on the val split.
+
+Reads params ``model`` and ``predict`` (the decoding settings every consumer uses) and writes
+``reports/metrics.json`` = ``{"pretrained": {AP, AP50, AP75, APm, APl, AR}, "trained": {...}}`` atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from posenet.cli import setup_logging, user_errors
+from posenet.evaluate import evaluate_predictor
+from posenet.io import write_json_atomic
+from posenet.params import load_params
+from posenet.predict import Predictor
+
+log = logging.getLogger("stages.evaluate")
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
+@click.option("--annotations", default="data/annotations/val.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Val split (canonical COCO keypoints).")
+@click.option("--images", "images_dir", default="data/images", show_default=True, type=click.Path(file_okay=False),
+              help="Folder with the images named by the annotations.")
+@click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
+              help="Pretrained weights (default models/pretrained/<model.name>.pt).")
+@click.option("--trained", default="models/trained/model.pt", show_default=True, type=click.Path(dir_okay=False),
+              help="Trained model file.")
+@click.option("--out", default="reports/metrics.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Metrics JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@user_errors
+def main(params_path: str, annotations: str, images_dir: str, pretrained: str | None, trained: str, out: str,
+         verbose: bool) -> None:
+    """Evaluate the pretrained and the trained model on the val split -> reports/metrics.json."""
+    setup_logging(verbose)
+    params = load_params(params_path)
+    metrics = {}
+    for name, weights in (("pretrained", pretrained), ("trained", trained)):
+        predictor = Predictor.from_params(params, weights=weights)
+        metrics[name], _ = evaluate_predictor(predictor, annotations, images_dir)
+        log.info("%s: %s", name, ", ".join(f"{k} {v:.4f}" for k, v in metrics[name].items()))
+    write_json_atomic(out, metrics)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""train stage: fine-tune PoseNet (or train from scratch) -> models/trained/model.pt, checkpoints, dvclive/.
+
+Reads params ``model``, ``targets``, ``train`` (and ``predict`` for the per-epoch val AP); options override
+them. Multi-GPU / multi-process: ``torchrun --nproc_per_node N stages/train.py`` (DDP; gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from posenet.cli import setup_logging, user_errors
+from posenet.params import load_params
+from posenet.train import TrainPaths, train
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --checkpoints.")
+@click.option("--annotations", "annotations_dir", default="data/annotations", show_default=True,
+              type=click.Path(file_okay=False), help="Folder with train.json and val.json.")
+@click.option("--images", "images_dir", default="data/images", show_default=True, type=click.Path(file_okay=False),
+              help="Folder with the images named by the annotations.")
+@click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
+              help="Initial weights for train.init = pretrained (default models/pretrained/<model.name>.pt).")
+@click.option("--out", default="models/trained/model.pt", show_default=True, type=click.Path(dir_okay=False),
+              help="Trained model file (same format as the pretrained one).")
+@click.option("--checkpoints", default="models/checkpoints", show_default=True, type=click.Path(file_okay=False),
+              help="Checkpoint folder (step_<N>.pt).")
+@click.option("--live-dir", default="dvclive", show_default=True, help="DVCLive folder ('' disables DVCLive).")
+@click.option("--init", type=click.Choice(["pretrained", "scratch"]), default=None, help="Override train.init.")
+@click.option("--lr", type=float, default=None, help="Override train.lr.")
+@click.option("--epochs", type=int, default=None, help="Override train.epochs.")
+@click.option("--max-steps", type=int, default=None, help="Override train.max_steps.")
+@click.option("--batch-size", type=int, default=None, help="Override train.batch_size.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Override train.device.")
+@click.option("--seed", type=int, default=None, help="Override train.seed.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@user_errors
+def main(params_path: str, resume: bool, annotations_dir: str, images_dir: str, pretrained: str | None, out: str,
+         checkpoints: str, live_dir: str, verbose: bool, **overrides) -> None:
+    """Train PoseNet with the PersonLab loss; writes the trained model, checkpoints and DVCLive logs."""
+    setup_logging(verbose)
+    params = load_params(params_path)
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if changes:
+        params = dataclasses.replace(params, train=dataclasses.replace(params.train, **changes))
+        params.validate()
+    annotations = Path(annotations_dir)
+    paths = TrainPaths(train_annotations=annotations / "train.json", val_annotations=annotations / "val.json",
+                       images_dir=Path(images_dir), pretrained=Path(pretrained) if pretrained else None,
+                       output=Path(out), checkpoints=Path(checkpoints), live_dir=Path(live_dir) if live_dir else None)
+    train(params, paths, resume=resume)
+
+
+if __name__ == "__main__":
+    main()
