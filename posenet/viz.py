@@ -143,17 +143,20 @@ def grid_to_image(grid: np.ndarray, prediction: Prediction, image_hw: tuple[int,
 
 
 def heatmap_overlay(image_rgb: np.ndarray, prediction: Prediction, part: int | str | None = None,
-                    alpha: float = 0.5, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+                    alpha: float = 0.7, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
     """Image blended with the heatmap score of ``part`` (index or name; None: max over all parts).
 
     Scores in [0, 1] are resampled to the image geometry (letterbox undone) and coloured with
-    ``colormap``; ``alpha`` is the heatmap's weight. Returns RGB uint8 [H, W, 3].
+    ``colormap``; the colour's weight is ``alpha * sqrt(score)``, so background stays visible.
+    Returns RGB uint8 [H, W, 3].
     """
     scores = prediction.heatmap_scores
     grid = scores.max(axis=2) if part is None else scores[:, :, part_index(part)]
     heat = np.clip(grid_to_image(grid, prediction, image_rgb.shape[:2]), 0.0, 1.0)
     coloured = cv2.cvtColor(cv2.applyColorMap(np.round(heat * 255).astype(np.uint8), colormap), cv2.COLOR_BGR2RGB)
-    return cv2.addWeighted(np.ascontiguousarray(image_rgb, dtype=np.uint8), 1.0 - alpha, coloured, alpha, 0.0)
+    weight = (alpha * np.sqrt(heat))[:, :, None]                 # background (score ~0) keeps the photo visible
+    blended = image_rgb.astype(np.float32) * (1.0 - weight) + coloured.astype(np.float32) * weight
+    return np.round(blended).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -62,8 +62,12 @@ def test_heatmap_follows_letterbox_geometry(image_hw):
     peak = np.unravel_index(np.argmax(heat), heat.shape)
     if 0 <= expect[0] < image_hw[0] and 0 <= expect[1] < image_hw[1]:
         assert np.abs(np.array(peak) - expect).max() <= 1.0
-    overlay = viz.heatmap_overlay(np.zeros((*image_hw, 3), np.uint8), pred, "leftWrist", alpha=1.0)
+    grey = np.full((*image_hw, 3), 128, np.uint8)
+    overlay = viz.heatmap_overlay(grey, pred, "leftWrist", alpha=1.0)
     assert overlay.shape == (*image_hw, 3) and overlay.dtype == np.uint8
+    assert (overlay[heat == 0] == 128).all()                                      # background untouched
+    if heat.max() > 0.9:
+        assert tuple(overlay[peak]) != (128, 128, 128)                            # hot spot coloured
     ys, xs = viz.cell_centres(pred)
     np.testing.assert_allclose([ys[cell[0]], xs[cell[1]]], expect)
 
