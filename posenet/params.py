@@ -198,7 +198,7 @@ class BenchmarkParams:
     warmup: int = 3
     repeats: int = 10
     images: str = ""
-    photo: str = "tests/data/coco_tiny/images/000000196141.jpg"
+    photo: str = "assets/samples/three_people.jpg"
 
     def validate(self) -> None:
         for name in self.variants:
