@@ -92,16 +92,17 @@ def resize_letterboxed(image: np.ndarray, box: Letterbox) -> np.ndarray:
     top, _, left, _ = box.padding
     y0, y1, fy, vy0, vy1 = _sample_grid(rh, hp, top, h)
     x0, x1, fx, vx0, vx1 = _sample_grid(rw, wp, left, w)
-    # One gather of the four neighbours: rows [y0; y1] x columns [x0, x1] -> [2Rh, 2Rw, 3].
-    corners = np.take(np.take(image, np.concatenate([y0, y1]), axis=0), np.concatenate([x0, x1]), axis=1)
-    corners[~np.concatenate([vy0, vy1])] = 0                  # rows in the zero padding
+    # Interpolate along x once per distinct source row (y0 and y1 share most rows), then along y.
+    rows, inverse = np.unique(np.concatenate([y0, y1]), return_inverse=True)
+    corners = np.take(np.take(image, rows, axis=0), np.concatenate([x0, x1]), axis=1)  # [rows, 2Rw, 3]
     corners[:, ~np.concatenate([vx0, vx1])] = 0               # columns in the zero padding
     c = corners.astype(np.float64)
-    left_col, right_col = c[:, :rw], c[:, rw:]
-    right_col -= left_col
+    lines, right_col = c[:, :rw], c[:, rw:]
+    right_col -= lines
     right_col *= fx[None, :, None]
-    left_col += right_col                                     # top (rows :Rh) and bottom (rows Rh:) lines
-    top_line, bottom_line = left_col[:rh], left_col[rh:]
+    lines += right_col
+    top_line = np.where(vy0[:, None, None], lines[inverse[:rh]], 0.0)      # rows in the zero padding read 0
+    bottom_line = np.where(vy1[:, None, None], lines[inverse[rh:]], 0.0)
     bottom_line -= top_line
     bottom_line *= fy[:, None, None]
     top_line += bottom_line
