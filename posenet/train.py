@@ -283,12 +283,13 @@ def _train(params: Params, paths: TrainPaths, resume: bool, rank: int, world: in
                 if not all(math.isfinite(v) for v in values.values()):
                     where = f"last good checkpoint: {last_good}" if last_good else "no checkpoint was written"
                     raise TrainingError(f"non-finite loss at step {step + 1} ({values}); training stopped, {where}")
+                lr = scheduler.get_last_lr()[0]  # the rate this step used
                 scheduler.step()
                 step += 1
                 train_time += time.perf_counter() - tick  # data loading + step
                 images_seen += len(batch["index"]) * world
                 result.losses.append(values)
-                logger.log(step, {f"train/{k}": v for k, v in values.items()} | {"train/lr": scheduler.get_last_lr()[0]})
+                logger.log(step, {f"train/{k}": v for k, v in values.items()} | {"train/lr": lr})
                 if step % tp.checkpoint_every == 0 or step == total_steps:
                     last_good = _save_state(paths.checkpoints, step, model, optimizer, scheduler, scaler) if main \
                         else paths.checkpoints / f"step_{step:06d}.pt"
