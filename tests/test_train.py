@@ -163,3 +163,28 @@ def test_it_learns_from_scratch_on_four_real_images(tmp_path):
     predictor = Predictor(model, input_size=LEARN_SIZE, score_threshold=0.3, device="cpu")
     metrics, _ = evaluate_predictor(predictor, DATA / "annotations.json", DATA / "images")
     assert metrics["AP"] >= 0.5, metrics
+
+
+@pytest.mark.slow
+def test_fine_tuning_with_default_params_does_not_lower_val_ap(tmp_path, pretrained_model):
+    """The default params (params.yaml) fine-tune Google's weights on the pipeline's train split without
+    lowering val AP by more than 0.02 (needs the fetch_annotations stage's data/annotations + data/images)."""
+    from posenet.models import save_checkpoint
+    from posenet.params import load_params
+
+    annotations, images = ROOT / "data" / "annotations", ROOT / "data" / "images"
+    if not (annotations / "train.json").is_file() or not images.is_dir():
+        pytest.skip("data/annotations and data/images absent (run `dvc repro fetch_annotations`)")
+    params = load_params(ROOT / "params.yaml")
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train, device="cpu", eval_every=0))
+    save_checkpoint(tmp_path / "pre.pt", pretrained_model, {"variant": params.model.name})
+    paths = TrainPaths(annotations / "train.json", annotations / "val.json", images, tmp_path / "pre.pt",
+                       tmp_path / "model.pt", tmp_path / "ckpt", None)
+    train(params, paths)
+
+    def val_ap(weights: Path) -> float:
+        predictor = Predictor.from_params(params, weights=str(weights), device="cpu")
+        return evaluate_predictor(predictor, annotations / "val.json", images)[0]["AP"]
+
+    before, after = val_ap(tmp_path / "pre.pt"), val_ap(tmp_path / "model.pt")
+    assert after >= before - 0.02, (before, after)
