@@ -7,7 +7,6 @@ Reads params ``model`` and ``predict`` (the decoding settings every consumer use
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import click
 

@@ -188,3 +188,27 @@ def test_fine_tuning_with_default_params_does_not_lower_val_ap(tmp_path, pretrai
 
     before, after = val_ap(tmp_path / "pre.pt"), val_ap(tmp_path / "model.pt")
     assert after >= before - 0.02, (before, after)
+
+
+def test_wandb_is_optional_and_logs_when_enabled(tmp_path, monkeypatch):
+    """train.wandb offline: wandb is imported lazily, gets the per-step losses and is finished."""
+    import sys
+    import types
+
+    calls = {"init": [], "log": [], "finish": 0}
+
+    class Run:
+        def log(self, values, step):
+            calls["log"].append((step, values))
+
+        def finish(self):
+            calls["finish"] += 1
+
+    fake = types.SimpleNamespace(init=lambda **kw: calls["init"].append(kw) or Run())
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    train(_params(max_steps=2, wandb="offline"), _paths(tmp_path))
+    assert calls["init"][0]["mode"] == "offline" and calls["finish"] == 1
+    assert [s for s, _ in calls["log"]] == [1, 2] and "train/total" in calls["log"][0][1]
+    calls["init"].clear()
+    train(_params(max_steps=1), _paths(tmp_path / "off"))
+    assert calls["init"] == []

@@ -10,7 +10,6 @@ worker count, batch order or resume point.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from posenet.errors import AnnotationError, TrainingError
 from posenet.images import read_image
 from posenet.params import AugmentParams
 from posenet.targets import build_targets
-
-log = logging.getLogger(__name__)
 
 
 def load_split(annotations: str | os.PathLike | dict[str, Any]) -> tuple[list[dict[str, Any]], dict[int, np.ndarray]]:
