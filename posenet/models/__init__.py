@@ -1,7 +1,8 @@
 """MobileNetV1 PoseNet models (TF.js variants) and their checkpoints."""
 
 from posenet.models.checkpoint import load_checkpoint, load_model, save_checkpoint
-from posenet.models.mobilenet import HEADS, VARIANTS, PoseNet, PoseNetOutput, Variant, create_model, get_variant
+from posenet.models.mobilenet import (HEADS, VARIANTS, PoseNet, PoseNetOutput, Variant, create_model, get_variant,
+                                      reachable_strides)
 
 __all__ = ["HEADS", "VARIANTS", "PoseNet", "PoseNetOutput", "Variant", "create_model", "get_variant",
-           "load_checkpoint", "load_model", "save_checkpoint"]
+           "load_checkpoint", "load_model", "reachable_strides", "save_checkpoint"]

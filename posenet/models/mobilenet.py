@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from torch import Tensor, nn
 
-from posenet.constants import NUM_EDGES, NUM_KEYPOINTS
+from posenet.constants import NUM_EDGES, NUM_KEYPOINTS, VALID_STRIDES
 from posenet.errors import ModelError
 
 # (kind, out_channels, stride) per TF.js layer Conv2d_<i>; kind "conv" = full 3x3 conv, "sep" = dw 3x3 + pw 1x1.
@@ -105,8 +105,8 @@ class SeparableBlock(nn.Module):
 
 def strided_layers(variant: Variant, output_stride: int) -> list[tuple[str, int, int, int]]:
     """(kind, out_channels, stride, dilation) per layer for ``output_stride`` (TF.js ``toOutputStridedLayers``)."""
-    if output_stride not in (8, 16, 32) or output_stride > variant.max_stride:
-        reachable = [s for s in (8, 16, 32) if s <= variant.max_stride]
+    reachable = reachable_strides(variant.name)
+    if output_stride not in reachable:
         raise ModelError(f"{variant.name} cannot produce output stride {output_stride} "
                          f"(reachable: {', '.join(map(str, reachable))})")
     current, rate, out = 1, 1, []
@@ -149,6 +149,12 @@ def get_variant(name: str) -> Variant:
         return VARIANTS[name]
     except (KeyError, TypeError):
         raise ModelError(f"unknown model {name!r} (known: {', '.join(VARIANTS)})") from None
+
+
+def reachable_strides(name: str) -> tuple[int, ...]:
+    """The output strides (of ``VALID_STRIDES``: 8, 16, 32) variant ``name`` can produce; ModelError for an
+    unknown name."""
+    return tuple(s for s in VALID_STRIDES if s <= get_variant(name).max_stride)
 
 
 def create_model(name: str = "mobilenet_v1_075", stride: int = 16) -> PoseNet:
