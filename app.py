@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from posenet import serving, viz
-from posenet.constants import PART_NAMES, VALID_STRIDES
+from posenet.constants import PART_NAMES
 from posenet.errors import ImageError, PosenetError
 from posenet.images import VIDEO_EXTENSIONS, decode_image_bytes
 from posenet.params import load_params
@@ -37,6 +37,12 @@ def get_model(path: str, stride: int, mtime: float) -> tuple:
     return serving.load_serving_model(path, stride, root=ROOT)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def model_variant(path: str, mtime: float, _params) -> str:
+    """Variant of the chosen checkpoint, cached; ``mtime`` is part of the key so a replaced file is re-read."""
+    return serving.model_variant(path, _params, ROOT)
+
+
 def relative(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
@@ -46,8 +52,9 @@ def sidebar(params) -> dict:
     sb = st.sidebar
     sb.header("Model")
     model_path = sb.selectbox("Model file", serving.model_choices(params, ROOT), format_func=relative, key="model_file")
-    stride = sb.selectbox("Output stride", VALID_STRIDES, index=VALID_STRIDES.index(params.model.stride),
-                          key="stride")
+    mtime = model_path.stat().st_mtime if model_path.is_file() else 0.0
+    strides, default_stride = serving.stride_choices(model_variant(str(model_path), mtime, params), params.model.stride)
+    stride = sb.selectbox("Output stride", strides, index=strides.index(default_stride), key="stride")
     sizes = serving.input_size_choices(stride)
     input_size = sb.select_slider("Input resolution (px, k*stride+1)", sizes,
                                   value=serving.nearest_choice(params.predict.input_size, sizes), key="input_size")
@@ -115,7 +122,8 @@ def show_video(upload, predictor: Predictor, c: dict) -> None:
         bar = st.progress(0.0, text=f"Annotating {upload.name}...")
 
         def progress(frame: int, total: int) -> None:
-            bar.progress(frame / total, text=f"Annotating {upload.name}: frame {frame} of {total}")
+            bar.progress(frame / total if total else 0.0,
+                         text=f"Annotating {upload.name}: frame {frame}" + (f" of {total}" if total else ""))
 
         with tempfile.TemporaryDirectory() as tmp:
             source = Path(tmp) / f"input{Path(upload.name).suffix.lower()}"
@@ -129,7 +137,7 @@ def show_video(upload, predictor: Predictor, c: dict) -> None:
                 bar.empty()
             done.clear()  # keep only the latest video in memory
             done[key] = (result.path.read_bytes(), result.frames,  # JSON: stages/infer.py's <stem>_poses.json
-                         {"source": upload.name, "fps": result.fps, "frames": [poses_to_json(p) for p in result.poses]})
+                         {"source": upload.name, "fps": result.fps, "frames": [poses_to_json(p) for p in result.results]})
     data, frames, record = done[key]
     st.success(f"{frames} frames annotated ({record['fps']:.1f} fps), "
                f"{sum(map(len, record['frames']))} poses found in {upload.name}")
@@ -149,8 +157,8 @@ def main() -> None:
     except PosenetError as err:
         st.error(f"params.yaml: {err}")
         st.stop()
-    c = sidebar(params)
     try:
+        c = sidebar(params)
         model, info = serving_model(params, c)
     except PosenetError as err:
         st.error(f"Cannot load the model: {err}")

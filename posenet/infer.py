@@ -19,7 +19,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,10 @@ from tqdm import tqdm
 
 from posenet.errors import AnnotationError, ImageError, PosenetError
 from posenet.evaluate import coco_results
-from posenet.images import VideoReader, VideoWriter, expand_inputs, is_video, read_image, write_image
+from posenet.images import expand_inputs, is_video, read_image, write_image
 from posenet.io import write_json_atomic
 from posenet.pose import Pose, poses_to_json
+from posenet.video import annotate_video
 from posenet.viz import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
 
 log = logging.getLogger(__name__)
@@ -185,32 +185,23 @@ class Inferencer:
         summary.outputs.append(out)
 
     def _run_video(self, source: Path | int, label: str, stem: str, summary: InferSummary, max_frames: int) -> None:
-        frames: list[list[dict]] = []
         name = self._names(f"{stem}_pose", ".mp4")
         json_name = self._names(f"{stem}_poses", ".json")
-        try:
-            with VideoReader(source) as reader:
-                total = min(reader.info.frame_count or max_frames, max_frames or reader.info.frame_count) or None
-                writer = VideoWriter(self.out_dir / name, fps=reader.info.fps) if self.render else nullcontext()
-                with writer, tqdm(total=total, desc=label, unit="frame", disable=not self.progress) as bar:
-                    try:
-                        for frame in reader:
-                            prediction = self._predict(frame, summary)
-                            frames.append(poses_to_json(prediction.poses))
-                            if self.render:
-                                writer.write(self._annotate(frame, prediction))
-                            bar.update()
-                            if max_frames and len(frames) >= max_frames:
-                                break
-                    except KeyboardInterrupt:
-                        if not isinstance(source, int) or not frames:
-                            raise
-                        log.info("%s: stopped after %d frames", label, len(frames))
-        except PosenetError as err:
-            self._fail(summary, label, err)
-            return
-        summary.frames += len(frames)
-        write_json_atomic(self.out_dir / json_name, {"source": label, "fps": reader.info.fps, "frames": frames})
+        with tqdm(desc=label, unit="frame", disable=not self.progress) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total or None
+                bar.update(done - bar.n)
+
+            try:
+                video = annotate_video(source, lambda frame: self._predict(frame, summary),
+                                       self._annotate if self.render else None, self.out_dir / name,
+                                       max_frames=max_frames, progress=progress,
+                                       keep=lambda prediction: poses_to_json(prediction.poses))
+            except PosenetError as err:
+                self._fail(summary, label, err)
+                return
+        summary.frames += video.frames
+        write_json_atomic(self.out_dir / json_name, {"source": label, "fps": video.fps, "frames": video.results})
         summary.outputs.append(self.out_dir / json_name)
-        if self.render:
-            summary.outputs.append(self.out_dir / name)
+        if video.path is not None:
+            summary.outputs.append(video.path)

@@ -3,7 +3,7 @@
 * which model files exist and which one to serve by default (trained if present, else pretrained),
   fetching and converting the pretrained weights on first use;
 * loading any checkpoint file whatever its variant, and describing it (path, variant, trained/pretrained);
-* the valid input resolutions for a stride;
+* the output strides the served variant can reach, and the valid input resolutions for a stride;
 * tables of poses for display;
 * annotating a whole video file with a progress callback.
 """
@@ -19,11 +19,12 @@ from typing import Any
 
 import torch
 
+from posenet import video
 from posenet.constants import PART_NAMES
-from posenet.images import VideoReader, VideoWriter
-from posenet.models import PoseNet, load_checkpoint, load_model, save_checkpoint
+from posenet.models import PoseNet, load_checkpoint, load_model, reachable_strides, save_checkpoint
 from posenet.params import Params
 from posenet.pose import Pose
+from posenet.video import VideoResult
 from posenet.viz import draw_poses
 from posenet.weights import convert_folder, fetch_weights
 
@@ -90,6 +91,26 @@ def ensure_pretrained(params: Params, root: str | os.PathLike = ".") -> Path:
     return path
 
 
+def _variant(meta: dict[str, Any]) -> str:
+    return str(meta.get("variant") or "mobilenet_v1_075")
+
+
+def model_variant(path: str | os.PathLike, params: Params, root: str | os.PathLike = ".") -> str:
+    """Variant of the checkpoint at ``path`` (from its metadata); ``params.model.name`` for the configured
+    pretrained checkpoint while it is yet to be fetched. Raises ModelError for a missing/unreadable file."""
+    path = Path(path)
+    if path == pretrained_path(params, root) and not path.is_file():
+        return params.model.name
+    return _variant(load_checkpoint(path)[1])
+
+
+def stride_choices(variant: str, preferred: int) -> tuple[list[int], int]:
+    """The output strides ``variant`` can reach and the default among them: ``preferred`` (params
+    ``model.stride``) when reachable, else the nearest reachable one."""
+    strides = list(reachable_strides(variant))
+    return strides, nearest_choice(preferred, strides)
+
+
 def load_serving_model(path: str | os.PathLike, stride: int, device: str | torch.device | None = None,
                        root: str | os.PathLike = ".") -> tuple[PoseNet, ModelInfo]:
     """Load any posenet checkpoint at output ``stride``; the variant comes from the file's metadata.
@@ -99,7 +120,7 @@ def load_serving_model(path: str | os.PathLike, stride: int, device: str | torch
     """
     path = Path(path)
     _, meta = load_checkpoint(path)
-    variant = str(meta.get("variant") or "mobilenet_v1_075")
+    variant = _variant(meta)
     model = load_model(variant, stride=stride, weights=path, device=device)
     return model, ModelInfo(path=path, variant=variant, stride=stride, kind=model_kind(path, root), meta=meta)
 
@@ -135,32 +156,14 @@ def keypoint_rows(poses: Sequence[Pose]) -> list[dict[str, Any]]:
             for i, pose in enumerate(poses) for k in range(len(PART_NAMES))]
 
 
-@dataclass(frozen=True)
-class VideoResult:
-    """An annotated video: ``frames`` written at ``fps`` to ``path``; drawn ``poses`` per frame (image px)."""
-
-    path: Path
-    frames: int
-    fps: float
-    poses: list[list[Pose]]
-
-
-def annotate_video(source: str | os.PathLike, target: str | os.PathLike,
-                   predict: Callable[[Any], list[Pose]], min_part_score: float = 0.1,
-                   min_pose_score: float = 0.0, progress: Callable[[int, int], None] | None = None, fourcc: str = VIDEO_FOURCC) -> VideoResult:
-    """Run ``predict`` (RGB uint8 [H, W, 3] -> poses) on every frame of ``source`` and write the frames with
-    the skeletons of poses scoring >= ``min_pose_score`` drawn to ``target`` (atomically; WebM/VP8 by default so browsers play it).
-
-    ``progress(done, total)`` is called after each frame; ``total`` is the container's frame count, 0 when
-    unknown. Raises ImageError when ``source`` is not a readable video.
+def annotate_video(source: str | os.PathLike, target: str | os.PathLike, predict: Callable[[Any], list[Pose]],
+                   min_part_score: float = 0.1, min_pose_score: float = 0.0,
+                   progress: Callable[[int, int], None] | None = None) -> VideoResult:
+    """Run ``predict`` (RGB uint8 [H, W, 3] -> poses) on every frame of ``source`` and write the frames with the
+    skeletons of poses scoring >= ``min_pose_score`` drawn to ``target`` (atomically; WebM/VP8 so browsers play
+    it). ``result.results``: the drawn poses of each frame (image px). ``progress(done, total)`` as in
+    :func:`posenet.video.annotate_video`. Raises ImageError when ``source`` is not a readable video.
     """
-    all_poses: list[list[Pose]] = []
-    with VideoReader(source) as reader, VideoWriter(target, reader.info.fps, fourcc=fourcc) as writer:
-        total = reader.info.frame_count
-        for frame in reader:
-            poses = [p for p in predict(frame) if p.score >= min_pose_score]
-            all_poses.append(poses)
-            writer.write(draw_poses(frame, poses, min_part_score))
-            if progress is not None:
-                progress(len(all_poses), max(total, len(all_poses)))
-    return VideoResult(path=Path(target), frames=len(all_poses), fps=reader.info.fps, poses=all_poses)
+    return video.annotate_video(source, lambda frame: [p for p in predict(frame) if p.score >= min_pose_score],
+                                lambda frame, poses: draw_poses(frame, poses, min_part_score), target,
+                                fourcc=VIDEO_FOURCC, progress=progress)

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_support import PHOTO, REPO, make_app_root
 from posenet.images import decode_image_bytes
-from posenet.models import load_model
+from posenet.models import create_model, load_model, save_checkpoint
 from posenet.predict import Predictor
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -61,6 +61,8 @@ def test_first_load_converts_weights_and_serves_pretrained(app_root, at):
     assert "poses found in" in at.success[0].value
     assert len(at.image) == 3  # annotated photo, heatmap overlay, offsets figure
     assert "Timing: preprocess" in at.caption[0].value
+    assert at.selectbox(key="stride").options == ["8", "16"]  # mobilenet_v1_075 cannot reach 32
+    assert at.select_slider(key="input_size").value == 257  # params.yaml predict.input_size of the test copy
 
 
 def test_trained_model_is_served_when_present(app_root, at):
@@ -74,6 +76,23 @@ def test_trained_model_is_served_when_present(app_root, at):
         assert fresh.selectbox(key="model_file").options[0] == "models/trained/model.pt"
     finally:
         trained.unlink()
+
+
+def test_strides_follow_the_chosen_checkpoints_variant(app_root, at):
+    wide = app_root / "models" / "pretrained" / "mobilenet_v1_100.pt"
+    save_checkpoint(wide, create_model("mobilenet_v1_100", 16), {"variant": "mobilenet_v1_100", "source": "test"})
+    try:
+        fresh = AppTest.from_file(str(app_root / "app.py"), default_timeout=TIMEOUT).run()
+        fresh.selectbox(key="model_file").set_value(wide).run()
+        assert fresh.selectbox(key="stride").options == ["8", "16", "32"]
+        fresh.selectbox(key="stride").set_value(32).run()
+        no_failure(fresh)
+        assert "mobilenet_v1_100** (stride 32)" in fresh.info[0].value
+        fresh.selectbox(key="model_file").set_value(fresh.selectbox(key="model_file").options[0]).run()
+        no_failure(fresh)  # 32 is out of reach for mobilenet_v1_075: back to params' stride 16
+        assert fresh.selectbox(key="stride").options == ["8", "16"] and fresh.selectbox(key="stride").value == 16
+    finally:
+        wide.unlink()
 
 
 @pytest.mark.parametrize("multi", [True, False])

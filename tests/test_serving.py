@@ -53,6 +53,18 @@ def test_load_serving_model_takes_variant_from_metadata(tmp_path):
         serving.load_serving_model(tmp_path / "missing.pt", 16)
 
 
+def test_strides_offered_are_those_the_variant_reaches(tmp_path):
+    params = Params()  # mobilenet_v1_075, stride 16
+    assert serving.model_variant(serving.pretrained_path(params, tmp_path), params, tmp_path) == params.model.name
+    path = tmp_path / "wide.pt"
+    save_checkpoint(path, create_model("mobilenet_v1_100", 16), {"variant": "mobilenet_v1_100", "source": "test"})
+    assert serving.model_variant(path, params, tmp_path) == "mobilenet_v1_100"
+    assert serving.stride_choices("mobilenet_v1_100", 16) == ([8, 16, 32], 16)
+    assert serving.stride_choices("mobilenet_v1_075", 32) == ([8, 16], 16)
+    with pytest.raises(ModelError, match="not found"):
+        serving.model_variant(tmp_path / "missing.pt", params, tmp_path)
+
+
 def test_pose_and_keypoint_rows():
     xy = np.stack([np.arange(17.0), 100 + np.arange(17.0)], axis=1)
     scores = np.full(17, 0.9)
@@ -83,7 +95,7 @@ def test_annotate_video_writes_a_playable_webm_with_progress(tmp_path):
     result = serving.annotate_video(source, tmp_path / "out.webm", predict, min_pose_score=0.1,
                                     progress=lambda done, total: calls.append((done, total)))
     assert result.frames == 5 and result.fps == pytest.approx(10.0)
-    assert [len(p) for p in result.poses] == [1] * 5  # the 0.05 pose is below min_pose_score
+    assert [len(p) for p in result.results] == [1] * 5  # the 0.05 pose is below min_pose_score
     assert seen_shapes == [(112, 160, 3)] * 5
     assert calls == [(i, 5) for i in range(1, 6)]
     with VideoReader(result.path) as reader:
