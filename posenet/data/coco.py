@@ -17,7 +17,7 @@ import numpy as np
 from posenet.data.canonical import empty_keypoints
 from posenet.data.files import index_images, load_json, nfc
 from posenet.data.imagemeta import probe_image
-from posenet.data.parts import part_index
+from posenet.data.parts import keypoint_index
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.errors import AnnotationError
 
@@ -50,15 +50,7 @@ def _category_maps(categories: list[Any], path: Path, unknown_labels: str) -> di
         indices = []
         for k, name in enumerate(cat["keypoints"]):
             where = f"{path}: categories[{c}].keypoints[{k}]"
-            try:
-                idx = part_index(str(name), where)
-                if idx is None:
-                    raise AnnotationError(f"{where}: {name!r} is a person label, not a keypoint")
-            except AnnotationError as err:
-                if unknown_labels != "ignore":
-                    raise
-                log.warning("%s (keypoint ignored)", err)
-                idx = -1
+            idx = keypoint_index(str(name), where, unknown_labels)
             if idx >= 0 and idx in indices:
                 raise AnnotationError(f"{where}: {name!r} names a keypoint listed twice in this category")
             indices.append(idx)
@@ -128,13 +120,10 @@ def parse_coco_json(path: Path, images_dir: Path, rel_prefix: str = "",
             log.warning("skipping %s: images[%d].file_name %r not found in %s", path, i, name, images_dir)
             skipped += 1
             continue
-        size = probe_image(files[key])
+        size = probe_image(files[key], (img.get("width"), img.get("height")), f"{path}: images[{i}]")
         if size is None:
             skipped += 1
             continue
-        if img.get("width") and img.get("height") and (img["width"], img["height"]) != size:
-            log.warning("%s: images[%d] says %sx%s but %s is %dx%d as displayed; using the image",
-                        path, i, img["width"], img["height"], name, *size)
         records.append(ImageRecord(path=files[key], rel=rel_prefix + key, name=key, width=size[0], height=size[1],
                                    persons=by_image.get(img.get("id"), [])))
     return records, skipped

@@ -57,11 +57,10 @@ def read_dataloop(root: str | Path, occluded_values: tuple[str, ...] = OCCLUDED_
             log.warning("skipping %s: no image for it under %s", json_path, items_dir)
             skipped += 1
             continue
-        size = probe_image(items[rel])
+        size = probe_image(items[rel], _metadata_size(item), f"{json_path}: metadata.system width/height")
         if size is None:
             skipped += 1
             continue
-        _check_metadata_size(item, size, json_path)
         persons = _persons(annotations, json_path, occluded, unknown_labels)
         records.append(ImageRecord(path=items[rel], rel=f"items/{rel}", name=rel, width=size[0], height=size[1],
                                    persons=persons))
@@ -83,16 +82,13 @@ def _locate_image(item: dict[str, Any], json_rel: Path, items: dict[str, Path]) 
     return matches[0] if matches else None
 
 
-def _check_metadata_size(item: dict[str, Any], size: tuple[int, int], json_path: Path) -> None:
+def _metadata_size(item: dict[str, Any]) -> tuple[object, object] | None:
+    """(width, height) of the image as displayed per the item's ``metadata.system`` (None: not given)."""
     system = (item.get("metadata") or {}).get("system") or {}
     width, height = system.get("width"), system.get("height")
     if not width or not height:
-        return  # absent: the image's own size is used
-    if swaps_axes((system.get("exif") or {}).get("Orientation")):
-        width, height = height, width
-    if (int(width), int(height)) != size:
-        log.warning("%s: metadata.system width/height %sx%s differ from the image as displayed %dx%d; using the image",
-                    json_path, width, height, *size)
+        return None  # absent: the image's own size is used
+    return (height, width) if swaps_axes((system.get("exif") or {}).get("Orientation")) else (width, height)
 
 
 def _system(ann: dict[str, Any]) -> dict[str, Any]:

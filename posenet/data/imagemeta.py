@@ -46,10 +46,25 @@ def displayed_size(path: str | os.PathLike) -> tuple[int, int]:
     return width, height
 
 
-def probe_image(path: str | os.PathLike) -> tuple[int, int] | None:
-    """``displayed_size`` or, for a missing / unreadable image, a warning and ``None`` (caller skips the item)."""
+def probe_image(path: str | os.PathLike, declared: tuple[object, object] | None = None,
+                where: str = "") -> tuple[int, int] | None:
+    """``displayed_size`` or, for a missing / unreadable image, a warning and ``None`` (caller skips the item).
+
+    declared: (width, height) an annotation file gives for the image (either missing/0: none given); when it
+    differs from the displayed size, a warning naming ``where`` says so and the displayed size wins.
+    """
     try:
-        return displayed_size(path)
+        size = displayed_size(path)
     except ImageError as err:
         log.warning("skipping item: %s", err)
+        return None
+    if declared is not None and all(declared) and _pixels(declared) != size:
+        log.warning("%s: says %sx%s but %s is %dx%d as displayed; using the image", where, *declared, path, *size)
+    return size
+
+
+def _pixels(declared: tuple[object, object]) -> tuple[int, int] | None:
+    try:
+        return int(declared[0]), int(declared[1])  # type: ignore[call-overload]
+    except (TypeError, ValueError):
         return None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from posenet.constants import COCO_PART_NAMES
 from posenet.errors import AnnotationError
+
+log = logging.getLogger(__name__)
 
 COCO_INDEX: dict[str, int] = {name: i for i, name in enumerate(COCO_PART_NAMES)}
 PERSON_LABELS: frozenset[str] = frozenset({"person", "human", "body", "pose"})
@@ -33,6 +36,22 @@ def part_index(label: str, where: str) -> int | None:
     if name in PERSON_LABELS:
         return None
     raise AnnotationError(f"{where}: unknown keypoint label {label!r} (expected one of {', '.join(COCO_PART_NAMES)})")
+
+
+def keypoint_index(label: str, where: str, unknown_labels: str = "error") -> int:
+    """COCO index of a keypoint label, -1 for a label left out (``unknown_labels="ignore"``: unknown labels are
+    warned about and ignored). Raises ``AnnotationError`` naming ``where`` for an unknown label (policy ``error``)
+    and for a person label, which names no keypoint."""
+    try:
+        idx = part_index(label, where)
+        if idx is None:
+            raise AnnotationError(f"{where}: {label!r} is a person label, not a keypoint")
+    except AnnotationError as err:
+        if unknown_labels != "ignore":
+            raise
+        log.warning("%s (keypoint ignored)", err)
+        return -1
+    return idx
 
 
 def flip_index(indices: list[int]) -> list[int]:

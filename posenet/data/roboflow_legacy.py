@@ -10,7 +10,6 @@ import logging
 from pathlib import Path
 
 from posenet.data.canonical import empty_keypoints
-from posenet.data.imagemeta import probe_image
 from posenet.data.parts import part_index
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.data.yolo import class_id, class_names, images_with_labels, load_data_yaml, read_label_rows
@@ -47,13 +46,9 @@ def read_roboflow_legacy(root: str | Path, unknown_labels: str = "error") -> Exp
             log.warning("%s (class ignored)", err)
             idx = IGNORED
         parts.append(PERSON_BOX if idx is None else idx)
-    records, skipped = [], 0
-    for image, rel, label in images_with_labels(root, data):
-        size = probe_image(image)
-        if size is None:
-            skipped += 1
-            continue
-        width, height = size
+    records = []
+    images, skipped = images_with_labels(root, data)
+    for image, rel, label, (width, height) in images:
         keypoints, bbox = empty_keypoints(), None
         for line, (cls, cx, cy, w, h) in read_label_rows(label, 5):
             part = parts[class_id(cls, len(names), f"{label}:{line}")]

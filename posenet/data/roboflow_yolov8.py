@@ -7,7 +7,6 @@ else data.yaml ``kpt_names``, else COCO order; ``flip_idx`` must agree with them
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,10 @@ import numpy as np
 
 from posenet.constants import COCO_PART_NAMES
 from posenet.data.canonical import empty_keypoints
-from posenet.data.imagemeta import probe_image
-from posenet.data.parts import flip_index, part_index
+from posenet.data.parts import flip_index, keypoint_index
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.data.yolo import class_id, class_names, images_with_labels, load_data_yaml, read_label_rows
 from posenet.errors import AnnotationError
-
-log = logging.getLogger(__name__)
-
 
 def _keypoint_shape(data: dict[str, Any], yaml_path: Path) -> tuple[int, int]:
     shape = data.get("kpt_shape")
@@ -55,30 +50,16 @@ def read_roboflow_yolov8(root: str | Path, keypoint_names: Sequence[str] = (), u
     names, origin = _keypoint_names(data, keypoint_names, k, yaml_path)
     if len(names) != k:
         raise AnnotationError(f"{origin}: {len(names)} keypoint names but data.yaml kpt_shape has {k} keypoints")
-    mapping = []
-    for i, name in enumerate(names):
-        try:
-            idx = part_index(name, f"{origin}[{i}]")
-            if idx is None:
-                raise AnnotationError(f"{origin}[{i}]: {name!r} is a person label, not a keypoint")
-        except AnnotationError as err:
-            if unknown_labels != "ignore":
-                raise
-            log.warning("%s (keypoint ignored)", err)
-            idx = -1
-        mapping.append(idx)
+    mapping = [keypoint_index(name, f"{origin}[{i}]", unknown_labels) for i, name in enumerate(names)]
     mapping_arr = np.array(mapping, dtype=np.int64)
     flip = data.get("flip_idx")
     if flip is not None and min(mapping) >= 0 and list(flip) != flip_index(mapping):
         raise AnnotationError(f"{yaml_path}: flip_idx {list(flip)} does not fit the keypoint order {names} ({origin}); "
                               "set data.keypoint_names to the project's keypoint order")
     n_classes = len(class_names(data, root))
-    records, skipped = [], 0
-    for image, rel, label in images_with_labels(root, data):
-        size = probe_image(image)
-        if size is None:
-            skipped += 1
-            continue
+    records = []
+    images, skipped = images_with_labels(root, data)
+    for image, rel, label, size in images:
         scale = np.array(size, dtype=np.float64)
         persons = []
         for line, row in read_label_rows(label, 5 + k * dims):

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from posenet.data.files import index_images, load_yaml
+from posenet.data.imagemeta import probe_image
 from posenet.errors import AnnotationError
 
 log = logging.getLogger(__name__)
@@ -70,15 +71,20 @@ def image_dirs(root: Path, data: dict[str, Any] | None) -> list[Path]:
     return dirs
 
 
-def images_with_labels(root: Path, data: dict[str, Any] | None) -> list[tuple[Path, str, Path]]:
-    """(image, path relative to root, label file) for every image; the label file may not exist (null image)."""
-    out = []
+def images_with_labels(root: Path, data: dict[str, Any] | None) -> tuple[list[tuple[Path, str, Path, tuple[int, int]]], int]:
+    """(image, path relative to root, label file, (width, height) px as displayed) for every readable image, and
+    the number of unreadable images skipped (each warned about). The label file may not exist (null image)."""
+    out, skipped = [], 0
     for folder in image_dirs(root, data):
         labels = folder.parent / "labels" if folder.name == "images" else folder
         for key, image in index_images(folder).items():
+            size = probe_image(image)
+            if size is None:
+                skipped += 1
+                continue
             rel = image.relative_to(root).as_posix() if image.is_relative_to(root) else key
-            out.append((image, rel, labels / PurePosixPath(key).with_suffix(".txt")))
-    return out
+            out.append((image, rel, labels / PurePosixPath(key).with_suffix(".txt"), size))
+    return out, skipped
 
 
 def read_label_rows(path: Path, columns: int) -> list[tuple[int, np.ndarray]]:

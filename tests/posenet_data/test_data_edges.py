@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from posenet.data.canonical import keypoint_bbox, sanitise_keypoints, to_coco
-from posenet.data.imagemeta import displayed_size
-from posenet.data.parts import flip_index, normalise_part_name, part_index
+from posenet.data.imagemeta import displayed_size, probe_image
+from posenet.data.parts import flip_index, keypoint_index, normalise_part_name, part_index
 from posenet.data.readers import read_export
 from posenet.data.split import split_coco
 from posenet.data.summary import summarise
@@ -29,6 +29,18 @@ def test_unknown_label_names_where():
     with pytest.raises(AnnotationError, match=r"f\.json: annotations\[3\]\.label: unknown keypoint label 'tail'"):
         part_index("tail", "f.json: annotations[3].label")
     assert part_index("17-person", "x") is None
+
+
+def test_keypoint_index_policy(caplog):
+    """One rule for every keypoint list (COCO categories, YOLOv8 kpt_names): unknown -> error or ignored (-1);
+    a person label is never a keypoint."""
+    assert keypoint_index("Left Eye", "x") == 1
+    with pytest.raises(AnnotationError, match=r"k\.json\[2\]: 'person' is a person label, not a keypoint"):
+        keypoint_index("person", "k.json[2]")
+    with pytest.raises(AnnotationError, match="unknown keypoint label 'tail'"):
+        keypoint_index("tail", "k.json[3]")
+    assert keypoint_index("tail", "k.json[3]", "ignore") == keypoint_index("person", "k.json[2]", "ignore") == -1
+    assert "k.json[3]: unknown keypoint label 'tail'" in caplog.text and "(keypoint ignored)" in caplog.text
 
 
 def test_flip_index_of_coco_order():
@@ -188,6 +200,15 @@ def test_missing_and_unreadable_images_are_skipped(fixture_copy, caplog):
     export = read_export("dataloop", root)
     assert export.skipped == 2 and len(export.images) == 2
     assert "frame_001.json: no image" in caplog.text and "frame_002.jpg: not a readable image" in caplog.text
+
+
+def test_declared_size_that_differs_is_warned_and_the_image_wins(caplog):
+    image = FIXTURES / "dataloop" / "items" / "frame_001.jpg"
+    size = displayed_size(image)
+    assert probe_image(image, size, "a.json") == probe_image(image, (None, 0), "b.json") == size
+    assert "says" not in caplog.text
+    assert probe_image(image, (size[1], "%d" % size[0]), "c.json: images[4]") == size
+    assert f"c.json: images[4]: says {size[1]}x{size[0]} but" in caplog.text and "using the image" in caplog.text
 
 
 def test_all_images_bad_is_an_error(fixture_copy):
