@@ -13,6 +13,7 @@ the input canvas still own the disk pixels that fall inside it (a crop keeps the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -125,6 +126,21 @@ def collate_targets(
         name: torch.from_numpy(np.stack([np.asarray(item[name], dtype=np.float32) for item in items])).to(device)
         for name in Targets._fields
     }
+
+
+TARGETS_INDEX = "index.json"  # per-split index of the materialised targets (generate_targets stage)
+
+
+def save_targets(path: str | os.PathLike, targets: Targets, keypoints: np.ndarray) -> None:
+    """Write one image's targets and its keypoints ``[P, 17, 3]`` (x, y, v; model-input px) to a compressed
+    ``.npz`` (float32 arrays named like the ``Targets`` fields, plus ``keypoints``). Read back by ``load_targets``."""
+    np.savez_compressed(path, keypoints=np.asarray(keypoints, dtype=np.float32), **targets._asdict())
+
+
+def load_targets(path: str | os.PathLike) -> tuple[Targets, np.ndarray]:
+    """Read a ``save_targets`` file -> (Targets, keypoints ``[P, 17, 3]`` model-input px)."""
+    with np.load(path) as data:
+        return Targets(*(data[name] for name in Targets._fields)), data["keypoints"]
 
 
 PREVIEW_PARTS: tuple[int, ...] = (0, 9, 10, 15, 16)  # nose, wrists, ankles

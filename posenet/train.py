@@ -5,12 +5,15 @@ on CPU (augmentation RNG per sample, data order per epoch, both from ``train.see
 ``train.checkpoint_every`` steps hold model, optimiser, scheduler, scaler and torch RNG states, so a resumed
 run repeats the uninterrupted one. A non-finite loss stops with ``TrainingError`` and leaves the last good
 checkpoint in place. Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DDP (gloo on CPU,
-nccl on CUDA) and only rank 0 logs, evaluates and writes files.
+nccl on CUDA) and only rank 0 logs, evaluates and writes files. Each evaluation logs the val AP (Predictor at
+``predict.input_size``) and the val loss: the PersonLab loss of the model against the materialised val targets
+of the generate_targets stage (``data/targets/val``), averaged over the val images.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -21,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -28,10 +32,13 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from posenet.data.dataset import PoseDataset
 from posenet.errors import TrainingError
+from posenet.images import read_image
 from posenet.io import atomic_path
 from posenet.losses import personlab_loss
 from posenet.models import create_model, load_model, save_checkpoint
 from posenet.params import Params, TrainParams
+from posenet.preprocess import prepare_input
+from posenet.targets import TARGETS_INDEX, Targets, collate_targets, load_targets
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +57,13 @@ class TrainPaths:
     output: Path = Path("models/trained/model.pt")
     checkpoints: Path = Path("models/checkpoints")
     live_dir: Path | None = Path("dvclive")  # None: no DVCLive logging
+    targets_dir: Path = Path("data/targets")  # generate_targets output; <targets_dir>/val gives the val loss
 
 
 @dataclass
 class TrainResult:
-    """What a run did: per-step losses (rank-averaged), per-epoch val metrics, throughput, output file."""
+    """What a run did: per-step losses (rank-averaged), per-evaluation val metrics (AP..., loss, heatmap,
+    short, mid, step), throughput, output file."""
 
     steps: int
     losses: list[dict[str, float]] = field(default_factory=list)
@@ -201,6 +210,75 @@ def evaluate_model(model: nn.Module, params: Params, annotations: Path, images_d
     return {k: float(v) for k, v in metrics.items()}
 
 
+def load_val_targets_index(folder: Path, params: Params) -> list[dict[str, Any]]:
+    """The image entries (``file_name``, ``targets``) of the materialised val targets in ``folder``
+    (``index.json`` of the generate_targets stage). TrainingError when the folder or index is missing or
+    unreadable, or when the targets were built for another ``targets.input_size``, ``model.stride`` or
+    ``targets.radius`` than ``params`` (stale)."""
+    index_path = folder / TARGETS_INDEX
+    if not index_path.is_file():
+        raise TrainingError(f"{index_path} not found: the val loss needs the val targets of the generate_targets "
+                            "stage (run `dvc repro generate_targets`, or set train.eval_every: 0)")
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        built = int(index["input_size"]), int(index["output_stride"]), float(index["radius"])
+        entries = [{"file_name": str(e["file_name"]), "targets": str(e["targets"])} for e in index["images"]]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise TrainingError(f"{index_path}: unreadable targets index ({err!r}); rerun the generate_targets stage") \
+            from None
+    wanted = params.targets.input_size, params.model.stride, float(params.targets.radius)
+    if built != wanted:
+        raise TrainingError(
+            f"{folder}: stale targets, built for input size {built[0]}, stride {built[1]}, radius {built[2]:g} but "
+            f"params have targets.input_size {wanted[0]}, model.stride {wanted[1]}, targets.radius {wanted[2]:g}; "
+            "rerun the generate_targets stage")
+    if not entries:
+        log.warning("%s: no val images; the val loss is not computed", index_path)
+    return entries
+
+
+def _stored_targets(path: Path) -> Targets:
+    """One image's materialised targets; TrainingError naming the file when it is missing or unreadable."""
+    try:
+        return load_targets(path)[0]
+    except (OSError, ValueError, KeyError) as err:
+        raise TrainingError(f"{path}: unreadable targets ({err!r}); rerun the generate_targets stage") from None
+
+
+def validation_loss(model: nn.Module, params: Params, entries: list[dict[str, Any]], targets_dir: Path,
+                    images_dir: Path, device: torch.device, batch_size: int) -> dict[str, float]:
+    """Val loss parts ``{"loss", "heatmap", "short", "mid"}``: ``personlab_loss`` of each val image against its
+    stored targets (``targets_dir/<entry targets>``), averaged over the images (``{}`` without images).
+
+    The image (``images_dir/<file_name>``) is preprocessed like the Predictor at ``targets.input_size``
+    (letterbox, TF bilinear resize, ``x / 127.5 - 1``); forward passes in batches of ``batch_size``, inference
+    mode, float32. Each image's loss is computed on its own, so the value does not depend on ``batch_size``.
+    """
+    if not entries:
+        return {}
+    input_hw = (params.targets.input_size, params.targets.input_size)
+    sums = torch.zeros(len(LOSS_PARTS), dtype=torch.float64)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(entries), batch_size):
+                chunk = entries[start:start + batch_size]
+                inputs = [prepare_input(read_image(images_dir / e["file_name"]), input_hw)[0] for e in chunk]
+                targets = collate_targets([_stored_targets(targets_dir / e["targets"]) for e in chunk], device)
+                x = torch.from_numpy(np.stack(inputs)).permute(0, 3, 1, 2).contiguous().to(device)
+                outputs = model(x)
+                for i in range(len(chunk)):
+                    one = type(outputs)(*(t[i:i + 1] for t in outputs))
+                    losses = personlab_loss(one, {k: v[i:i + 1] for k, v in targets.items()},
+                                            params.targets.radius, params.train.loss_weights)
+                    sums += torch.stack([losses[k] for k in LOSS_PARTS]).double().cpu()
+    finally:
+        model.train(was_training)
+    names = ("loss",) + LOSS_PARTS[1:]  # "total" is logged as val/loss
+    return {name: float(v) / len(entries) for name, v in zip(names, sums)}
+
+
 def _epoch_batches(n: int, batch_size: int, epoch: int, seed: int, rank: int, world: int) -> list[list[int]]:
     """This rank's batches of one epoch (shuffled by (seed, epoch), split across ranks like DistributedSampler)."""
     sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False)
@@ -233,6 +311,10 @@ def _train(params: Params, paths: TrainPaths, resume: bool, rank: int, world: in
     use_amp = device.type == "cuda"
     main = rank == 0
     torch.manual_seed(tp.seed)
+
+    val_entries: list[dict[str, Any]] = []
+    if tp.eval_every > 0:  # every rank checks, so a missing or stale folder stops them all before training
+        val_entries = load_val_targets_index(paths.targets_dir / "val", params)
 
     dataset = PoseDataset(paths.train_annotations, paths.images_dir, params.targets.input_size,
                           params.model.stride, params.targets.radius, tp.augment, seed=tp.seed)
@@ -299,8 +381,11 @@ def _train(params: Params, paths: TrainPaths, resume: bool, rank: int, world: in
             end_of_epoch = step % batches_per_epoch == 0 or step >= total_steps
             if main and end_of_epoch and tp.eval_every > 0 and (epoch + 1) % tp.eval_every == 0:
                 metrics = evaluate_model(model, params, paths.val_annotations, paths.images_dir, device)
+                metrics |= validation_loss(model, params, val_entries, paths.targets_dir / "val", paths.images_dir,
+                                           device, tp.batch_size)
                 result.val.append(metrics | {"step": step})
-                log.info("epoch %d step %d val AP %.4f", epoch + 1, step, metrics["AP"])
+                log.info("epoch %d step %d val AP %.4f loss %.4f", epoch + 1, step, metrics["AP"],
+                         metrics.get("loss", math.nan))
                 logger.log(step, {f"val/{k}": v for k, v in metrics.items()})
             if world > 1:
                 dist.barrier()

@@ -27,7 +27,7 @@ from posenet.images import read_image
 from posenet.io import atomic_dir, atomic_path, write_json_atomic
 from posenet.params import load_params
 from posenet.preprocess import letterbox, resize_letterboxed
-from posenet.targets import Targets, build_targets, plot_targets
+from posenet.targets import TARGETS_INDEX, Targets, build_targets, load_targets, plot_targets, save_targets
 
 log = logging.getLogger("stages.generate_targets")
 SPLITS = ("train", "val")
@@ -48,7 +48,7 @@ def write_split(annotations: Path, images_dir: Path, out: Path, input_size: int,
         targets = build_targets(kps, input_hw, stride, radius)
         build_ms += (time.perf_counter() - start) * 1e3
         name = f"{int(record['id'])}.npz"
-        np.savez_compressed(out / name, keypoints=kps.astype(np.float32), **targets._asdict())
+        save_targets(out / name, targets, kps)
         entries.append({"image_id": int(record["id"]), "file_name": record["file_name"], "targets": name,
                         "persons": int(len(kps)), "labelled_keypoints": int((kps[..., 2] > 0).sum())})
     if not entries:
@@ -99,9 +99,7 @@ def preview_samples(indexes: dict[str, dict[str, Any]], targets_dir: Path, image
         size = indexes[split]["input_size"]
         image = read_image(images_dir / entry["file_name"])
         pixels = resize_letterboxed(image, letterbox(image.shape[:2], (size, size)))
-        with np.load(targets_dir / split / entry["targets"]) as data:
-            targets = Targets(*(data[name] for name in Targets._fields))
-            kps = data["keypoints"]
+        targets, kps = load_targets(targets_dir / split / entry["targets"])
         title = f"{split}: {entry['file_name']} ({entry['persons']} persons)"
         samples.append((title, np.clip(pixels, 0, 255).astype(np.uint8), kps, targets))
     return samples
@@ -134,7 +132,7 @@ def main(params_path: str, annotations_dir: str, images_dir: str, out: str, figu
             (tmp / split).mkdir()
             indexes[split] = write_split(Path(annotations_dir) / f"{split}.json", images, tmp / split,
                                          size, stride, radius)
-            write_json_atomic(tmp / split / "index.json", indexes[split])
+            write_json_atomic(tmp / split / TARGETS_INDEX, indexes[split])
         samples = preview_samples(indexes, tmp, images, preview_count)
     note = "no preview (--preview 0)" if preview_count == 0 else "no annotated persons in the train or val split"
     draw_preview(Path(figure), samples, size, stride, radius, note)

@@ -1,7 +1,7 @@
 """train stage: fine-tune PoseNet (or train from scratch) -> models/trained/model.pt, checkpoints, dvclive/.
 
 Reads params ``model``, ``targets``, ``train`` (and ``predict`` for the per-epoch val AP); options override
-them. Multi-GPU / multi-process: ``torchrun --nproc_per_node N stages/train.py`` (DDP; gloo on CPU).
+them. The val loss reads the val targets of the generate_targets stage (``--targets``/val). Multi-GPU / multi-process: ``torchrun --nproc_per_node N stages/train.py`` (DDP; gloo on CPU).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from posenet.train import TrainPaths, train
               type=click.Path(file_okay=False), help="Folder with train.json and val.json.")
 @click.option("--images", "images_dir", default="data/images", show_default=True, type=click.Path(file_okay=False),
               help="Folder with the images named by the annotations.")
+@click.option("--targets", "targets_dir", default="data/targets", show_default=True, type=click.Path(file_okay=False),
+              help="Targets of the generate_targets stage; <targets>/val gives the val loss.")
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
               help="Initial weights for train.init = pretrained (default models/pretrained/<model.name>.pt).")
 @click.option("--out", default="models/trained/model.pt", show_default=True, type=click.Path(dir_okay=False),
@@ -39,8 +41,8 @@ from posenet.train import TrainPaths, train
 @click.option("--seed", type=int, default=None, help="Override train.seed.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @user_errors
-def main(params_path: str, resume: bool, annotations_dir: str, images_dir: str, pretrained: str | None, out: str,
-         checkpoints: str, live_dir: str, verbose: bool, **overrides) -> None:
+def main(params_path: str, resume: bool, annotations_dir: str, images_dir: str, targets_dir: str,
+         pretrained: str | None, out: str, checkpoints: str, live_dir: str, verbose: bool, **overrides) -> None:
     """Train PoseNet with the PersonLab loss; writes the trained model, checkpoints and DVCLive logs."""
     setup_logging(verbose)
     params = load_params(params_path)
@@ -51,7 +53,8 @@ def main(params_path: str, resume: bool, annotations_dir: str, images_dir: str, 
     annotations = Path(annotations_dir)
     paths = TrainPaths(train_annotations=annotations / "train.json", val_annotations=annotations / "val.json",
                        images_dir=Path(images_dir), pretrained=Path(pretrained) if pretrained else None,
-                       output=Path(out), checkpoints=Path(checkpoints), live_dir=Path(live_dir) if live_dir else None)
+                       output=Path(out), checkpoints=Path(checkpoints), live_dir=Path(live_dir) if live_dir else None,
+                       targets_dir=Path(targets_dir))
     train(params, paths, resume=resume)
 
 

@@ -1,18 +1,30 @@
-"""train + evaluate stages: options override params, outputs load and hold both models' metrics, bad input."""
+"""train + evaluate stages: options override params, outputs load and hold both models' metrics, val loss on
+the generate_targets stage's val targets, bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from click.testing import CliRunner
 
+from posenet.errors import TrainingError
+from posenet.images import read_image
+from posenet.losses import personlab_loss
 from posenet.models import create_model, load_checkpoint, save_checkpoint
+from posenet.params import load_params
+from posenet.preprocess import prepare_input
+from posenet.targets import collate_targets, load_targets
+from posenet.train import TrainPaths, load_val_targets_index, train, validation_loss
+from posenet.viz import training_curves
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "train_mini"
 STAGES = Path(__file__).resolve().parents[2] / "stages"
@@ -20,8 +32,9 @@ METRICS = {"AP", "AP50", "AP75", "APm", "APl", "AR"}
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    """A tiny pipeline: params (MobileNetV1 0.50, 65 px), annotations/{train,val}.json, a 'pretrained' file."""
+def workdir(tmp_path: Path, load_stage) -> Path:
+    """A tiny pipeline: params (MobileNetV1 0.50, 65 px), ann/{train,val}.json, targets/ (generate_targets
+    stage), a 'pretrained' file."""
     params = {"model": {"name": "mobilenet_v1_050", "stride": 16}, "targets": {"input_size": 65, "radius": 32},
               "predict": {"input_size": 65},
               "train": {"max_steps": 5, "batch_size": 2, "checkpoint_every": 2, "eval_every": 1, "device": "cpu"}}
@@ -29,6 +42,11 @@ def workdir(tmp_path: Path) -> Path:
     (tmp_path / "ann").mkdir()
     for split in ("train", "val"):
         (tmp_path / "ann" / f"{split}.json").write_bytes((DATA / "annotations.json").read_bytes())
+    result = CliRunner().invoke(load_stage("generate_targets").main, [
+        "--params", str(tmp_path / "params.yaml"), "--annotations", str(tmp_path / "ann"), "--images",
+        str(DATA / "images"), "--out", str(tmp_path / "targets"), "--figure", str(tmp_path / "preview.png"),
+        "--preview", "0"])
+    assert result.exit_code == 0, result.output
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "pre.pt", create_model("mobilenet_v1_050", 16), {"variant": "mobilenet_v1_050"})
     return tmp_path
@@ -36,7 +54,7 @@ def workdir(tmp_path: Path) -> Path:
 
 def _train_args(w: Path, *extra: str) -> list[str]:
     return ["--params", str(w / "params.yaml"), "--annotations", str(w / "ann"), "--images", str(DATA / "images"),
-            "--pretrained", str(w / "pre.pt"), "--out", str(w / "trained.pt"), "--checkpoints", str(w / "ckpt"),
+            "--targets", str(w / "targets"), "--pretrained", str(w / "pre.pt"), "--out", str(w / "trained.pt"), "--checkpoints", str(w / "ckpt"),
             "--live-dir", str(w / "live"), *extra]
 
 
@@ -48,6 +66,11 @@ def test_train_then_evaluate(workdir, load_stage):
     assert meta["steps"] == 3 and meta["init"] == "pretrained" and meta["variant"] == "mobilenet_v1_050"
     live = json.loads((workdir / "live" / "metrics.json").read_text())
     assert {"total", "heatmap", "short", "mid", "lr"} <= set(live["train"]) and "AP" in live["val"]
+    assert {"loss", "heatmap", "short", "mid"} <= set(live["val"])
+    assert all(math.isfinite(live["val"][k]) for k in ("loss", "heatmap", "short", "mid")) and live["val"]["loss"] > 0
+    curves = training_curves(workdir / "live" / "plots" / "metrics")  # the visualize stage's figure shows it
+    panels = {ax.get_title(): [line.get_label() for line in ax.get_lines()] for ax in curves.axes}
+    assert {"val/loss", "val/heatmap", "val/short", "val/mid"} <= set(panels["validation"])
     assert (workdir / "live" / "plots" / "metrics" / "train" / "total.tsv").is_file()
     assert sorted(p.name for p in (workdir / "ckpt").iterdir()) == ["step_000002.pt", "step_000003.pt"]
 
@@ -87,6 +110,75 @@ def test_bad_override_and_missing_trained_model_are_one_line_errors(workdir, loa
         "--trained", str(workdir / "nope.pt"), "--out", str(out)])
     assert result.exit_code == 2 and "nope.pt" in result.output
     assert not out.exists()
+
+
+def _library_paths(w: Path) -> TrainPaths:
+    return TrainPaths(w / "ann" / "train.json", w / "ann" / "val.json", DATA / "images", w / "pre.pt",
+                      w / "trained.pt", w / "ckpt", None, targets_dir=w / "targets")
+
+
+def test_val_loss_is_per_image_personlab_loss_on_the_stored_targets(workdir):
+    """validation_loss of one image = personlab_loss of the model on the Predictor's input vs the stored npz;
+    batching does not change the mean; train() reports it with the val AP at each evaluation."""
+    params = load_params(workdir / "params.yaml")
+    folder = workdir / "targets" / "val"
+    entries = load_val_targets_index(folder, params)
+    assert len(entries) == 4
+    model = create_model("mobilenet_v1_050", 16).train()
+    torch.manual_seed(1)
+    for p in model.parameters():  # a model whose short/mid outputs are not ~0 (the losses must be non-trivial)
+        p.data.normal_(0, 0.05)
+    device = torch.device("cpu")
+
+    entry = entries[0]
+    x, _ = prepare_input(read_image(DATA / "images" / entry["file_name"]), (65, 65))
+    with torch.no_grad():
+        out = model.eval()(torch.from_numpy(x).permute(2, 0, 1)[None])
+    model.train()
+    expected = personlab_loss(out, collate_targets([load_targets(folder / entry["targets"])[0]]), 32.0,
+                              params.train.loss_weights)
+    got = validation_loss(model, params, entries[:1], folder, DATA / "images", device, batch_size=4)
+    assert model.training  # left as it was
+    assert set(got) == {"loss", "heatmap", "short", "mid"}
+    for name, key in (("loss", "total"), ("heatmap", "heatmap"), ("short", "short"), ("mid", "mid")):
+        assert got[name] == pytest.approx(float(expected[key]), rel=1e-5), name
+    assert got["short"] > 0 and got["mid"] > 0
+
+    one_by_one = validation_loss(model, params, entries, folder, DATA / "images", device, batch_size=1)
+    batched = validation_loss(model, params, entries, folder, DATA / "images", device, batch_size=3)
+    assert one_by_one == pytest.approx(batched, rel=1e-5)
+
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train, max_steps=2, checkpoint_every=10))
+    result = train(params, _library_paths(workdir))
+    assert len(result.val) == 1 and result.val[0]["step"] == 2
+    assert {"AP", "loss", "heatmap", "short", "mid"} <= set(result.val[0])
+    assert all(math.isfinite(result.val[0][k]) for k in ("loss", "heatmap", "short", "mid"))
+
+
+def test_stale_val_targets_are_a_training_error(workdir):
+    """Targets built at 65 px / stride 16 do not fit params at 81 px or stride 8: stop before training."""
+    params = load_params(workdir / "params.yaml")
+    for stale in (dataclasses.replace(params, targets=dataclasses.replace(params.targets, input_size=81)),
+                  dataclasses.replace(params, model=dataclasses.replace(params.model, stride=8))):
+        with pytest.raises(TrainingError, match=r"stale targets, built for input size 65, stride 16.*generate_targets"):
+            train(stale, _library_paths(workdir))
+    assert not (workdir / "trained.pt").exists() and not (workdir / "ckpt").exists()
+
+
+def test_missing_val_targets_stop_the_stage_clearly_unless_eval_is_off(workdir, load_stage):
+    missing = workdir / "none"
+    result = CliRunner().invoke(load_stage("train").main,
+                                _train_args(workdir, "--targets", str(missing), "--max-steps", "1"))
+    assert result.exit_code == 2
+    message = result.output.strip().splitlines()[-1]
+    assert message.startswith("error: ") and str(missing / "val" / "index.json") in message
+    assert "generate_targets" in message
+    assert not (workdir / "trained.pt").exists()
+    # the library trains without targets when evaluation is off
+    params = load_params(workdir / "params.yaml")
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train, max_steps=1, eval_every=0))
+    paths = dataclasses.replace(_library_paths(workdir), targets_dir=missing)
+    assert train(params, paths).val == []
 
 
 @pytest.mark.parametrize("stage", ["train", "evaluate"])
