@@ -340,11 +340,11 @@ def training_curves(metrics_dir: str | os.PathLike) -> Figure:
     if not curves:
         raise PosenetError(f"{metrics_dir}: no DVCLive metrics (*.tsv) found (run the train stage)")
     lr = [k for k in curves if k.rsplit("/", 1)[-1] == "lr"]
-    ap = [k for k in curves if "AP" in k.rsplit("/", 1)[-1] and k not in lr]
+    ap = [k for k in curves if k.rsplit("/", 1)[-1].startswith(("AP", "AR")) and k not in lr]
     train = [k for k in curves if k.startswith("train/") and k not in lr + ap]
     val = [k for k in curves if k not in lr + ap + train]
-    panels = [(t, ks, y) for t, ks, y in (("training losses", train, "loss"), ("validation", val, "loss"),
-                                          ("validation AP (COCO OKS)", ap, "AP"), ("learning rate", lr, "lr"))
+    panels = [(t, ks, y) for t, ks, y in (("training losses", train, "loss"), ("validation loss", val, "loss"),
+                                          ("validation AP / AR (COCO OKS)", ap, "AP, AR"), ("learning rate", lr, "lr"))
               if ks]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), constrained_layout=True, squeeze=False)
     for ax, (title, keys, ylabel) in zip(axes.flat, panels):

@@ -70,7 +70,8 @@ def test_train_then_evaluate(workdir, load_stage):
     assert all(math.isfinite(live["val"][k]) for k in ("loss", "heatmap", "short", "mid")) and live["val"]["loss"] > 0
     curves = training_curves(workdir / "live" / "plots" / "metrics")  # the visualize stage's figure shows it
     panels = {ax.get_title(): [line.get_label() for line in ax.get_lines()] for ax in curves.axes}
-    assert {"val/loss", "val/heatmap", "val/short", "val/mid"} <= set(panels["validation"])
+    assert {"val/loss", "val/heatmap", "val/short", "val/mid"} == set(panels["validation loss"])
+    assert {"val/AP", "val/AR"} <= set(panels["validation AP / AR (COCO OKS)"])
     assert (workdir / "live" / "plots" / "metrics" / "train" / "total.tsv").is_file()
     assert sorted(p.name for p in (workdir / "ckpt").iterdir()) == ["step_000002.pt", "step_000003.pt"]
 
