@@ -14,7 +14,6 @@ LOCAL = TESTS / "data" / "tfjs_reference"
 SHARED_EVAL = TESTS.parents[1] / "shared" / "eval"
 SHARED = SHARED_EVAL / "tfjs_reference"
 LOCAL_CASES = sorted(LOCAL.rglob("*.npz"))
-REPO_PRETRAINED = TESTS.parent / "models" / "pretrained" / "mobilenet_v1_075.pt"
 SHARED_CASES = sorted(SHARED.rglob("*.npz"))
 # Where the photos of the local cases live (the shared ones: ../shared/eval/unlabeled, coco_mini/images).
 LOCAL_IMAGE_DIRS = (LOCAL, TESTS / "data" / "coco_tiny" / "images")

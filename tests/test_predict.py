@@ -11,7 +11,7 @@ from posenet.errors import ParamsError
 from posenet.params import Params, PredictParams
 from posenet.predict import Predictor
 from posenet.preprocess import letterbox, scale_poses
-from reference_cases import (KP_TOL, LOCAL_CASES, REPO_PRETRAINED, SCORE_TOL, SHARED_CASES, case_id, image_path,
+from reference_cases import (KP_TOL, LOCAL_CASES, SCORE_TOL, SHARED_CASES, case_id, image_path,
                              load_case, pose_diffs, read_like_harness)
 
 
@@ -81,10 +81,12 @@ def test_input_size_rounding_and_bad_settings(pretrained_model):
         Predictor(pretrained_model, max_poses=0, device="cpu")
 
 
-@pytest.mark.skipif(not REPO_PRETRAINED.is_file(), reason="models/pretrained/mobilenet_v1_075.pt not made yet")
-def test_from_params_defaults():
+def test_from_params_defaults(pretrained_model, tmp_path):
+    from posenet.models import save_checkpoint
+
+    save_checkpoint(tmp_path / "pre.pt", pretrained_model, {"variant": "mobilenet_v1_075"})
     params = Params(predict=PredictParams(input_size=257, max_poses=3))
-    predictor = Predictor.from_params(params, weights=REPO_PRETRAINED, device="cpu")
+    predictor = Predictor.from_params(params, weights=tmp_path / "pre.pt", device="cpu")
     assert predictor.input_hw == (257, 257) and predictor.max_poses == 3 and predictor.multi_pose
     assert Predictor.__init__.__defaults__[:4] == (513, True, 10, 0.5)
     assert predictor.device == torch.device("cpu")
