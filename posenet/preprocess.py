@@ -2,9 +2,8 @@
 
 Steps (``docs/tfjs-posenet-algorithm.md`` sections 2, 3 and 8): letterbox to the target aspect with
 symmetric zero padding rounded like JavaScript's ``Math.round``; bilinear resize with TF's legacy
-mapping (``align_corners=False, half_pixel_centers=False``: ``src = dst * in / out``), computed in
-float64 and stored as float32; normalise ``x / 127.5 - 1``. The padding is never materialised:
-rows and columns that fall into it read as zeros.
+mapping (``align_corners=False, half_pixel_centers=False``: ``src = dst * in / out``); normalise
+``x / 127.5 - 1``. The padding is never materialised: samples that fall into it get weight zero.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from posenet.errors import ImageError
 from posenet.pose import Pose
@@ -66,47 +66,44 @@ def letterbox(image_hw: tuple[int, int], input_hw: tuple[int, int]) -> Letterbox
     return Letterbox((h, w), (int(input_hw[0]), int(input_hw[1])), padding)
 
 
-def _sample_grid(out_size: int, in_size: int, pad_before: int, image_size: int):
-    """Legacy TF bilinear source indices for one axis, in padded coordinates, mapped to the image.
+def _axis_weights(out_size: int, in_size: int, pad_before: int, image_size: int):
+    """Legacy TF bilinear sampling along one axis, in padded coordinates, mapped to the image.
 
-    Returns (i0, i1, frac, valid0, valid1): image indices (clipped), fractional weight (float64)
-    and whether each source index lies inside the image (else it reads the zero padding).
+    Returns (i0, i1, w0, w1): image indices (clipped) of the two source samples of every output index and
+    their weights ``1 - frac`` and ``frac``, zeroed where a sample falls into the zero padding.
     """
     ratio = in_size / out_size
     src = np.arange(out_size, dtype=np.float64) * ratio
     lo = np.floor(src)
     frac = src - lo
-    lo = lo.astype(np.int64)
-    hi = np.minimum(in_size - 1, np.ceil(src).astype(np.int64))
-    lo, hi = lo - pad_before, hi - pad_before
-    valid0 = (lo >= 0) & (lo < image_size)
-    valid1 = (hi >= 0) & (hi < image_size)
-    return np.clip(lo, 0, image_size - 1), np.clip(hi, 0, image_size - 1), frac, valid0, valid1
+    lo = lo.astype(np.int64) - pad_before
+    hi = np.minimum(in_size - 1, np.ceil(src).astype(np.int64)) - pad_before
+    w0 = np.where((lo >= 0) & (lo < image_size), 1.0 - frac, 0.0)
+    w1 = np.where((hi >= 0) & (hi < image_size), frac, 0.0)
+    return (torch.from_numpy(np.clip(lo, 0, image_size - 1)), torch.from_numpy(np.clip(hi, 0, image_size - 1)),
+            torch.from_numpy(w0.astype(np.float32)), torch.from_numpy(w1.astype(np.float32)))
 
 
 def resize_letterboxed(image: np.ndarray, box: Letterbox) -> np.ndarray:
-    """Letterbox + TF legacy bilinear resize of an RGB uint8 [h, w, 3] image -> float32 [Rh, Rw, 3] in 0..255."""
+    """Letterbox + TF legacy bilinear resize of an RGB uint8 [h, w, 3] image -> float32 [Rh, Rw, 3] in 0..255.
+
+    Separable: gather the two source rows of every output row, interpolate them along x, then along y.
+    float32 torch ops (multi-threaded) differ from TF's float64 arithmetic by < 1e-4 grey levels.
+    """
     h, w = box.image_hw
-    hp, wp = box.padded_hw
-    rh, rw = box.input_hw
     top, _, left, _ = box.padding
-    y0, y1, fy, vy0, vy1 = _sample_grid(rh, hp, top, h)
-    x0, x1, fx, vx0, vx1 = _sample_grid(rw, wp, left, w)
-    # Interpolate along x once per distinct source row (y0 and y1 share most rows), then along y.
-    rows, inverse = np.unique(np.concatenate([y0, y1]), return_inverse=True)
-    corners = np.take(np.take(image, rows, axis=0), np.concatenate([x0, x1]), axis=1)  # [rows, 2Rw, 3]
-    corners[:, ~np.concatenate([vx0, vx1])] = 0               # columns in the zero padding
-    c = corners.astype(np.float64)
-    lines, right_col = c[:, :rw], c[:, rw:]
-    right_col -= lines
-    right_col *= fx[None, :, None]
-    lines += right_col
-    top_line = np.where(vy0[:, None, None], lines[inverse[:rh]], 0.0)      # rows in the zero padding read 0
-    bottom_line = np.where(vy1[:, None, None], lines[inverse[rh:]], 0.0)
-    bottom_line -= top_line
-    bottom_line *= fy[:, None, None]
-    top_line += bottom_line
-    return top_line.astype(np.float32)
+    y0, y1, wy0, wy1 = _axis_weights(box.input_hw[0], box.padded_hw[0], top, h)
+    x0, x1, wx0, wx1 = _axis_weights(box.input_hw[1], box.padded_hw[1], left, w)
+    # torch refuses to wrap read-only arrays without a warning; those are copied (nothing is written to it).
+    pixels = torch.from_numpy(np.ascontiguousarray(image) if image.flags.writeable else image.copy())
+    wx0, wx1 = wx0[None, :, None], wx1[None, :, None]
+
+    def along_x(rows: torch.Tensor) -> torch.Tensor:
+        return rows.index_select(1, x0).float() * wx0 + rows.index_select(1, x1).float() * wx1
+
+    out = along_x(pixels.index_select(0, y0)) * wy0[:, None, None]
+    out += along_x(pixels.index_select(0, y1)) * wy1[:, None, None]
+    return out.numpy()
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
