@@ -16,6 +16,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def setup_logging(verbose: bool = False) -> None:
+    """Log to stderr: INFO by default, DEBUG with ``verbose``."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -24,7 +25,7 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 def user_errors(func: F) -> F:
-    """Turn ``PosenetError`` (and unreadable input files) into ``error: <message>`` and exit code 2."""
+    """Turn ``PosenetError`` and file-system errors into one line ``error: <message>`` and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -32,6 +33,10 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except PosenetError as err:
             click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+        except OSError as err:  # unwritable output folder, disk full, a file where a folder should be, ...
+            where = f"{err.filename}: " if err.filename else ""
+            click.echo(f"error: {where}{err.strerror or err}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)

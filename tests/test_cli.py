@@ -1,0 +1,40 @@
+import click
+from click.testing import CliRunner
+
+from posenet.cli import user_errors
+from posenet.errors import ImageError
+
+
+def _command(exc: BaseException) -> click.Command:
+    @click.command()
+    @user_errors
+    def main() -> None:
+        raise exc
+
+    return main
+
+
+def test_posenet_error_is_one_line_exit_2():
+    result = CliRunner().invoke(_command(ImageError("photo.jpg: not an image")))
+    assert result.exit_code == 2
+    assert result.output == "error: photo.jpg: not an image\n"
+
+
+def test_file_system_error_is_one_line_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+
+    @click.command()
+    @user_errors
+    def main() -> None:
+        (blocker / "out.json").write_text("{}")  # a file where a folder should be
+
+    result = CliRunner().invoke(main)
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "Not a directory" in result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_other_exceptions_are_not_swallowed():
+    result = CliRunner().invoke(_command(ValueError("a bug")))
+    assert result.exit_code == 1 and isinstance(result.exception, ValueError)
