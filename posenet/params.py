@@ -38,14 +38,24 @@ def check_input_size(key: str, size: int, stride: int) -> None:
            f"{key} = {size!r} is not k * stride + 1 for stride {stride} (e.g. {8 * stride + 1} or {16 * stride + 1})")
 
 
+def check_model(name_key: str, stride_key: str, name: str, stride: int) -> None:
+    """``name`` is a known variant and ``stride`` one it can produce (0.50 and 0.75 stop at 16)."""
+    _check_choice(name_key, name, MODEL_NAMES)
+    _check_choice(stride_key, stride, VALID_STRIDES)
+    from posenet.models.mobilenet import reachable_strides  # the layer tables are the one source of truth
+
+    reachable = reachable_strides(name)
+    _check(stride in reachable,
+           f"{stride_key} = {stride} is not reachable by {name} (reachable: {', '.join(map(str, reachable))})")
+
+
 @dataclass(frozen=True)
 class ModelParams:
     name: str = "mobilenet_v1_075"
     stride: int = 16
 
     def validate(self) -> None:
-        _check_choice("model.name", self.name, MODEL_NAMES)
-        _check_choice("model.stride", self.stride, VALID_STRIDES)
+        check_model("model.name", "model.stride", self.name, self.stride)
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,8 @@ class DataParams:
     def validate(self) -> None:
         _check_choice("data.source", self.source, DATA_SOURCES)
         _check_choice("data.format", self.format, DATA_FORMATS)
-        _check(0.0 <= self.val_fraction < 1.0, f"data.val_fraction = {self.val_fraction} is not in [0, 1)")
+        _check(0.0 < self.val_fraction < 1.0,
+               f"data.val_fraction = {self.val_fraction} is not in (0, 1): evaluate and visualize need a val split")
         _check_choice("data.unknown_labels", self.unknown_labels, ("error", "ignore"))
         _check(self.outside_tolerance >= 0, f"data.outside_tolerance = {self.outside_tolerance} must not be negative")
         if self.source == "dataloop":
@@ -201,10 +212,9 @@ class BenchmarkParams:
     photo: str = "assets/samples/three_people.jpg"
 
     def validate(self) -> None:
-        for name in self.variants:
-            _check_choice("benchmark.variants", name, MODEL_NAMES)
         for stride in self.strides:
-            _check_choice("benchmark.strides", stride, VALID_STRIDES)
+            for name in self.variants:
+                check_model("benchmark.variants", "benchmark.strides", name, stride)
             for size in self.input_sizes:
                 check_input_size("benchmark.input_sizes", size, stride)
         _check(self.warmup >= 0 and self.repeats >= 1, "benchmark.warmup must be >= 0 and benchmark.repeats >= 1")

@@ -76,3 +76,32 @@ def test_malformed_yaml(tmp_path):
     path.write_text("model: [unclosed\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(path)
+
+
+def test_unreachable_stride_fails_before_any_work(tmp_path):
+    raw = _repo_params()
+    raw["model"].update(name="mobilenet_v1_075", stride=32)
+    raw["predict"]["input_size"] = 513
+    raw["targets"]["input_size"] = 257
+    with pytest.raises(ParamsError, match=r"model\.stride = 32 is not reachable by mobilenet_v1_075 \(reachable: 8, 16\)"):
+        load_params(_write(tmp_path, raw))
+    raw["model"]["name"] = "mobilenet_v1_100"
+    assert load_params(_write(tmp_path, raw)).model.stride == 32
+    raw = _repo_params()
+    raw["benchmark"].update(variants=["mobilenet_v1_050"], strides=[32], input_sizes=[257])
+    with pytest.raises(ParamsError, match=r"benchmark\.strides = 32 is not reachable by mobilenet_v1_050"):
+        load_params(_write(tmp_path, raw))
+
+
+def test_model_names_are_the_registered_variants():
+    from posenet.models.mobilenet import VARIANTS
+    from posenet.params import MODEL_NAMES
+
+    assert MODEL_NAMES == tuple(VARIANTS)
+
+
+def test_empty_val_split_is_refused(tmp_path):
+    raw = _repo_params()
+    raw["data"]["val_fraction"] = 0
+    with pytest.raises(ParamsError, match=r"data\.val_fraction"):
+        load_params(_write(tmp_path, raw))
