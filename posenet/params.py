@@ -209,7 +209,7 @@ class BenchmarkParams:
     warmup: int = 3
     repeats: int = 10
     images: str = ""
-    photo: str = "assets/samples/three_people.jpg"
+    photo: str = "data/sample/dataloop/items/000000217285.jpg"
 
     def validate(self) -> None:
         for stride in self.strides:
