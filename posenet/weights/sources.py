@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -55,21 +57,43 @@ def cache_dir() -> Path:
     return Path(os.environ.get("POSENET_CACHE") or Path.home() / ".cache" / "posenet")
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+def _hash_file(path: Path, algo: str) -> Any:
+    """A ``hashlib`` object of algorithm ``algo`` fed with the bytes of ``path`` (read in chunks)."""
+    digest = hashlib.new(algo)
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    return digest
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of the file at ``path`` as 64 lowercase hex digits."""
+    return _hash_file(path, "sha256").hexdigest()
 
 
 def _describe(folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    """{name: {"size" bytes, "sha256"}} of the files ``names`` in ``folder``."""
     return {n: {"size": (folder / n).stat().st_size, "sha256": sha256_file(folder / n)} for n in sorted(names)}
 
 
 # --- google -----------------------------------------------------------------------------------------------------
 
+@contextmanager
+def _quiet_retries() -> Iterator[None]:
+    """Silence urllib3's WARNING line per retry ("Retrying (Retry(total=...") while downloading, unless the posenet
+    log is at DEBUG: the failure is reported once, as a WeightsError / one warning per failed source."""
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    level = pool_log.level
+    if not log.isEnabledFor(logging.DEBUG):
+        pool_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        pool_log.setLevel(level)
+
+
 def _session(retries: int, backoff: float) -> requests.Session:
+    """A requests session retrying GETs ``retries`` times with exponential ``backoff`` (seconds)."""
     session = requests.Session()
     retry = Retry(total=retries, connect=retries, read=retries, backoff_factor=backoff,
                   status_forcelist=(429, 500, 502, 503, 504), allowed_methods=("GET",), raise_on_status=False)
@@ -106,22 +130,24 @@ def fetch_google(name: str, base_url: str, dest: Path, timeout: float = 20.0, re
     get_variant(name)
     base = base_url.rstrip("/") + f"/{name}/"
     session = _session(retries, backoff)
-    files = {LEGACY_MANIFEST: download(session, base + LEGACY_MANIFEST, dest / LEGACY_MANIFEST, timeout)}
-    try:
-        manifest = json.loads((dest / LEGACY_MANIFEST).read_text(encoding="utf-8"))
-        filenames = sorted({spec["filename"] for spec in manifest.values()})
-    except (ValueError, TypeError, KeyError, AttributeError):
-        raise WeightsError(f"{base}{LEGACY_MANIFEST}: not a legacy TF.js weights manifest") from None
-    for filename in tqdm(filenames, desc=f"{name} variables", unit="file", disable=None):
-        if not isinstance(filename, str) or PurePosixPath(filename).name != filename or filename in (".", ".."):
-            raise WeightsError(f"{base}{LEGACY_MANIFEST}: bad file name {filename!r}")
-        files[filename] = download(session, base + filename, dest / filename, timeout)
+    with _quiet_retries():
+        files = {LEGACY_MANIFEST: download(session, base + LEGACY_MANIFEST, dest / LEGACY_MANIFEST, timeout)}
+        try:
+            manifest = json.loads((dest / LEGACY_MANIFEST).read_text(encoding="utf-8"))
+            filenames = sorted({spec["filename"] for spec in manifest.values()})
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise WeightsError(f"{base}{LEGACY_MANIFEST}: not a legacy TF.js weights manifest") from None
+        for filename in tqdm(filenames, desc=f"{name} variables", unit="file", disable=None):
+            if not isinstance(filename, str) or PurePosixPath(filename).name != filename or filename in (".", ".."):
+                raise WeightsError(f"{base}{LEGACY_MANIFEST}: bad file name {filename!r}")
+            files[filename] = download(session, base + filename, dest / filename, timeout)
     return FetchResult(dest, "google", base, files)
 
 
 # --- npm --------------------------------------------------------------------------------------------------------
 
 def _npm(args: list[str], cwd: Path, timeout: float) -> str:
+    """stdout of ``npm <args>`` run in ``cwd``; WeightsError when npm is absent, times out or fails."""
     npm = shutil.which("npm")
     if npm is None:
         raise WeightsError("npm is not installed (needed for weights source npm)")
@@ -140,11 +166,7 @@ def check_integrity(path: Path, integrity: str) -> None:
     algo, _, expected = integrity.strip().partition("-")
     if algo not in ("sha512", "sha384", "sha256", "sha1"):
         raise WeightsError(f"{path.name}: unsupported integrity {integrity!r}")
-    digest = hashlib.new(algo)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if base64.b64encode(digest.digest()).decode() != expected:
+    if base64.b64encode(_hash_file(path, algo).digest()).decode() != expected:
         raise WeightsError(f"{path.name}: {algo} does not match the published integrity {integrity}")
 
 

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import http.server
 import io
+import logging
 import socket
 import tarfile
 import threading
@@ -75,6 +76,21 @@ def test_google_unreachable_and_missing(served, tmp_path):
     with pytest.raises(WeightsError, match="mobilenet_v1_075/manifest.json: HTTP 404"):
         fetch_weights("mobilenet_v1_075", "google", out, google_url=url, timeout=2, retries=0)
     assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "www"]  # nothing half-written
+
+
+def test_google_retries_are_not_logged_one_by_one(tmp_path, caplog):
+    """urllib3's "Retrying (Retry(total=...)" WARNING per retry is silenced unless posenet logs at DEBUG."""
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    level = pool_log.level
+    for posenet_level, expect_retries in ((logging.INFO, False), (logging.DEBUG, True)):
+        caplog.clear()
+        with caplog.at_level(posenet_level, logger="posenet"), caplog.at_level(logging.INFO):
+            with pytest.raises(WeightsError, match="unreachable"):
+                fetch_weights("mobilenet_v1_050", "google", tmp_path / "out", google_url=dead_url(), timeout=2,
+                              retries=2, backoff=0.01)
+        retried = [r for r in caplog.records if "Retrying" in r.getMessage()]
+        assert bool(retried) == expect_retries, caplog.text
+        assert pool_log.level == level
 
 
 def test_local_source_and_bad_local_folder(tmp_path):
