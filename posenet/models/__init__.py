@@ -2,7 +2,7 @@
 
 from posenet.models.checkpoint import load_checkpoint, load_model, save_checkpoint
 from posenet.models.mobilenet import (HEADS, VARIANTS, PoseNet, PoseNetOutput, Variant, create_model, get_variant,
-                                      reachable_strides)
+                                      max_output_stride, reachable_strides)
 
 __all__ = ["HEADS", "VARIANTS", "PoseNet", "PoseNetOutput", "Variant", "create_model", "get_variant",
-           "load_checkpoint", "load_model", "reachable_strides", "save_checkpoint"]
+           "load_checkpoint", "load_model", "max_output_stride", "reachable_strides", "save_checkpoint"]

@@ -22,12 +22,15 @@ LayerDef = tuple[str, int, int]
 
 
 def _table(widths: tuple[int, ...], strides: tuple[int, ...]) -> tuple[LayerDef, ...]:
+    """Layer table: a full conv first, then separable blocks, each (kind, out_channels, stride)."""
     return tuple(("conv" if i == 0 else "sep", w, s) for i, (w, s) in enumerate(zip(widths, strides)))
 
 
 _STRIDES = (2, 1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1)
 _NARROW_TAIL = (1, 1)  # 0.50 / 0.75: blocks 12-13 keep the width and stride 1 (total stride 16)
 _WIDE_TAIL = (2, 1)  # 1.00 / 1.01: block 12 has stride 2 and 1024 channels (total stride 32)
+# TF.js uses the 1.00 table for the 1.01 checkpoint too (a differently trained net, same shapes).
+_WIDTHS_100 = (32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Variant:
 
     @property
     def max_stride(self) -> int:
+        """Total stride of the layer table (pixels per output cell when no layer is dilated): 16 or 32."""
         stride = 1
         for _, _, s in self.layers:
             stride *= s
@@ -47,6 +51,7 @@ class Variant:
 
 
 def _variant(name: str, multiplier: float, widths: tuple[int, ...], tail: tuple[int, int]) -> Variant:
+    """Variant ``name`` from its per-layer widths and the strides of its last two blocks."""
     return Variant(name, multiplier, _table(widths, _STRIDES + tail))
 
 
@@ -55,9 +60,8 @@ VARIANTS: dict[str, Variant] = {
     for v in (
         _variant("mobilenet_v1_050", 0.50, (16, 32, 64, 64, 128, 128, 256, 256, 256, 256, 256, 256, 256, 256), _NARROW_TAIL),
         _variant("mobilenet_v1_075", 0.75, (24, 48, 96, 96, 192, 192, 384, 384, 384, 384, 384, 384, 384, 384), _NARROW_TAIL),
-        _variant("mobilenet_v1_100", 1.00, (32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024), _WIDE_TAIL),
-        # TF.js uses the 1.00 table for the 1.01 checkpoint (a differently trained net, same shapes).
-        _variant("mobilenet_v1_101", 1.01, (32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024), _WIDE_TAIL),
+        _variant("mobilenet_v1_100", 1.00, _WIDTHS_100, _WIDE_TAIL),
+        _variant("mobilenet_v1_101", 1.01, _WIDTHS_100, _WIDE_TAIL),
     )
 }
 
@@ -151,10 +155,16 @@ def get_variant(name: str) -> Variant:
         raise ModelError(f"unknown model {name!r} (known: {', '.join(VARIANTS)})") from None
 
 
+def max_output_stride(name: str) -> int:
+    """The largest output stride variant ``name`` can produce (16 for 0.50 / 0.75, 32 for 1.00 / 1.01), read from
+    its layer table without building a model; ModelError for an unknown name."""
+    return get_variant(name).max_stride
+
+
 def reachable_strides(name: str) -> tuple[int, ...]:
     """The output strides (of ``VALID_STRIDES``: 8, 16, 32) variant ``name`` can produce; ModelError for an
     unknown name."""
-    return tuple(s for s in VALID_STRIDES if s <= get_variant(name).max_stride)
+    return tuple(s for s in VALID_STRIDES if s <= max_output_stride(name))
 
 
 def create_model(name: str = "mobilenet_v1_075", stride: int = 16) -> PoseNet:

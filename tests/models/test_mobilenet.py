@@ -7,7 +7,8 @@ import torch
 
 import posenet
 from posenet.errors import ModelError
-from posenet.models import VARIANTS, create_model, load_checkpoint, load_model, reachable_strides, save_checkpoint
+from posenet.models import (VARIANTS, create_model, load_checkpoint, load_model, max_output_stride, reachable_strides,
+                            save_checkpoint)
 from posenet.models.mobilenet import strided_layers
 
 REACHABLE = {"mobilenet_v1_050": (8, 16), "mobilenet_v1_075": (8, 16),
@@ -19,6 +20,7 @@ PARAMS = {"mobilenet_v1_050": 577_459, "mobilenet_v1_075": 1_258_195,
 @pytest.mark.parametrize("name", sorted(REACHABLE))
 def test_shapes_for_every_reachable_stride(name):
     assert reachable_strides(name) == REACHABLE[name]
+    assert max_output_stride(name) == max(REACHABLE[name])
     for stride in REACHABLE[name]:
         model = create_model(name, stride).eval()
         assert model.variant == name and model.output_stride == stride
@@ -62,6 +64,8 @@ def test_unknown_name():
         posenet.create_model("resnet50")
     with pytest.raises(ModelError, match="unknown model 'resnet50'"):
         reachable_strides("resnet50")
+    with pytest.raises(ModelError, match="unknown model 'resnet50'"):
+        max_output_stride("resnet50")
 
 
 def test_checkpoint_round_trip_and_load_model(tmp_path):
