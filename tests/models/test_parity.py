@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from reference_cases import LOCAL, SHARED_CASES, case_id, image_path, load_case, read_like_harness
+
 pytestmark = pytest.mark.network  # the weights come from the npm package (cached once per machine)
 
-HERE = Path(__file__).resolve().parent
-LOCAL_CASES = sorted((HERE.parent / "data" / "tfjs_reference").glob("*.npz"))
-SHARED = HERE.parents[2] / "shared" / "eval"
-SHARED_CASES = sorted((SHARED / "tfjs_reference").rglob("*.npz"))
+STORED_INPUT_CASES = sorted(LOCAL.glob("*.npz"))  # the local cases that keep their model_input
 HEAT_TOL, PX_TOL = 1e-4, 1e-2
 
 
@@ -26,22 +25,14 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def image_for(case: Path) -> Path:
-    """The photo a shared reference case was made from (unlabeled/ or coco_mini/images/)."""
-    folder = "unlabeled" if case.parent.name == "unlabeled" else "coco_mini/images"
-    matches = sorted((SHARED / folder).glob(case.stem + ".*"))
-    assert matches, f"no image for {case}"
-    return matches[0]
-
-
-def model_input(case: Path, ref) -> np.ndarray:
+def model_input(case: Path, arrays: dict[str, np.ndarray], meta: dict) -> np.ndarray:
     """The stored model input, else the photo decoded as the harness did and preprocessed by posenet.preprocess."""
-    if "model_input" in ref:
-        return ref["model_input"]
-    cv2 = pytest.importorskip("cv2")
+    if "model_input" in arrays:
+        return arrays["model_input"]
+    pytest.importorskip("cv2")
     from posenet.preprocess import prepare_input
-    bgr = cv2.imread(str(image_for(case)), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    x, _ = prepare_input(bgr[:, :, ::-1].copy(), tuple(int(v) for v in ref["input_hw"]))
+    x, _ = prepare_input(read_like_harness(image_path(case, meta)).copy(),
+                         tuple(int(v) for v in arrays["input_hw"]))
     return x
 
 
@@ -55,9 +46,9 @@ def run(model, x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def max_diffs(model, case: Path) -> dict[str, float]:
-    ref = np.load(case)
-    got = run(model, model_input(case, ref))
-    return {k: float(np.abs(got[k] - ref[k]).max()) for k in got}
+    arrays, meta = load_case(case)
+    got = run(model, model_input(case, arrays, meta))
+    return {k: float(np.abs(got[k] - arrays[k]).max()) for k in got}
 
 
 def check(diffs: dict[str, float], case: Path) -> None:
@@ -66,7 +57,7 @@ def check(diffs: dict[str, float], case: Path) -> None:
         assert diffs[key] <= PX_TOL, (case, key, diffs)
 
 
-@pytest.mark.parametrize("case", LOCAL_CASES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("case", STORED_INPUT_CASES, ids=case_id)
 def test_parity_stored_model_input(real_075, case):
     """The copied reference case (stored model_input) works without ../shared."""
     check(max_diffs(real_075(16), case), case)
@@ -105,7 +96,7 @@ def _local_maxima(out: dict[str, np.ndarray], stride: int, k: int, threshold: fl
 def test_stride8_agrees_with_stride16(real_075):
     """Stride 8 from the same weights: right shapes; every confident local maximum of either stride has a
     confident cell of the same keypoint in the other within one stride-16 cell (16 px), on a 3-person photo."""
-    x = np.load(LOCAL_CASES[0])["model_input"]
+    x = load_case(STORED_INPUT_CASES[0])[0]["model_input"]
     out = {16: run(real_075(16), x), 8: run(real_075(8), x)}
     assert out[8]["heatmaps"].shape == (49, 49, 17) and out[8]["offsets"].shape == (49, 49, 34)
     assert out[8]["displacements_fwd"].shape == out[8]["displacements_bwd"].shape == (49, 49, 32)
