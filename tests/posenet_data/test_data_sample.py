@@ -1,9 +1,10 @@
-"""data/sample read through its Dataloop and Roboflow exports gives the original COCO keypoints."""
+"""data/sample read through its Dataloop, Roboflow and plain COCO exports gives the original COCO keypoints."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import defaultdict
 
 import numpy as np
@@ -13,6 +14,7 @@ from pycocotools.cocoeval import COCOeval
 
 from posenet.data.canonical import to_coco
 from posenet.data.readers import read_export
+from posenet.errors import AnnotationError
 
 from data_helpers import SAMPLE
 
@@ -38,10 +40,17 @@ def original_name(rel: str) -> str:
     return f"{match.group(1)}.{match.group(2)}" if match else name
 
 
-@pytest.mark.parametrize("fmt, tolerance", [("dataloop", 0.0), ("roboflow_coco", 0.0), ("roboflow_yolov8", 0.5)])
-def test_sample_export_gives_original_keypoints(fmt, tolerance):
+# format -> (data.path, data.images, tolerance px): the plain coco route reads the COCO file with the Dataloop photos
+ROUTES = {"dataloop": (SAMPLE / "dataloop", None, 0.0), "roboflow_coco": (SAMPLE / "roboflow_coco", None, 0.0),
+          "roboflow_yolov8": (SAMPLE / "roboflow_yolov8", None, 0.5),
+          "coco": (ORIGINAL, SAMPLE / "dataloop" / "items", 0.0)}
+
+
+@pytest.mark.parametrize("fmt", ROUTES)
+def test_sample_export_gives_original_keypoints(fmt):
+    path, images, tolerance = ROUTES[fmt]
     want = original_persons()
-    export = read_export(fmt, SAMPLE / fmt)
+    export = read_export(fmt, path, images=images)
     got = {original_name(r.rel): r for r in export.images}
     assert sorted(got) == sorted(want) and export.skipped == 0
     for name, persons in want.items():
@@ -67,3 +76,21 @@ def test_sample_canonical_loads_in_pycocotools(tmp_path):
     evaluator.accumulate()
     evaluator.summarize()
     assert evaluator.stats[0] == pytest.approx(1.0)  # ground truth scored against itself: AP 1
+
+
+def test_coco_images_default_beside_the_json(tmp_path):
+    """Empty data.images (the params default): photos are looked up in the annotation JSON's folder."""
+    coco = json.loads(ORIGINAL.read_text(encoding="utf-8"))
+    keep = coco["images"][:2]
+    ids = {img["id"] for img in keep}
+    coco["images"] = keep
+    coco["annotations"] = [a for a in coco["annotations"] if a["image_id"] in ids]
+    (tmp_path / "person_keypoints.json").write_text(json.dumps(coco), encoding="utf-8")
+    for img in keep:
+        shutil.copy(SAMPLE / "dataloop" / "items" / img["file_name"], tmp_path / img["file_name"])
+    export = read_export("coco", tmp_path / "person_keypoints.json", images="")
+    assert export.root == tmp_path and sorted(r.rel for r in export.images) == sorted(i["file_name"] for i in keep)
+    want = original_persons()
+    assert [len(r.persons) for r in export.images] == [len(want[r.rel]) for r in export.images]
+    with pytest.raises(AnnotationError, match=r"no usable image .*\(22 skipped\)"):  # data/sample/coco: JSON only
+        read_export("coco", ORIGINAL, images="")
