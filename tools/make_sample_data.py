@@ -76,11 +76,13 @@ def dataloop_item(image: dict, persons: list[dict], size_bytes: int) -> dict:
 
 
 def roboflow_name(file_name: str, data: bytes) -> str:
+    """Roboflow's renaming: ``x.jpg`` -> ``x_jpg.rf.<md5 of the bytes>.jpg``."""
     stem, ext = os.path.splitext(file_name)
     return f"{stem}_{ext.lstrip('.')}.rf.{hashlib.md5(data).hexdigest()}{ext}"
 
 
 def _link(target: Path, link: Path, copy: bool) -> None:
+    """Put ``target`` at ``link``: a relative symlink, or a copy when ``copy``."""
     link.parent.mkdir(parents=True, exist_ok=True)
     if copy:
         shutil.copyfile(target, link)
@@ -94,6 +96,7 @@ def _link(target: Path, link: Path, copy: bool) -> None:
 @click.option("--out", default="data/sample", show_default=True)
 @click.option("--copy", is_flag=True, help="copy the images into the Roboflow exports instead of symlinking")
 def main(coco_dir: str, out: str, copy: bool) -> None:
+    """Write data/sample: the same COCO persons as Dataloop, Roboflow COCO, Roboflow YOLOv8 and plain COCO exports."""
     src = Path(coco_dir)
     coco = json.loads((src / "annotations.json").read_text(encoding="utf-8"))
     out_dir = Path(out)

@@ -91,6 +91,7 @@ class ConvBlock(nn.Module):
         self.act = nn.ReLU6(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        """[N, in_ch, H, W] -> [N, out_ch, H', W']."""
         return self.act(self.conv(x))
 
 
@@ -104,6 +105,7 @@ class SeparableBlock(nn.Module):
         self.act = nn.ReLU6(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        """[N, in_ch, H, W] -> [N, out_ch, H', W']."""
         return self.act(self.pointwise(self.act(self.depthwise(x))))
 
 
@@ -143,6 +145,7 @@ class PoseNet(nn.Module):
         self.displacement_bwd = nn.Conv2d(in_ch, HEADS["displacement_bwd"], 1)
 
     def forward(self, x: Tensor) -> PoseNetOutput:
+        """[N, 3, H, W] in [-1, 1] -> the four raw heads at ``(H - 1) / output_stride + 1`` rows (and columns)."""
         f = self.features(x)
         return PoseNetOutput(self.heatmap(f), self.offset(f), self.displacement_fwd(f), self.displacement_bwd(f))
 
