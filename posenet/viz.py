@@ -3,6 +3,7 @@
 * :func:`draw_poses`, :func:`heatmap_overlay`: OpenCV drawing on RGB uint8 images (infer, app, video).
 * :func:`heatmap_grid`, :func:`offset_field`, :func:`displacement_field`, :func:`side_by_side`,
   :func:`contact_sheet`: matplotlib figures (Agg backend) for reports; save them with :func:`save_figure`.
+* :func:`render_val_figures`: every per-image figure of the visualize stage for a set of val images.
 
 Model outputs live on the output grid: cell ``(i, j)`` sits at model-input pixel ``(stride*i, stride*j)``,
 which maps to original-image pixel ``(stride*i*scale_y - pad_top, stride*j*scale_x - pad_left)`` (the
@@ -12,9 +13,9 @@ letterbox of :class:`posenet.predict.Prediction` undone).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import matplotlib
@@ -31,7 +32,7 @@ from posenet.io import atomic_path  # noqa: E402
 from posenet.pose import Pose  # noqa: E402
 
 if TYPE_CHECKING:
-    from posenet.predict import Prediction
+    from posenet.predict import Prediction, Predictor
 
 # RGB colours: left side orange, right side blue, centre (nose, cross-body limbs) green.
 LEFT_COLOR = (255, 140, 0)
@@ -308,6 +309,67 @@ def contact_sheet(images: Sequence[np.ndarray | str | os.PathLike], titles: Sequ
     if suptitle:
         fig.suptitle(suptitle, fontsize=14)
     return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# visualize stage: ground truth vs pretrained vs trained on val images
+
+
+def ground_truth_poses(keypoints: np.ndarray) -> list[Pose]:
+    """Annotated persons ``[P, 17, 3]`` (x, y, v; image px) with at least one labelled keypoint as Poses:
+    labelled keypoints score 1, unlabelled 0."""
+    return [Pose(score=1.0, keypoints=person[:, :2], keypoint_scores=(person[:, 2] > 0).astype(np.float64))
+            for person in keypoints if (person[:, 2] > 0).any()]
+
+
+def telling_edge(prediction: Prediction) -> int:
+    """The pose-chain edge with the longest forward displacement at its parent's heatmap peak, among edges
+    whose parent peaks at >= 0.5 (long limbs show the mid-range field best; face edges are a few pixels)."""
+    scores = prediction.heatmap_scores.reshape(-1, NUM_KEYPOINTS)
+    peaks, cells = scores.max(axis=0), scores.argmax(axis=0)
+    parents = np.array([parent for parent, _ in POSE_CHAIN])
+    disp = prediction.displacements_fwd.reshape(-1, 2 * len(POSE_CHAIN))
+    edges = np.arange(len(POSE_CHAIN))
+    lengths = np.hypot(disp[cells[parents], edges], disp[cells[parents], edges + len(POSE_CHAIN)])
+    strong = peaks[parents] >= 0.5
+    return int(np.argmax(np.where(strong, lengths, -1.0))) if strong.any() else int(np.argmax(peaks[parents]))
+
+
+def render_val_figures(records: Sequence[Mapping[str, Any]], persons: Mapping[int, np.ndarray],
+                       images_dir: str | os.PathLike, pretrained: Predictor, trained: Predictor,
+                       out_dir: str | os.PathLike, min_score: float = MIN_PART_SCORE) -> None:
+    """Write the per-image figures of the visualize stage into ``out_dir`` for each COCO image ``record``
+    (``id``, ``file_name`` under ``images_dir``; ``persons[id]``: annotated keypoints ``[P, 17, 3]`` image px):
+
+    ``<stem>_skeletons.png`` (ground truth, pretrained, trained side by side; keypoints drawn from
+    ``min_score``), the trained model's ``<stem>_heatmaps.png``, ``<stem>_offsets.png`` (strongest part) and
+    ``<stem>_displacements.png`` (:func:`telling_edge`, forward), then ``contact_sheet.png`` of the trained
+    model's skeletons on every image. Raises ImageError for an unreadable image.
+    """
+    out_dir = Path(out_dir)
+    predictors = {"pretrained": pretrained, "trained": trained}
+    sheet, sheet_titles = [], []
+    for record in records:
+        image = read_image(Path(images_dir) / record["file_name"])
+        stem = Path(record["file_name"]).stem
+        truth = ground_truth_poses(persons[int(record["id"])])
+        runs = {tag: predictor.run(image) for tag, predictor in predictors.items()}
+        panels = [draw_poses(image, truth, 0.5, min_pose_score=0.0, show_scores=False)] + [
+            draw_poses(image, runs[t].poses, min_score) for t in ("pretrained", "trained")]
+        titles = [f"ground truth: annotated persons: {len(truth)}"] + [
+            f"{t}: poses with score >= {MIN_POSE_SCORE}: "
+            f"{sum(p.score >= MIN_POSE_SCORE for p in runs[t].poses)}" for t in ("pretrained", "trained")]
+        save_figure(side_by_side(panels, titles, suptitle=record["file_name"]), out_dir / f"{stem}_skeletons.png")
+        run = runs["trained"]
+        save_figure(heatmap_grid(image, run, title=f"{record['file_name']}: trained model heatmaps"),
+                    out_dir / f"{stem}_heatmaps.png")
+        part = int(np.argmax(run.heatmap_scores.reshape(-1, NUM_KEYPOINTS).max(axis=0)))
+        save_figure(offset_field(image, run, part), out_dir / f"{stem}_offsets.png")
+        save_figure(displacement_field(image, run, telling_edge(run), "fwd"), out_dir / f"{stem}_displacements.png")
+        sheet.append(panels[2])
+        sheet_titles.append(f"{record['file_name']}\n{titles[2]}")
+    save_figure(contact_sheet(sheet, sheet_titles, cols=3, suptitle="trained model on the val images"),
+                out_dir / "contact_sheet.png")
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -13,41 +13,16 @@ import logging
 from pathlib import Path
 
 import click
-import numpy as np
 
 from posenet import viz
 from posenet.cli import setup_logging, user_errors
-from posenet.constants import NUM_KEYPOINTS, POSE_CHAIN
 from posenet.data.dataset import load_split
 from posenet.errors import AnnotationError
-from posenet.images import read_image
 from posenet.io import atomic_dir
-from posenet.models import load_model
 from posenet.params import load_params
-from posenet.pose import Pose
-from posenet.predict import Prediction, Predictor
+from posenet.predict import Predictor
 
 log = logging.getLogger("stages.visualize")
-
-
-def ground_truth_poses(keypoints: np.ndarray) -> list[Pose]:
-    """Annotated persons ``[P, 17, 3]`` (x, y, v) with at least one labelled keypoint as Poses: labelled
-    keypoints score 1, unlabelled 0."""
-    return [Pose(score=1.0, keypoints=person[:, :2], keypoint_scores=(person[:, 2] > 0).astype(np.float64))
-            for person in keypoints if (person[:, 2] > 0).any()]
-
-
-def telling_edge(prediction: Prediction) -> int:
-    """The pose-chain edge with the longest forward displacement at its parent's heatmap peak, among edges
-    whose parent peaks at >= 0.5 (long limbs show the mid-range field best; face edges are a few pixels)."""
-    scores = prediction.heatmap_scores.reshape(-1, NUM_KEYPOINTS)
-    peaks, cells = scores.max(axis=0), scores.argmax(axis=0)
-    parents = np.array([parent for parent, _ in POSE_CHAIN])
-    disp = prediction.displacements_fwd.reshape(-1, 2 * len(POSE_CHAIN))
-    edges = np.arange(len(POSE_CHAIN))
-    lengths = np.hypot(disp[cells[parents], edges], disp[cells[parents], edges + len(POSE_CHAIN)])
-    strong = peaks[parents] >= 0.5
-    return int(np.argmax(np.where(strong, lengths, -1.0))) if strong.any() else int(np.argmax(peaks[parents]))
 
 
 @click.command()
@@ -79,36 +54,12 @@ def main(params_path: str, annotations: str, images_dir: str, pretrained: str | 
     records = records[: max_images or params.visualize.max_images]
     if not records:
         raise AnnotationError(f"{annotations}: no images in the val split")
-    pretrained = pretrained or str(Path("models/pretrained") / f"{name}.pt")
-    predictors = {tag: Predictor.from_params(params, weights=path)
-                  for tag, path in (("pretrained", pretrained), ("trained", trained))}
+    pretrained_predictor = Predictor.from_params(params, weights=pretrained)  # None: models/pretrained/<name>.pt
+    trained_predictor = Predictor.from_params(params, weights=trained)
     log.info("rendering %d val images with %s (stride %d, input %d)", len(records), name, stride,
              params.predict.input_size)
-    sheet, sheet_titles = [], []
     with atomic_dir(out) as tmp:
-        for record in records:
-            image = read_image(Path(images_dir) / record["file_name"])
-            stem = Path(record["file_name"]).stem
-            truth = ground_truth_poses(persons[int(record["id"])])
-            runs = {tag: predictor.run(image) for tag, predictor in predictors.items()}
-            panels = [viz.draw_poses(image, truth, 0.5, min_pose_score=0.0, show_scores=False)] + [
-                viz.draw_poses(image, runs[t].poses, min_score) for t in ("pretrained", "trained")]
-            titles = [f"ground truth: annotated persons: {len(truth)}"] + [
-                f"{t}: poses with score >= {viz.MIN_POSE_SCORE}: "
-                f"{sum(p.score >= viz.MIN_POSE_SCORE for p in runs[t].poses)}" for t in ("pretrained", "trained")]
-            viz.save_figure(viz.side_by_side(panels, titles, suptitle=record["file_name"]),
-                            tmp / f"{stem}_skeletons.png")
-            run = runs["trained"]
-            viz.save_figure(viz.heatmap_grid(image, run, title=f"{record['file_name']}: trained model heatmaps"),
-                            tmp / f"{stem}_heatmaps.png")
-            part = int(np.argmax(run.heatmap_scores.reshape(-1, NUM_KEYPOINTS).max(axis=0)))
-            viz.save_figure(viz.offset_field(image, run, part), tmp / f"{stem}_offsets.png")
-            viz.save_figure(viz.displacement_field(image, run, telling_edge(run), "fwd"),
-                            tmp / f"{stem}_displacements.png")
-            sheet.append(panels[2])
-            sheet_titles.append(f"{record['file_name']}\n{titles[2]}")
-        viz.save_figure(viz.contact_sheet(sheet, sheet_titles, cols=3, suptitle="trained model on the val images"),
-                        tmp / "contact_sheet.png")
+        viz.render_val_figures(records, persons, images_dir, pretrained_predictor, trained_predictor, tmp, min_score)
         if Path(metrics_dir).is_dir():
             viz.save_figure(viz.training_curves(metrics_dir), tmp / "training_curves.png")
         else:

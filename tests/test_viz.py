@@ -109,3 +109,32 @@ def test_displacement_field_rejects_bad_edge():
     pred = _prediction((50, 50))
     with pytest.raises(PosenetError, match="edge 16"):
         viz.displacement_field(np.zeros((50, 50, 3), np.uint8), pred, 16)
+
+
+def test_ground_truth_poses_skip_unlabelled_persons():
+    persons = np.zeros((3, NUM_KEYPOINTS, 3))
+    persons[0, :, :2] = 10.0
+    persons[0, :5, 2] = 2
+    persons[2, 3] = (40.0, 50.0, 1)  # one labelled, not visible keypoint still counts
+    truth = viz.ground_truth_poses(persons)
+    assert len(truth) == 2 and [p.score for p in truth] == [1.0, 1.0]
+    assert truth[0].keypoint_scores.tolist() == [1.0] * 5 + [0.0] * 12
+    assert truth[1].keypoints[3].tolist() == [40.0, 50.0] and truth[1].keypoint_scores.sum() == 1
+
+
+def test_telling_edge_is_the_longest_confident_displacement():
+    from posenet.constants import POSE_CHAIN
+
+    pred = _prediction((65, 65), input_size=65, stride=8)
+    first_edge = {}
+    for e, (parent, _) in enumerate(POSE_CHAIN):
+        first_edge.setdefault(parent, e)
+    (weak, short, long_), parents = list(first_edge.values())[:3], list(first_edge)[:3]
+    for cell, parent, score in zip((1, 3, 5), parents, (0.3, 0.9, 0.8)):
+        pred.heatmap_scores[cell, cell, parent] = score
+    for cell, edge, length in zip((1, 3, 5), (weak, short, long_), (100.0, 10.0, 30.0)):
+        pred.displacements_fwd[cell, cell, edge] = length       # dy; dx stays 0
+    assert viz.telling_edge(pred) == long_                      # the weak parent's longer edge is passed over
+    pred.heatmap_scores[...] = 0.0
+    pred.heatmap_scores[1, 1, parents[0]] = 0.2                 # nothing confident: the strongest parent's edge
+    assert viz.telling_edge(pred) == weak
