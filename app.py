@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from posenet import serving, viz
+from posenet import serving, video, viz
 from posenet.constants import PART_NAMES
 from posenet.errors import ImageError, PosenetError
 from posenet.images import VIDEO_EXTENSIONS, decode_image_bytes
-from posenet.params import load_params
+from posenet.models import PoseNet
+from posenet.params import Params, load_params
 from posenet.pose import poses_to_json
 from posenet.predict import Predictor
 
@@ -32,22 +35,23 @@ INPUTS = ("Sample photo", "Upload image or video", "Camera snapshot")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def get_model(path: str, stride: int, mtime: float) -> tuple:
+def get_model(path: str, stride: int, mtime: float) -> tuple[PoseNet, serving.ModelInfo]:
     """Cached (model, ModelInfo); ``mtime`` is part of the key so a retrained file is reloaded."""
     return serving.load_serving_model(path, stride, root=ROOT)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def model_variant(path: str, mtime: float, _params) -> str:
+def model_variant(path: str, mtime: float, _params: Params) -> str:
     """Variant of the chosen checkpoint, cached; ``mtime`` is part of the key so a replaced file is re-read."""
     return serving.model_variant(path, _params, ROOT)
 
 
 def relative(path: Path) -> str:
+    """``path`` relative to the repository root when inside it (for display)."""
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def sidebar(params) -> dict:
+def sidebar(params: Params) -> dict[str, Any]:
     """All controls; returns their values."""
     sb = st.sidebar
     sb.header("Model")
@@ -76,7 +80,7 @@ def sidebar(params) -> dict:
                 min_pose_score=min_pose_score, min_part_score=min_part_score, part=None if part == ALL_PARTS else part)
 
 
-def serving_model(params, c: dict):
+def serving_model(params: Params, c: dict[str, Any]) -> tuple[PoseNet, serving.ModelInfo]:
     """(model, info) for the chosen file, fetching + converting the pretrained weights on first use."""
     path = c["model_path"]
     if path == serving.pretrained_path(params, ROOT) and not path.is_file():
@@ -85,7 +89,7 @@ def serving_model(params, c: dict):
     return get_model(str(path), c["stride"], path.stat().st_mtime)
 
 
-def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict) -> None:
+def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict[str, Any]) -> None:
     """Poses, overlays, tables, timing and the JSON download for one RGB image."""
     prediction = predictor.run(image)
     poses = [p for p in prediction.poses if p.score >= c["min_pose_score"]]
@@ -114,7 +118,7 @@ def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict) -> N
         st.json(payload, expanded=False)
 
 
-def show_video(upload, predictor: Predictor, c: dict) -> None:
+def show_video(upload: UploadedFile, predictor: Predictor, c: dict[str, Any]) -> None:
     """Annotate an uploaded video once per (file, settings), then play it and offer downloads."""
     key = (upload.file_id, tuple(sorted((k, str(v)) for k, v in c.items())))
     done = st.session_state.setdefault("video_results", {})
@@ -137,7 +141,7 @@ def show_video(upload, predictor: Predictor, c: dict) -> None:
                 bar.empty()
             done.clear()  # keep only the latest video in memory
             done[key] = (result.path.read_bytes(), result.frames,  # JSON: stages/infer.py's <stem>_poses.json
-                         {"source": upload.name, "fps": result.fps, "frames": [poses_to_json(p) for p in result.results]})
+                         video.poses_record(upload.name, result.fps, result.results))
     data, frames, record = done[key]
     st.success(f"{frames} frames annotated ({record['fps']:.1f} fps), "
                f"{sum(map(len, record['frames']))} poses found in {upload.name}")
@@ -150,6 +154,7 @@ def show_video(upload, predictor: Predictor, c: dict) -> None:
 
 
 def main() -> None:
+    """Lay out the page: sidebar controls, the serving model, then the chosen input's results."""
     st.set_page_config(page_title="PoseNet", layout="wide")
     st.title("PoseNet pose estimation")
     try:

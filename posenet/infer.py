@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -31,8 +31,11 @@ from posenet.evaluate import coco_results
 from posenet.images import expand_inputs, is_video, read_image, write_image
 from posenet.io import write_json_atomic
 from posenet.pose import Pose, poses_to_json
-from posenet.video import annotate_video
+from posenet.video import annotate_video, poses_record
 from posenet.viz import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
+
+if TYPE_CHECKING:
+    from posenet.predict import Prediction, Predictor
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,7 @@ class Inferencer:
     on_error: called with the one-line message of each bad input (default: logged as an error).
     """
 
-    def __init__(self, predictor: Any, out_dir: str | os.PathLike, render: bool = True,
+    def __init__(self, predictor: Predictor, out_dir: str | os.PathLike, render: bool = True,
                  heatmap: int | str | None = None, fmt: str = "json", coco_ids: dict[str, int] | None = None,
                  min_part_score: float = MIN_PART_SCORE, min_pose_score: float = MIN_POSE_SCORE,
                  progress: bool = True, on_error: Callable[[str], None] | None = None) -> None:
@@ -124,11 +127,11 @@ class Inferencer:
         self.on_error = on_error or (lambda message: log.error("%s", message))
         self._names = _Names()
 
-    def _annotate(self, image: np.ndarray, prediction: Any) -> np.ndarray:
+    def _annotate(self, image: np.ndarray, prediction: Prediction) -> np.ndarray:
         base = heatmap_overlay(image, prediction, self.heatmap) if self.show_heatmap else image
         return draw_poses(base, prediction.poses, self.min_part_score, self.min_pose_score)
 
-    def _predict(self, image: np.ndarray, summary: InferSummary) -> Any:
+    def _predict(self, image: np.ndarray, summary: InferSummary) -> Prediction:
         prediction = self.predictor.run(image)
         summary.model_ms += float(sum(prediction.timings_ms.values()))
         return prediction
@@ -196,12 +199,12 @@ class Inferencer:
                 video = annotate_video(source, lambda frame: self._predict(frame, summary),
                                        self._annotate if self.render else None, self.out_dir / name,
                                        max_frames=max_frames, progress=progress,
-                                       keep=lambda prediction: poses_to_json(prediction.poses))
+                                       keep=lambda prediction: prediction.poses)
             except PosenetError as err:
                 self._fail(summary, label, err)
                 return
         summary.frames += video.frames
-        write_json_atomic(self.out_dir / json_name, {"source": label, "fps": video.fps, "frames": video.results})
+        write_json_atomic(self.out_dir / json_name, poses_record(label, video.fps, video.results))
         summary.outputs.append(self.out_dir / json_name)
         if video.path is not None:
             summary.outputs.append(video.path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from posenet.images import VideoReader, VideoWriter
+from posenet.pose import Pose, poses_to_json
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +74,9 @@ def annotate_video(source: str | os.PathLike | int, predict: Callable[[np.ndarra
                 log.info("%s: stopped after %d frames", reader.name, len(results))
     return VideoResult(path=Path(target) if annotate is not None else None, frames=len(results),
                        fps=reader.info.fps, results=results)
+
+
+def poses_record(source: str, fps: float, frames: Sequence[Sequence[Pose]]) -> dict[str, Any]:
+    """The per-frame poses JSON of a video (the infer stage's ``<stem>_poses.json``, the app's download):
+    ``{"source": source, "fps": fps, "frames": [[pose dicts] per frame]}`` (poses in image px)."""
+    return {"source": source, "fps": fps, "frames": [poses_to_json(poses) for poses in frames]}

@@ -70,3 +70,13 @@ def test_ctrl_c_ends_a_live_source_cleanly(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):  # no frame yet: the interrupt goes on
         video.annotate_video(0, lambda frame: 1, lambda frame, r: frame, tmp_path / "none.mp4")
     assert not (tmp_path / "none.mp4").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_poses_record_is_the_per_frame_json():
+    from posenet.pose import Pose
+
+    pose = Pose(0.5, np.arange(34, dtype=float).reshape(17, 2), np.full(17, 0.25))
+    record = video.poses_record("clip.mp4", 4.0, [[pose], []])
+    assert record["source"] == "clip.mp4" and record["fps"] == 4.0
+    assert [len(f) for f in record["frames"]] == [1, 0]
+    assert record["frames"][0][0] == pose.to_dict()
