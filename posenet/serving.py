@@ -1,6 +1,7 @@
 """What the Streamlit app serves, kept out of ``app.py`` so it is testable without a browser.
 
-* which model files exist and which one to serve by default (trained if present, else pretrained),
+* which model files exist and which one to serve by default (:func:`default_model`: the trained model
+  when its variant is the requested one, else the pretrained one; shared with the infer stage),
   fetching and converting the pretrained weights on first use;
 * loading any checkpoint file whatever its variant, and describing it (path, variant, trained/pretrained);
 * the output strides the served variant can reach, and the valid input resolutions for a stride;
@@ -21,6 +22,7 @@ import torch
 
 from posenet import video
 from posenet.constants import PART_NAMES
+from posenet.errors import ModelError
 from posenet.models import PoseNet, load_checkpoint, load_model, reachable_strides, save_checkpoint
 from posenet.params import Params
 from posenet.pose import Pose
@@ -54,18 +56,37 @@ class ModelInfo:
         return f"{self.kind} {self.variant}, stride {self.stride}, from {self.path}"
 
 
-def pretrained_path(params: Params, root: str | os.PathLike = ".") -> Path:
-    """Where the convert stage writes the pretrained checkpoint of ``params.model.name``."""
-    return Path(root) / PRETRAINED_DIR / f"{params.model.name}.pt"
+def pretrained_path(params: Params, root: str | os.PathLike = ".", name: str | None = None) -> Path:
+    """Where the convert stage writes the pretrained checkpoint of ``name`` (default ``params.model.name``)."""
+    return Path(root) / PRETRAINED_DIR / f"{name or params.model.name}.pt"
+
+
+def default_model(params: Params, name: str | None = None, root: str | os.PathLike = ".") -> Path:
+    """The model file that serves variant ``name`` (default ``params.model.name``) when none is chosen:
+    ``models/trained/model.pt`` when it exists and its checkpoint variant is ``name``, else the pretrained
+    checkpoint of ``name`` (which may be yet to be fetched). An unreadable trained file is passed over
+    with a warning. Used by the app and the infer stage."""
+    name = name or params.model.name
+    trained = Path(root) / TRAINED_MODEL
+    if trained.is_file():
+        try:
+            variant = _variant(load_checkpoint(trained)[1])
+        except ModelError as err:
+            log.warning("%s not used: %s", trained, err)
+        else:
+            if variant == name:
+                return trained
+            log.info("%s is a trained %s, not %s: serving the pretrained %s", trained, variant, name, name)
+    return pretrained_path(params, root, name)
 
 
 def model_choices(params: Params, root: str | os.PathLike = ".") -> list[Path]:
-    """Model files to offer, default first: ``models/trained/model.pt`` when present, then the configured
-    pretrained checkpoint (listed even when missing: serving it fetches and converts it), then any
-    other converted pretrained checkpoints."""
+    """Model files to offer, default first (:func:`default_model`), then ``models/trained/model.pt`` when
+    present, the configured pretrained checkpoint (listed even when missing: serving it fetches and
+    converts it), then any other converted pretrained checkpoints."""
     root = Path(root)
     trained = root / TRAINED_MODEL
-    choices = [trained] if trained.is_file() else []
+    choices = [default_model(params, root=root)] + ([trained] if trained.is_file() else [])
     choices.append(pretrained_path(params, root))
     choices += sorted((root / PRETRAINED_DIR).glob("*.pt"))
     return list(dict.fromkeys(choices))

@@ -24,7 +24,6 @@ from posenet.infer import Inferencer, load_coco_image_ids
 from posenet.params import MODEL_NAMES, check_input_size, load_params
 from posenet.viz import MIN_PART_SCORE, MIN_POSE_SCORE
 
-TRAINED = Path("models/trained/model.pt")
 log = logging.getLogger("infer")
 
 
@@ -38,7 +37,8 @@ log = logging.getLogger("infer")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False), default="params.yaml", show_default=True)
 @click.option("--model", "model_name", type=click.Choice(MODEL_NAMES), default=None, help="[params model.name]")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help=f"Checkpoint .pt [default: {TRAINED} if present, else models/pretrained/<model>.pt]")
+              help="Checkpoint .pt [default: models/trained/model.pt if it is a trained <model>, "
+                   "else models/pretrained/<model>.pt]")
 @click.option("--stride", type=click.Choice([str(s) for s in VALID_STRIDES]), default=None,
               help="Output stride [params model.stride]")
 @click.option("--input-size", type=int, default=None, help="Model input side, k * stride + 1 [params predict.input_size]")
@@ -76,14 +76,14 @@ def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: 
     size = input_size or params.predict.input_size
     check_input_size("--input-size", size, out_stride)
     coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
-    if weights is None and TRAINED.exists():
-        weights = str(TRAINED)
 
     from posenet.models import load_model
     from posenet.predict import Predictor, resolve_device
+    from posenet.serving import default_model, model_kind
 
+    weights_path = Path(weights) if weights is not None else default_model(params, name)
     torch_device = resolve_device(device)
-    model = load_model(name, out_stride, weights=weights, device=torch_device)
+    model = load_model(name, out_stride, weights=weights_path, device=torch_device)
     predictor = Predictor(
         model, input_size=size,
         multi_pose=params.predict.multi_pose if single_pose is None else not single_pose,
@@ -91,8 +91,8 @@ def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: 
         score_threshold=params.predict.score_threshold if score_threshold is None else score_threshold,
         nms_radius=params.predict.nms_radius if nms_radius is None else nms_radius,
         device=torch_device)
-    log.info("%s stride %d input %d on %s (weights: %s)", name, out_stride, size, predictor.device,
-             weights or "pretrained")
+    log.info("serving the %s %s model from %s (stride %d, input %d, %s)", model_kind(weights_path), name,
+             weights_path, out_stride, size, predictor.device)
     inferencer = Inferencer(predictor, out_dir, render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
                             min_part_score=min_part_score, min_pose_score=min_pose_score,
                             on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))

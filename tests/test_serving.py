@@ -34,12 +34,31 @@ def test_model_choices_prefer_trained_and_kind_follows_folder(tmp_path):
     other.parent.mkdir(parents=True)
     other.write_bytes(b"x")
     trained = tmp_path / "models" / "trained" / "model.pt"
-    trained.parent.mkdir(parents=True)
-    trained.write_bytes(b"x")
+    save_checkpoint(trained, {}, {"variant": params.model.name})  # only the metadata is read
     assert serving.model_choices(params, tmp_path) == [trained, pretrained, other]
     assert serving.model_kind(trained, tmp_path) == "trained"
     assert serving.model_kind(tmp_path / "models" / "checkpoints" / "step_50.pt", tmp_path) == "trained"
     assert serving.model_kind(other, tmp_path) == "pretrained"
+
+
+def test_default_model_is_the_trained_file_only_for_its_own_variant(tmp_path, caplog):
+    params = Params()  # mobilenet_v1_075
+    trained = tmp_path / "models" / "trained" / "model.pt"
+    pretrained_050 = tmp_path / "models" / "pretrained" / "mobilenet_v1_050.pt"
+    assert serving.default_model(params, root=tmp_path) == serving.pretrained_path(params, tmp_path)
+    save_checkpoint(trained, {}, {"variant": "mobilenet_v1_075"})
+    assert serving.default_model(params, root=tmp_path) == trained
+    assert serving.default_model(params, "mobilenet_v1_075", tmp_path) == trained
+    assert serving.default_model(params, "mobilenet_v1_050", tmp_path) == pretrained_050
+    save_checkpoint(trained, {}, {"variant": "mobilenet_v1_050"})
+    assert serving.default_model(params, "mobilenet_v1_050", tmp_path) == trained
+    assert serving.default_model(params, root=tmp_path) == serving.pretrained_path(params, tmp_path)
+    # the app offers the same default first, the other-variant trained file after it
+    assert serving.model_choices(params, tmp_path)[:2] == [serving.pretrained_path(params, tmp_path), trained]
+    trained.write_bytes(b"not a checkpoint")
+    with caplog.at_level("WARNING", logger="posenet.serving"):
+        assert serving.default_model(params, root=tmp_path) == serving.pretrained_path(params, tmp_path)
+    assert "model.pt" in caplog.text and "not a readable checkpoint" in caplog.text
 
 
 def test_load_serving_model_takes_variant_from_metadata(tmp_path):

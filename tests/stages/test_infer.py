@@ -188,3 +188,25 @@ def test_no_input_is_a_usage_error(load_stage):
 def test_unopenable_webcam_is_named(infer, tmp_path):
     result = infer("--webcam", "57", "--out", str(tmp_path))
     assert result.exit_code == 2 and "webcam 57" in result.stderr
+
+
+@pytest.mark.parametrize("trained_variant, served", [
+    ("mobilenet_v1_075", "the pretrained mobilenet_v1_050 model from models/pretrained/mobilenet_v1_050.pt"),
+    ("mobilenet_v1_050", "the trained mobilenet_v1_050 model from models/trained/model.pt"),
+])
+def test_trained_model_serves_only_its_own_variant(load_stage, tmp_path, monkeypatch, caplog, trained_variant,
+                                                   served):
+    """--model mobilenet_v1_050 with a trained 0.75 file in models/trained: the 0.50 pretrained file serves."""
+    from posenet.models import create_model, save_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    save_checkpoint(tmp_path / "models" / "pretrained" / "mobilenet_v1_050.pt", create_model("mobilenet_v1_050"),
+                    {"variant": "mobilenet_v1_050"})
+    save_checkpoint(tmp_path / "models" / "trained" / "model.pt", create_model(trained_variant),
+                    {"variant": trained_variant})
+    with caplog.at_level("INFO"):
+        result = CliRunner().invoke(load_stage("infer").main, [
+            str(PHOTOS / "pose.jpg"), "--model", "mobilenet_v1_050", "--params", str(REPO / "params.yaml"),
+            "--input-size", SIZE, "--no-render", "--out", str(tmp_path / "out")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"serving {served}" in caplog.text
