@@ -13,12 +13,15 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from posenet.errors import AnnotationError
 from posenet.pose import Pose
+
+if TYPE_CHECKING:
+    from posenet.predict import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +97,7 @@ def evaluate_keypoints(annotations: str | os.PathLike | Mapping[str, Any],
     return {name: max(float(ev.stats[i]), 0.0) for name, i in zip(METRIC_NAMES, _STATS_INDEX)}
 
 
-def evaluate_predictor(predictor, annotations: str | os.PathLike | Mapping[str, Any],
+def evaluate_predictor(predictor: Predictor, annotations: str | os.PathLike | Mapping[str, Any],
                        images_dir: str | os.PathLike) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Run ``predictor`` on every image of a COCO keypoint file -> (metrics, COCO results).
 

@@ -8,9 +8,11 @@ rescale to the image. Defaults are the reference ``res513`` settings.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +21,9 @@ from posenet.decode import decode_multiple_poses, decode_single_pose
 from posenet.errors import ParamsError
 from posenet.pose import Pose
 from posenet.preprocess import Letterbox, prepare_input, scale_poses, valid_input_size
+
+if TYPE_CHECKING:
+    from posenet.params import Params
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +91,8 @@ class Predictor:
         self.nms_radius = float(nms_radius)
 
     @classmethod
-    def from_params(cls, params, weights: str | None = None, device: str | torch.device | None = None) -> Predictor:
+    def from_params(cls, params: Params, weights: str | os.PathLike | None = None,
+                    device: str | torch.device | None = None) -> Predictor:
         """Predictor from a ``posenet.params.Params`` (model + predict sections); weights: see load_model."""
         from posenet.models import load_model
 

@@ -20,6 +20,7 @@ from posenet.weights import convert_folder
 @click.option("-v", "--verbose", is_flag=True)
 @user_errors
 def main(params_path: str, name: str | None, tfjs_dir: str | None, out: str | None, verbose: bool) -> None:
+    """Convert the fetched TF.js weights of a variant into a PyTorch checkpoint (state_dict + meta)."""
     setup_logging(verbose)
     params = load_params(params_path)
     name = name or params.model.name

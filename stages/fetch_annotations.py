@@ -33,6 +33,7 @@ log = logging.getLogger("fetch_annotations")
 @user_errors
 def main(params_path: str, source: str | None, fmt: str | None, path: str | None, images: str | None,
          annotations_dir: str, images_dir: str, summary: str, verbose: bool) -> None:
+    """Read a Dataloop / Roboflow / COCO keypoint export and write the canonical train/val dataset."""
     setup_logging(verbose)
     params = load_params(params_path)
     overrides = {k: v for k, v in {"source": source, "format": fmt, "path": path, "images": images}.items() if v is not None}

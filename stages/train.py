@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -42,7 +43,7 @@ from posenet.train import TrainPaths, train
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @user_errors
 def main(params_path: str, resume: bool, annotations_dir: str, images_dir: str, targets_dir: str,
-         pretrained: str | None, out: str, checkpoints: str, live_dir: str, verbose: bool, **overrides) -> None:
+         pretrained: str | None, out: str, checkpoints: str, live_dir: str, verbose: bool, **overrides: Any) -> None:
     """Train PoseNet with the PersonLab loss; writes the trained model, checkpoints and DVCLive logs."""
     setup_logging(verbose)
     params = load_params(params_path)
