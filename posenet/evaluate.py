@@ -26,9 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PERSON_CATEGORY_ID = 1
+# The first six of COCOeval.stats for keypoints (AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl).
 METRIC_NAMES: tuple[str, ...] = ("AP", "AP50", "AP75", "APm", "APl", "AR")
-# Indices of METRIC_NAMES in COCOeval.stats for keypoints (stats: AP, AP50, AP75, APm, APl, AR, AR50, AR75, ARm, ARl).
-_STATS_INDEX = (0, 1, 2, 3, 4, 5)
 
 
 def coco_results(image_id_to_poses: Mapping[int, Sequence[Pose]]) -> list[dict[str, Any]]:
@@ -94,7 +93,7 @@ def evaluate_keypoints(annotations: str | os.PathLike | Mapping[str, Any],
     _quiet(ev.accumulate)
     _quiet(ev.summarize)
     # -1 marks "no ground truth in this area range": report it as 0.
-    return {name: max(float(ev.stats[i]), 0.0) for name, i in zip(METRIC_NAMES, _STATS_INDEX)}
+    return {name: max(float(stat), 0.0) for name, stat in zip(METRIC_NAMES, ev.stats)}
 
 
 def evaluate_predictor(predictor: Predictor, annotations: str | os.PathLike | Mapping[str, Any],
