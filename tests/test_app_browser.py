@@ -102,12 +102,14 @@ def page_text(driver) -> str:
         return ""
 
 
-def wait_for(driver, present: str, absent: str | None = None, timeout: float = RESULT_S) -> str:
-    """Wait until the page shows ``present`` (and not ``absent``) and no script is running; return the text."""
+def wait_for(driver, *present: str, absent: str | None = None, timeout: float = RESULT_S) -> str:
+    """Wait until the page shows every string of ``present`` (and not ``absent``) and no script is running;
+    return the text. Streamlit renders a rerun element by element, so wait for the last element needed too."""
     def ready(d):
         text = page_text(d)
         running = d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
-        return text if present in text and (absent is None or absent not in text) and not running else False
+        shown = all(p in text for p in present) and (absent is None or absent not in text)
+        return text if shown and not running else False
 
     return WebDriverWait(driver, timeout, poll_frequency=0.5).until(
         ready, message=f"page never showed {present!r}" + (f" without {absent!r}" if absent else ""))
@@ -141,7 +143,7 @@ def test_browser_corrupt_then_good_upload(server, browser, tmp_path):
     screenshot(browser, tmp_path, "2_corrupt_upload.png")
 
     upload_file(browser, PHOTO)
-    text = wait_for(browser, "found in pose.jpg", absent="corrupt or truncated")
+    text = wait_for(browser, "found in pose.jpg", "1000x667 px", "Download poses JSON", absent="corrupt or truncated")
     assert "1000x667 px" in text and "Download poses JSON" in text
     images = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stImage"] img')
     assert len(images) >= 2 and all(img.get_attribute("naturalWidth") not in (None, "0") for img in images)
@@ -162,8 +164,7 @@ def test_browser_video_upload_plays_in_the_page(server, browser, tmp_path):
     wait_for(browser, "poses found in multi_skiing.jpg")
     browser.find_element(By.XPATH, "//label[.//*[text()='Upload image or video']]").click()
     upload_file(browser, video)
-    text = wait_for(browser, "6 frames annotated")
-    assert "Download annotated video" in text
+    wait_for(browser, "6 frames annotated", "Download annotated video", "Download poses JSON (per frame)")
     player = browser.find_element(By.TAG_NAME, "video")
     WebDriverWait(browser, 30, poll_frequency=0.5).until(
         lambda d: d.execute_script("return arguments[0].readyState", player) >= 2,
