@@ -16,7 +16,7 @@ import numpy as np
 from posenet.data.canonical import empty_keypoints
 from posenet.data.files import index_images, load_json, nfc
 from posenet.data.imagemeta import IMAGE_EXTENSIONS, probe_image, swaps_axes
-from posenet.data.parts import part_index
+from posenet.data.parts import keypoint_index
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.errors import AnnotationError
 
@@ -126,15 +126,9 @@ def _persons(annotations: list[Any], json_path: Path, occluded: set[str], unknow
         keypoints = empty_keypoints()
         for i, ann in children.get(pose_id, []):
             where = f"{json_path}: annotations[{i}]"
-            try:
-                k = part_index(str(ann.get("label", "")), f"{where}.label")
-                if k is None:
-                    raise AnnotationError(f"{where}.label: {ann.get('label')!r} is a person label, not a keypoint")
-            except AnnotationError as err:
-                if unknown_labels == "ignore":
-                    log.warning("%s (point ignored)", err)
-                    continue
-                raise
+            k = keypoint_index(str(ann.get("label", "")), f"{where}.label", unknown_labels)
+            if k < 0:
+                continue
             if keypoints[k, 2] > 0:
                 log.warning("%s: keypoint %r labelled twice in pose %s; keeping the later one", json_path, ann.get("label"), pose_id)
             keypoints[k] = (*_xy(ann, where), 1 if _is_occluded(ann, occluded) else 2)
