@@ -19,10 +19,11 @@ from posenet.data.imagemeta import IMAGE_EXTENSIONS, probe_image, swaps_axes
 from posenet.data.parts import keypoint_index
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.errors import AnnotationError
+from posenet.params import DataloopParams
 
 log = logging.getLogger(__name__)
 
-OCCLUDED_VALUES: tuple[str, ...] = ("occluded", "not visible", "not-visible", "not_visible", "invisible")
+OCCLUDED_VALUES: tuple[str, ...] = DataloopParams().occluded_values  # params.yaml data.dataloop default
 
 
 def read_dataloop(root: str | Path, occluded_values: tuple[str, ...] = OCCLUDED_VALUES,

@@ -12,8 +12,7 @@ from posenet.data.roboflow_coco import read_roboflow_coco
 from posenet.data.roboflow_legacy import read_roboflow_legacy
 from posenet.data.roboflow_yolov8 import read_roboflow_yolov8
 from posenet.errors import AnnotationError
-
-FORMATS: tuple[str, ...] = ("dataloop", "roboflow_coco", "roboflow_yolov8", "roboflow_legacy", "coco")
+from posenet.params import DATA_FORMATS
 
 
 def read_export(fmt: str, path: str | Path, *, images: str | Path | None = None, keypoint_names: Sequence[str] = (),
@@ -33,7 +32,7 @@ def read_export(fmt: str, path: str | Path, *, images: str | Path | None = None,
     elif fmt == "coco":
         export = read_coco(path, images, unknown_labels)
     else:
-        raise AnnotationError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
+        raise AnnotationError(f"unknown export format {fmt!r} (known: {', '.join(DATA_FORMATS)})")
     if not export.images:
         raise AnnotationError(f"{path}: no usable image in this {fmt} export ({export.skipped} skipped)")
     return export
