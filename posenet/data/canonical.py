@@ -7,13 +7,13 @@ Canonical annotation: ``keypoints`` 17*3 flat [x, y, v] in pixels of the display
 from __future__ import annotations
 
 import logging
-import unicodedata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from posenet.constants import COCO_PART_NAMES, NUM_KEYPOINTS, SKELETON
+from posenet.data.files import nfc
 from posenet.data.records import Export, ImageRecord, Person
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def keypoint_bbox(keypoints: np.ndarray) -> tuple[float, float, float, float]:
 
 def flat_file_name(rel: str) -> str:
     """``'outdoor/läufer_003.jpg'`` -> ``'outdoor__läufer_003.jpg'`` (NFC): one flat folder of images."""
-    return unicodedata.normalize("NFC", rel).replace("\\", "/").strip("/").replace("/", "__")
+    return nfc(rel).replace("\\", "/").strip("/").replace("/", "__")
 
 
 def _unique(name: str, taken: set[str]) -> str:
