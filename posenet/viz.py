@@ -25,7 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from posenet.constants import COCO_PART_NAMES, NUM_KEYPOINTS, PART_NAMES, POSE_CHAIN, SKELETON  # noqa: E402
+from posenet.constants import (COCO_PART_NAMES, NUM_EDGES, NUM_KEYPOINTS, PARENT_IDS, PART_NAMES,  # noqa: E402
+                               POSE_CHAIN, SKELETON)
 from posenet.errors import PosenetError  # noqa: E402
 from posenet.images import read_image  # noqa: E402
 from posenet.io import atomic_path  # noqa: E402
@@ -259,20 +260,19 @@ def displacement_field(image_rgb: np.ndarray, prediction: Prediction, edge: int,
     """Mid-range displacements of pose-chain edge ``edge`` (0..15): ``fwd`` arrows point from cells near
     the parent keypoint to the child, ``bwd`` from cells near the child to the parent. Cells whose
     source-part heatmap score >= ``min_score`` are drawn, coloured by that score."""
-    if not 0 <= edge < len(POSE_CHAIN):
-        raise PosenetError(f"edge {edge} is not in 0..{len(POSE_CHAIN) - 1}")
+    if not 0 <= edge < NUM_EDGES:
+        raise PosenetError(f"edge {edge} is not in 0..{NUM_EDGES - 1}")
     if direction not in ("fwd", "bwd"):
         raise PosenetError(f"direction {direction!r} is not fwd or bwd")
     parent, child = POSE_CHAIN[edge]
     source, target = (parent, child) if direction == "fwd" else (child, parent)
     disp = prediction.displacements_fwd if direction == "fwd" else prediction.displacements_bwd
-    num_edges = len(POSE_CHAIN)
     scale_y, scale_x = prediction.scale_yx
     ys, xs = cell_centres(prediction)
     score = prediction.heatmap_scores[:, :, source]
     sel = np.nonzero(score >= min_score)
     dy = disp[:, :, edge][sel] * scale_y
-    dx = disp[:, :, edge + num_edges][sel] * scale_x
+    dx = disp[:, :, edge + NUM_EDGES][sel] * scale_x
     fig, ax = _field_axes(image_rgb, f"mid-range displacements ({direction}): {PART_NAMES[source]} -> "
                                      f"{PART_NAMES[target]} ({len(dy)} cells)")
     _quiver(ax, xs[sel[1]], ys[sel[0]], dx, dy, score[sel], f"heatmap score of {PART_NAMES[source]}")
@@ -327,12 +327,11 @@ def telling_edge(prediction: Prediction) -> int:
     whose parent peaks at >= 0.5 (long limbs show the mid-range field best; face edges are a few pixels)."""
     scores = prediction.heatmap_scores.reshape(-1, NUM_KEYPOINTS)
     peaks, cells = scores.max(axis=0), scores.argmax(axis=0)
-    parents = np.array([parent for parent, _ in POSE_CHAIN])
-    disp = prediction.displacements_fwd.reshape(-1, 2 * len(POSE_CHAIN))
-    edges = np.arange(len(POSE_CHAIN))
-    lengths = np.hypot(disp[cells[parents], edges], disp[cells[parents], edges + len(POSE_CHAIN)])
-    strong = peaks[parents] >= 0.5
-    return int(np.argmax(np.where(strong, lengths, -1.0))) if strong.any() else int(np.argmax(peaks[parents]))
+    disp = prediction.displacements_fwd.reshape(-1, 2 * NUM_EDGES)
+    edges = np.arange(NUM_EDGES)
+    lengths = np.hypot(disp[cells[PARENT_IDS], edges], disp[cells[PARENT_IDS], edges + NUM_EDGES])
+    strong = peaks[PARENT_IDS] >= 0.5
+    return int(np.argmax(np.where(strong, lengths, -1.0))) if strong.any() else int(np.argmax(peaks[PARENT_IDS]))
 
 
 def render_val_figures(records: Sequence[Mapping[str, Any]], persons: Mapping[int, np.ndarray],
