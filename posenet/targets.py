@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from posenet.constants import CHILD_IDS, NUM_EDGES, NUM_KEYPOINTS, PARENT_IDS, PART_NAMES
+from posenet.constants import CHILD_IDS, NUM_KEYPOINTS, PARENT_IDS, PART_NAMES
 from posenet.errors import ImageError
 from posenet.io import atomic_path, write_json_atomic
 
@@ -69,14 +69,8 @@ def build_targets(
     h, w = output_grid_size(input_hw, output_stride)
     ys = (np.arange(h, dtype=np.float64) * output_stride)[:, None]  # [h, 1]
     xs = (np.arange(w, dtype=np.float64) * output_stride)[None, :]  # [1, w]
-    if kps.shape[0] == 0:
-        zeros = np.zeros
-        return Targets(
-            zeros((NUM_KEYPOINTS, h, w), np.float32), zeros((2 * NUM_KEYPOINTS, h, w), np.float32),
-            zeros((NUM_KEYPOINTS, h, w), np.float32), zeros((2 * NUM_EDGES, h, w), np.float32),
-            zeros((2 * NUM_EDGES, h, w), np.float32), zeros((NUM_EDGES, h, w), np.float32),
-            zeros((NUM_EDGES, h, w), np.float32),
-        )
+    if kps.shape[0] == 0:  # no person: one without labelled keypoints gives the all-zero targets
+        kps = np.zeros((1, NUM_KEYPOINTS, 3))
     kx, ky = kps[..., 0], kps[..., 1]  # [P, 17]
     labelled = (kps[..., 2] > 0) & np.isfinite(kx) & np.isfinite(ky)  # [P, 17]
 
