@@ -30,7 +30,7 @@ from posenet.errors import WeightsError
 from posenet.io import atomic_dir, atomic_path, write_json_atomic
 from posenet.models.mobilenet import get_variant
 from posenet.weights.convert import tfjs_to_state_dict
-from posenet.weights.tfjs import LEGACY_MANIFEST, read_tfjs
+from posenet.weights.tfjs import LEGACY_MANIFEST, check_file_name, read_tfjs
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,7 @@ def fetch_google(name: str, base_url: str, dest: Path, timeout: float = 20.0, re
         except (ValueError, TypeError, KeyError, AttributeError):
             raise WeightsError(f"{base}{LEGACY_MANIFEST}: not a legacy TF.js weights manifest") from None
         for filename in tqdm(filenames, desc=f"{name} variables", unit="file", disable=None):
-            if not isinstance(filename, str) or PurePosixPath(filename).name != filename or filename in (".", ".."):
-                raise WeightsError(f"{base}{LEGACY_MANIFEST}: bad file name {filename!r}")
+            check_file_name(filename, f"{base}{LEGACY_MANIFEST}")
             files[filename] = download(session, base + filename, dest / filename, timeout)
     return FetchResult(dest, "google", base, files)
 

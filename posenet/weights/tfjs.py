@@ -47,11 +47,16 @@ def _load_json(path: Path) -> Any:
         raise WeightsError(f"{path}: not readable JSON ({err.__class__.__name__})") from None
 
 
-def _member(folder: Path, name: Any, where: str) -> Path:
-    """A file named in a manifest; it must be a plain name inside ``folder``."""
+def check_file_name(name: Any, where: str) -> str:
+    """A file name from a manifest, which must be a plain name (no folder, not ``.``/``..``); WeightsError otherwise."""
     if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
         raise WeightsError(f"{where}: bad file name {name!r}")
-    path = folder / name
+    return name
+
+
+def _member(folder: Path, name: Any, where: str) -> Path:
+    """A file named in a manifest; it must be a plain name inside ``folder``."""
+    path = folder / check_file_name(name, where)
     if not path.is_file():
         raise WeightsError(f"{where}: file {path} is missing")
     return path

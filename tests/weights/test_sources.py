@@ -8,6 +8,7 @@ import functools
 import hashlib
 import http.server
 import io
+import json
 import logging
 import socket
 import tarfile
@@ -76,6 +77,17 @@ def test_google_unreachable_and_missing(served, tmp_path):
     with pytest.raises(WeightsError, match="mobilenet_v1_075/manifest.json: HTTP 404"):
         fetch_weights("mobilenet_v1_075", "google", out, google_url=url, timeout=2, retries=0)
     assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "www"]  # nothing half-written
+
+
+def test_google_manifest_naming_a_file_outside_the_folder(served, tmp_path):
+    url, root, _ = served
+    manifest_path = root / "mobilenet_v1_050" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    next(iter(manifest.values()))["filename"] = "../escape"
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(WeightsError, match=r"manifest.json: bad file name '\.\./escape'"):
+        fetch_weights("mobilenet_v1_050", "google", tmp_path / "out", google_url=url, timeout=5)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "escape").exists()
 
 
 def test_google_retries_are_not_logged_one_by_one(tmp_path, caplog):
