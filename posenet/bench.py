@@ -31,7 +31,7 @@ from posenet.errors import ImageError
 from posenet.images import expand_inputs, is_video, read_image
 from posenet.models import create_model, load_model
 from posenet.predict import Predictor
-from posenet.preprocess import prepare_input
+from posenet.preprocess import prepare_input, to_batch
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def summarize(times_ms: Sequence[float] | np.ndarray) -> dict[str, float]:
 def model_input(image_rgb: np.ndarray, input_size: int, device: str) -> torch.Tensor:
     """A real photo as model input ``[1, 3, S, S]`` in [-1, 1] (letterboxed as the Predictor does)."""
     x, _ = prepare_input(image_rgb, (input_size, input_size))
-    return torch.from_numpy(x).permute(2, 0, 1)[None].contiguous().to(device)
+    return to_batch([x], device)
 
 
 def _decoder(prediction: Any, stride: int, settings: DecodeSettings) -> Callable[[], Any]:

@@ -20,7 +20,7 @@ import torch
 from posenet.decode import decode_multiple_poses, decode_single_pose
 from posenet.errors import ParamsError
 from posenet.pose import Pose
-from posenet.preprocess import Letterbox, prepare_input, scale_poses, valid_input_size
+from posenet.preprocess import Letterbox, prepare_input, scale_poses, to_batch, valid_input_size
 
 if TYPE_CHECKING:
     from posenet.params import Params
@@ -119,7 +119,7 @@ class Predictor:
             return []
         t0 = time.perf_counter()
         inputs, boxes = zip(*(prepare_input(img, self.input_hw) for img in images))
-        batch = torch.from_numpy(np.stack(inputs)).permute(0, 3, 1, 2).contiguous().to(self.device)
+        batch = to_batch(inputs, self.device)
         t1 = time.perf_counter()
         # TF32 convolutions (PyTorch's CUDA default) move heatmap scores by ~1e-3: keep full float32 like TF.js.
         with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):

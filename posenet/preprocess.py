@@ -9,6 +9,7 @@ mapping (``align_corners=False, half_pixel_centers=False``: ``src = dst * in / o
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,6 +123,11 @@ def prepare_input(image: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndar
     box = letterbox(image.shape[:2], input_hw)
     resized = resize_letterboxed(image, box)
     return resized / np.float32(127.5) - np.float32(1.0), box
+
+
+def to_batch(inputs: Sequence[np.ndarray], device: str | torch.device = "cpu") -> torch.Tensor:
+    """Model inputs float32 [Rh, Rw, 3] (all one size, from :func:`prepare_input`) -> NCHW [N, 3, Rh, Rw] on ``device``."""
+    return torch.from_numpy(np.stack(inputs)).permute(0, 3, 1, 2).contiguous().to(device)
 
 
 def scale_poses(poses: list[Pose], box: Letterbox) -> list[Pose]:

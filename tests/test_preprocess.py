@@ -8,7 +8,7 @@ import pytest
 
 from posenet.errors import ImageError
 from posenet.pose import Pose
-from posenet.preprocess import (js_round, letterbox, prepare_input, resize_letterboxed, scale_poses,
+from posenet.preprocess import (js_round, letterbox, prepare_input, resize_letterboxed, scale_poses, to_batch,
                                 valid_input_size)
 from reference_cases import LOCAL_CASES, SHARED_CASES, case_id, image_path, load_case, read_like_harness
 
@@ -79,3 +79,10 @@ def test_bad_images_raise():
         prepare_input(np.zeros((10, 10), np.uint8), (33, 33))
     with pytest.raises(ImageError, match="uint8"):
         prepare_input(np.zeros((10, 10, 3), np.float32), (33, 33))
+
+
+def test_to_batch_is_nchw():
+    a = np.arange(5 * 7 * 3, dtype=np.float32).reshape(5, 7, 3)
+    batch = to_batch([a, -a])
+    assert batch.shape == (2, 3, 5, 7) and batch.is_contiguous()
+    assert batch[1, 2, 4, 6].item() == -a[4, 6, 2] and batch[0, 1, 3, 2].item() == a[3, 2, 1]
