@@ -106,7 +106,7 @@ def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict[str, 
     st.dataframe(pd.DataFrame(serving.pose_rows(poses, c["min_part_score"])), hide_index=True)
     with st.expander("Keypoints of every pose"):
         st.dataframe(pd.DataFrame(serving.keypoint_rows(poses)), hide_index=True)
-    offsets_part = c["part"] or PART_NAMES[int(np.argmax(prediction.heatmap_scores.max(axis=(0, 1))))]
+    offsets_part = c["part"] or PART_NAMES[viz.strongest_part(prediction)]
     with st.expander(f"Short-range offsets: {offsets_part}"):
         fig = viz.offset_field(image, prediction, offsets_part)
         st.pyplot(fig, dpi=90)

@@ -322,6 +322,11 @@ def ground_truth_poses(keypoints: np.ndarray) -> list[Pose]:
             for person in keypoints if (person[:, 2] > 0).any()]
 
 
+def strongest_part(prediction: Prediction) -> int:
+    """Index (0..16) of the keypoint whose heatmap score peaks highest anywhere on the output grid."""
+    return int(np.argmax(prediction.heatmap_scores.reshape(-1, NUM_KEYPOINTS).max(axis=0)))
+
+
 def telling_edge(prediction: Prediction) -> int:
     """The pose-chain edge with the longest forward displacement at its parent's heatmap peak, among edges
     whose parent peaks at >= 0.5 (long limbs show the mid-range field best; face edges are a few pixels)."""
@@ -362,8 +367,7 @@ def render_val_figures(records: Sequence[Mapping[str, Any]], persons: Mapping[in
         run = runs["trained"]
         save_figure(heatmap_grid(image, run, title=f"{record['file_name']}: trained model heatmaps"),
                     out_dir / f"{stem}_heatmaps.png")
-        part = int(np.argmax(run.heatmap_scores.reshape(-1, NUM_KEYPOINTS).max(axis=0)))
-        save_figure(offset_field(image, run, part), out_dir / f"{stem}_offsets.png")
+        save_figure(offset_field(image, run, strongest_part(run)), out_dir / f"{stem}_offsets.png")
         save_figure(displacement_field(image, run, telling_edge(run), "fwd"), out_dir / f"{stem}_displacements.png")
         sheet.append(panels[2])
         sheet_titles.append(f"{record['file_name']}\n{titles[2]}")

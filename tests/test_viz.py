@@ -138,3 +138,11 @@ def test_telling_edge_is_the_longest_confident_displacement():
     pred.heatmap_scores[...] = 0.0
     pred.heatmap_scores[1, 1, parents[0]] = 0.2                 # nothing confident: the strongest parent's edge
     assert viz.telling_edge(pred) == weak
+
+
+def test_strongest_part_is_the_highest_peak_anywhere():
+    pred = _prediction((65, 65), input_size=65, stride=8)
+    pred.heatmap_scores[0, 0, 3] = 0.6
+    pred.heatmap_scores[8, 2, 11] = 0.7
+    pred.heatmap_scores[:, :, 5] = 0.65                         # broad but lower everywhere
+    assert viz.strongest_part(pred) == 11
