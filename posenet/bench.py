@@ -179,6 +179,12 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _config(variant: str, stride: int, size: int, device: str, weights: dict[str, str | os.PathLike]) -> dict[str, Any]:
+    """The fields naming one timed configuration; ``weights`` is the checkpoint path or ``"random"``."""
+    return {"variant": variant, "stride": stride, "input_size": size, "device": device,
+            "weights": str(weights[variant]) if variant in weights else "random"}
+
+
 def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: Sequence[int],
                   image_rgb: np.ndarray, weights: dict[str, str | os.PathLike], settings: DecodeSettings,
                   warmup: int = 3, repeats: int = 10, devices: Sequence[str] | None = None,
@@ -198,8 +204,7 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
                 model = build_model(variant, stride, weights.get(variant), device)
                 for size in input_sizes:
                     log.info("benchmark %s stride %d input %d on %s", variant, stride, size, device)
-                    entry = {"variant": variant, "stride": stride, "input_size": size, "device": device,
-                             "weights": str(weights[variant]) if variant in weights else "random"}
+                    entry = _config(variant, stride, size, device, weights)
                     entry.update(bench_config(model, image_rgb, size, settings, device, warmup, repeats))
                     results.append(entry)
     report: dict[str, Any] = {"schema": SCHEMA_VERSION, "environment": environment(), "photo": photo,
@@ -210,8 +215,7 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
         report["folder"] = []
         for device in devices:
             model = build_model(variant, stride, weights.get(variant), device)
-            entry = {"folder": folder_name, "variant": variant, "stride": stride, "input_size": size,
-                     "device": device, "weights": str(weights[variant]) if variant in weights else "random"}
+            entry = {"folder": folder_name, **_config(variant, stride, size, device, weights)}
             entry.update(bench_folder(model, folder, size, settings, device, warmup, repeats))
             report["folder"].append(entry)
     return report

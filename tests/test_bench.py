@@ -64,6 +64,9 @@ def test_report_schema_and_numbers(tiny_report):
             assert entry[phase]["n"] == 3
     (folder,) = r["folder"]
     assert folder["images"] == 2 and folder["end_to_end"]["n"] == 2 * 3
+    assert {k: folder[k] for k in ("folder", "variant", "stride", "input_size", "device", "weights")} == {
+        "folder": "coco_tiny", "variant": "mobilenet_v1_050", "stride": 16, "input_size": 33, "device": "cpu",
+        "weights": "random"}
     _check_stats(folder["end_to_end"])
     assert folder["average_fps"] > 0
 
