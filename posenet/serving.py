@@ -186,5 +186,5 @@ def annotate_video(source: str | os.PathLike, target: str | os.PathLike, predict
     :func:`posenet.video.annotate_video`. Raises ImageError when ``source`` is not a readable video.
     """
     return video.annotate_video(source, lambda frame: [p for p in predict(frame) if p.score >= min_pose_score],
-                                lambda frame, poses: draw_poses(frame, poses, min_part_score), target,
+                                lambda frame, poses: draw_poses(frame, poses, min_part_score, min_pose_score), target,
                                 fourcc=VIDEO_FOURCC, progress=progress)

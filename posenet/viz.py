@@ -195,7 +195,7 @@ def heatmap_grid(image_rgb: np.ndarray, prediction: Prediction, title: str | Non
     fig, axes = plt.subplots(3, 6, figsize=(18, 3 * (3 * aspect + 0.35) + 0.6), constrained_layout=True)
     gray = np.repeat(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
     strong = _strong(prediction.poses, min_pose_score)
-    _show(axes.flat[0], draw_poses(image_rgb, strong), f"{len(strong)} poses with score >= {min_pose_score}")
+    _show(axes.flat[0], draw_poses(image_rgb, strong, min_pose_score=min_pose_score), f"{len(strong)} poses with score >= {min_pose_score}")
     mappable = None
     for k in range(NUM_KEYPOINTS):
         ax = axes.flat[k + 1]

@@ -97,13 +97,18 @@ def test_pose_and_keypoint_rows():
     assert kps[18] == {"pose": 1, "part": "leftEye", "score": 0.0, "x": 1.0, "y": 101.0}
 
 
-def test_annotate_video_writes_a_playable_webm_with_progress(tmp_path):
+def _clip(source, frames: int = 5):
+    """A 160x112 mp4v clip of ``frames`` copies of the test photo at 10 fps."""
     frame = cv2.resize(cv2.imread(str(PHOTO)), (160, 112))
-    source = tmp_path / "in.mp4"
     writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (160, 112))
-    for _ in range(5):
+    for _ in range(frames):
         writer.write(frame)
     writer.release()
+    return source
+
+
+def test_annotate_video_writes_a_playable_webm_with_progress(tmp_path):
+    source = _clip(tmp_path / "in.mp4")
     seen_shapes, calls = [], []
     xy = np.tile([[40.0, 50.0]], (17, 1))
 
@@ -125,6 +130,17 @@ def test_annotate_video_writes_a_playable_webm_with_progress(tmp_path):
         plain = next(iter(reader))
     drawn = np.abs(frames[0].astype(int) - plain.astype(int)).sum(axis=2) > 100
     assert drawn[48:53, 38:43].mean() > 0.5 and drawn[:, 80:].mean() < 0.01  # keypoint disk drawn at (40, 50) only
+
+
+def test_annotate_video_draws_every_pose_it_keeps(tmp_path):
+    source = _clip(tmp_path / "in.mp4", frames=1)
+    xy = np.tile([[40.0, 50.0]], (17, 1))
+    result = serving.annotate_video(source, tmp_path / "out.webm", lambda image: [Pose(0.12, xy, np.ones(17))],
+                                    min_pose_score=0.1)  # below viz.MIN_POSE_SCORE, above the caller's threshold
+    assert [len(p) for p in result.results] == [1]
+    with VideoReader(result.path) as reader, VideoReader(source) as plain:
+        drawn = np.abs(next(iter(reader)).astype(int) - next(iter(plain)).astype(int)).sum(axis=2) > 100
+    assert drawn[48:53, 38:43].mean() > 0.5
 
 
 def test_annotate_video_rejects_a_non_video(tmp_path):
