@@ -72,8 +72,8 @@ def sidebar(params: Params) -> dict[str, Any]:
     max_poses = int(sb.number_input("Max poses", 1, 50, int(params.predict.max_poses), disabled=not multi,
                                     key="max_poses"))
     sb.header("Display")
-    min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, 0.15, 0.05, key="min_pose_score")
-    min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, 0.1, 0.05, key="min_part_score")
+    min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, viz.MIN_POSE_SCORE, 0.05, key="min_pose_score")
+    min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, viz.MIN_PART_SCORE, 0.05, key="min_part_score")
     part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES), key="part")
     return dict(model_path=Path(model_path), stride=stride, input_size=input_size, multi=multi,
                 score_threshold=score_threshold, nms_radius=nms_radius, max_poses=max_poses,

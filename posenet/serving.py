@@ -27,7 +27,7 @@ from posenet.models import PoseNet, load_checkpoint, load_model, reachable_strid
 from posenet.params import Params
 from posenet.pose import Pose
 from posenet.video import VideoResult
-from posenet.viz import draw_poses
+from posenet.viz import MIN_PART_SCORE, draw_poses
 from posenet.weights import convert_folder, fetch_weights
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def keypoint_rows(poses: Sequence[Pose]) -> list[dict[str, Any]]:
 
 
 def annotate_video(source: str | os.PathLike, target: str | os.PathLike, predict: Callable[[Any], list[Pose]],
-                   min_part_score: float = 0.1, min_pose_score: float = 0.0,
+                   min_part_score: float = MIN_PART_SCORE, min_pose_score: float = 0.0,
                    progress: Callable[[int, int], None] | None = None) -> VideoResult:
     """Run ``predict`` (RGB uint8 [H, W, 3] -> poses) on every frame of ``source`` and write the frames with the
     skeletons of poses scoring >= ``min_pose_score`` drawn to ``target`` (atomically; WebM/VP8 so browsers play
