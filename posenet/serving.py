@@ -21,7 +21,6 @@ from typing import Any
 import torch
 
 from posenet import video
-from posenet.constants import PART_NAMES
 from posenet.errors import ModelError
 from posenet.models import PoseNet, load_checkpoint, load_model, reachable_strides, save_checkpoint
 from posenet.params import Params
@@ -172,9 +171,7 @@ def pose_rows(poses: Sequence[Pose], min_part_score: float) -> list[dict[str, An
 
 def keypoint_rows(poses: Sequence[Pose]) -> list[dict[str, Any]]:
     """One row per (pose, keypoint): ``pose``, ``part`` (TF.js name), ``score``, ``x``, ``y`` (image px)."""
-    return [{"pose": i, "part": PART_NAMES[k], "score": float(pose.keypoint_scores[k]),
-             "x": float(pose.keypoints[k, 0]), "y": float(pose.keypoints[k, 1])}
-            for i, pose in enumerate(poses) for k in range(len(PART_NAMES))]
+    return [{"pose": i, **keypoint} for i, pose in enumerate(poses) for keypoint in pose.to_dict()["keypoints"]]
 
 
 def annotate_video(source: str | os.PathLike, target: str | os.PathLike, predict: Callable[[Any], list[Pose]],
