@@ -171,10 +171,10 @@ class _Logger:
 
 
 def _initial_model(params: Params, paths: TrainPaths) -> nn.Module:
+    """The converted weights, or a scratch init drawn from the torch RNG (seeded by ``_train``)."""
     name, stride = params.model.name, params.model.stride
     if params.train.init == "pretrained":
         return load_model(name, stride, weights=paths.pretrained)
-    torch.manual_seed(params.train.seed)
     return init_scratch(create_model(name, stride))
 
 
