@@ -20,7 +20,8 @@ from pathlib import Path
 import click
 import yaml
 
-from posenet.constants import COCO_PART_NAMES, FLIP_PERMUTATION, SKELETON
+from posenet.constants import COCO_PART_NAMES, FLIP_PERMUTATION
+from posenet.data.canonical import PERSON_CATEGORY
 
 DATASET_ID = "6650b0000000000000000d01"
 RECIPE_ID = "6650b0000000000000000e01"
@@ -149,7 +150,7 @@ def main(coco_dir: str, out: str, copy: bool) -> None:
     categories = [
         {"id": 0, "name": "people-kp", "supercategory": "none"},
         {"id": 1, "name": "person", "supercategory": "people-kp", "keypoints": list(COCO_PART_NAMES),
-         "skeleton": [[a + 1, b + 1] for a, b in SKELETON]},
+         "skeleton": PERSON_CATEGORY["skeleton"]},
     ]
     info = {"year": "2024", "version": "1", "description": "Exported from roboflow.com (sample written by "
             "tools/make_sample_data.py from COCO val2017 annotations)", "contributor": "COCO Consortium",
