@@ -163,6 +163,7 @@ class VideoReader:
             raise ImageError(f"{self.name}: no frame could be read (not a video, or corrupt)")
 
     def close(self) -> None:
+        """Release the capture (file handle or camera)."""
         self._cap.release()
 
     def __enter__(self) -> VideoReader:

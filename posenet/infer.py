@@ -53,6 +53,7 @@ class InferSummary:
 
     @property
     def processed(self) -> int:
+        """Images plus video frames that went through the model."""
         return self.images + self.frames
 
     def closing_line(self) -> str:
