@@ -362,7 +362,7 @@ def render_val_figures(records: Sequence[Mapping[str, Any]], persons: Mapping[in
             draw_poses(image, runs[t].poses, min_score) for t in ("pretrained", "trained")]
         titles = [f"ground truth: annotated persons: {len(truth)}"] + [
             f"{t}: poses with score >= {MIN_POSE_SCORE}: "
-            f"{sum(p.score >= MIN_POSE_SCORE for p in runs[t].poses)}" for t in ("pretrained", "trained")]
+            f"{len(_strong(runs[t].poses, MIN_POSE_SCORE))}" for t in ("pretrained", "trained")]
         save_figure(side_by_side(panels, titles, suptitle=record["file_name"]), out_dir / f"{stem}_skeletons.png")
         run = runs["trained"]
         save_figure(heatmap_grid(image, run, title=f"{record['file_name']}: trained model heatmaps"),
