@@ -117,7 +117,7 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
     x = model_input(image_rgb, input_size, device)
     predictor = _predictor(model, input_size, settings, device)
     with torch.inference_mode():
-        forward = time_call(lambda: model(x), warmup, repeats, device)
+        forward = time_call(lambda: predictor.forward(x), warmup, repeats, device)
         prediction = predictor.run(image_rgb)
         decode = time_call(_decoder(prediction, stride, settings), warmup, repeats, "cpu")
         runs: list[Any] = []

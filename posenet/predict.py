@@ -23,6 +23,7 @@ from posenet.pose import Pose
 from posenet.preprocess import Letterbox, prepare_input, scale_poses, to_batch, valid_input_size
 
 if TYPE_CHECKING:
+    from posenet.models import PoseNetOutput
     from posenet.params import Params
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,13 @@ class Predictor:
 
     @classmethod
     def from_params(cls, params: Params, weights: str | os.PathLike | None = None,
-                    device: str | torch.device | None = None) -> Predictor:
-        """Predictor from a ``posenet.params.Params`` (model + predict sections); weights: see load_model."""
-        from posenet.models import load_model
+                    device: str | torch.device | None = None, model: torch.nn.Module | None = None) -> Predictor:
+        """Predictor from a ``posenet.params.Params`` (predict section) for ``model``, or, when no model is
+        given, for ``load_model(params.model.name, params.model.stride, weights)``."""
+        if model is None:
+            from posenet.models import load_model
 
-        model = load_model(params.model.name, params.model.stride, weights=weights, device=device)
+            model = load_model(params.model.name, params.model.stride, weights=weights, device=device)
         p = params.predict
         return cls(model, input_size=p.input_size, multi_pose=p.multi_pose, max_poses=p.max_poses,
                    score_threshold=p.score_threshold, nms_radius=p.nms_radius, device=device)
@@ -141,6 +144,14 @@ class Predictor:
                 timings_ms={"preprocess": (t1 - t0) * 1e3 / n, "forward": (t2 - t1) * 1e3 / n,
                             "decode": (t4 - t3) * 1e3}))
         return predictions
+
+    def forward(self, batch: torch.Tensor) -> PoseNetOutput:
+        """Model outputs for a prepared batch [N, 3, Rh, Rw] on the device, in inference mode.
+
+        TF32 convolutions (PyTorch's CUDA default) move heatmap scores by ~1e-3: full float32, like TF.js.
+        """
+        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+            return self.model(batch)
 
     def _decode(self, heat: np.ndarray, offsets: np.ndarray, fwd: np.ndarray, bwd: np.ndarray,
                 box: Letterbox) -> list[Pose]:

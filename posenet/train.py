@@ -37,7 +37,7 @@ from posenet.io import atomic_path
 from posenet.losses import personlab_loss
 from posenet.models import create_model, load_model, save_checkpoint
 from posenet.params import Params, TrainParams
-from posenet.preprocess import prepare_input
+from posenet.preprocess import prepare_input, to_batch
 from posenet.targets import TARGETS_INDEX, Targets, collate_targets, load_targets
 
 log = logging.getLogger(__name__)
@@ -198,9 +198,7 @@ def evaluate_model(model: nn.Module, params: Params, annotations: Path, images_d
     from posenet.evaluate import evaluate_predictor
     from posenet.predict import Predictor
 
-    pp = params.predict
-    predictor = Predictor(model, input_size=pp.input_size, multi_pose=pp.multi_pose, max_poses=pp.max_poses,
-                          score_threshold=pp.score_threshold, nms_radius=pp.nms_radius, device=device)
+    predictor = Predictor.from_params(params, model=model, device=device)
     was_training = model.training
     model.eval()
     try:
@@ -266,8 +264,7 @@ def validation_loss(model: nn.Module, params: Params, entries: list[dict[str, An
                 chunk = entries[start:start + batch_size]
                 inputs = [prepare_input(read_image(images_dir / e["file_name"]), input_hw)[0] for e in chunk]
                 targets = collate_targets([_stored_targets(targets_dir / e["targets"]) for e in chunk], device)
-                x = torch.from_numpy(np.stack(inputs)).permute(0, 3, 1, 2).contiguous().to(device)
-                outputs = model(x)
+                outputs = model(to_batch(inputs, device))
                 for i in range(len(chunk)):
                     one = type(outputs)(*(t[i:i + 1] for t in outputs))
                     losses = personlab_loss(one, {k: v[i:i + 1] for k, v in targets.items()},
