@@ -165,10 +165,11 @@ def test_browser_video_upload_plays_in_the_page(server, browser, tmp_path):
     browser.find_element(By.XPATH, "//label[.//*[text()='Upload image or video']]").click()
     upload_file(browser, video)
     wait_for(browser, "6 frames annotated", "Download annotated video", "Download poses JSON (per frame)")
-    player = browser.find_element(By.TAG_NAME, "video")
-    WebDriverWait(browser, 30, poll_frequency=0.5).until(
-        lambda d: d.execute_script("return arguments[0].readyState", player) >= 2,
+    # Look the player up on every poll: a late rerender replaces the element.
+    WebDriverWait(browser, RESULT_S, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.execute_script("return arguments[0].readyState", d.find_element(By.TAG_NAME, "video")) >= 2,
         message="the annotated video never became playable in Chromium")
+    player = browser.find_element(By.TAG_NAME, "video")
     assert browser.execute_script("return arguments[0].duration", player) == pytest.approx(1.2, abs=0.25)
     assert browser.execute_script("return arguments[0].videoWidth", player) == 240
     screenshot(browser, tmp_path, "4_video.png")
