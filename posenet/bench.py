@@ -221,6 +221,14 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
     return report
 
 
+def speed_metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The headline numbers of a report, one entry per configuration (``<variant>/s<stride>/<size>px/<device>``):
+    median forward, decode and end-to-end ms and end-to-end fps — small enough for ``dvc exp show``."""
+    return {f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}": {
+        "forward_ms": r["forward"]["median_ms"], "decode_ms": r["decode"]["median_ms"],
+        "end_to_end_ms": r["end_to_end"]["median_ms"], "fps": r["end_to_end"]["fps"]} for r in report["results"]}
+
+
 def plot_benchmark(report: dict[str, Any], path: str | os.PathLike) -> None:
     """Grouped bar chart (median ms, p10-p90 error bars) of preprocess / forward / decode / end to end per configuration."""
     import matplotlib

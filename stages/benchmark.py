@@ -1,4 +1,5 @@
-"""Benchmark stage: forward / decode / end-to-end latency -> reports/benchmark.json + reports/figures/benchmark.png.
+"""Benchmark stage: forward / decode / end-to-end latency -> reports/benchmark.json (every statistic),
+reports/speed.json (the headline medians, a DVC metric) and reports/figures/benchmark.png.
 
 Reads params.yaml sections ``benchmark`` (variants, strides, input sizes, warm-up, repeats, photo, images),
 ``model`` (the converted variant, timed with its real weights) and ``predict`` (decoding settings).
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from posenet.bench import DecodeSettings, available_devices, load_folder, plot_benchmark, run_benchmark
+from posenet.bench import DecodeSettings, available_devices, load_folder, plot_benchmark, run_benchmark, speed_metrics
 from posenet.cli import setup_logging, user_errors
 from posenet.errors import ParamsError
 from posenet.images import read_image
@@ -24,7 +25,9 @@ log = logging.getLogger("stages.benchmark")
 @click.command()
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
 @click.option("--out", default="reports/benchmark.json", show_default=True, type=click.Path(dir_okay=False),
-              help="Benchmark JSON.")
+              help="Benchmark JSON (every statistic, the environment, the settings).")
+@click.option("--metrics", default="reports/speed.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Median ms and fps per configuration (the DVC metric).")
 @click.option("--figure", default="reports/figures/benchmark.png", show_default=True,
               type=click.Path(dir_okay=False), help="Bar chart of the timings.")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False),
@@ -39,8 +42,8 @@ log = logging.getLogger("stages.benchmark")
 @click.option("--warmup", type=click.IntRange(min=0), default=None, help="Warm-up runs [default: benchmark.warmup].")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @user_errors
-def main(params_path: str, out: str, figure: str, weights: str | None, images: str | None, photo: str | None,
-         devices: tuple[str, ...], repeats: int | None, warmup: int | None, verbose: bool) -> None:
+def main(params_path: str, out: str, metrics: str, figure: str, weights: str | None, images: str | None,
+         photo: str | None, devices: tuple[str, ...], repeats: int | None, warmup: int | None, verbose: bool) -> None:
     """Time PoseNet forward, decode and end to end for every configured variant, stride and input size."""
     setup_logging(verbose)
     params = load_params(params_path)
@@ -68,6 +71,7 @@ def main(params_path: str, out: str, figure: str, weights: str | None, images: s
                            folder_name=str(folder_dir),
                            folder_config=(params.model.name, params.model.stride, predict.input_size))
     write_json_atomic(out, report)
+    write_json_atomic(metrics, speed_metrics(report))
     plot_benchmark(report, figure)
     for r in report["results"]:
         log.info("%s s%d %dpx %s: preprocess %.1f ms, forward %.1f ms, decode %.1f ms, end-to-end %.1f ms (%.1f fps)",

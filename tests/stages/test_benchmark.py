@@ -44,6 +44,10 @@ def test_tiny_benchmark_writes_json_and_figure(stage, tmp_path, monkeypatch):
     for phase in PHASES:
         assert 0 < entry[phase]["median_ms"] < 60_000
     assert report["folder"][0]["images"] == 2
+    speed = json.loads((tmp_path / "reports" / "speed.json").read_text())
+    assert speed == {"mobilenet_v1_050/s16/33px/cpu": {
+        "forward_ms": entry["forward"]["median_ms"], "decode_ms": entry["decode"]["median_ms"],
+        "end_to_end_ms": entry["end_to_end"]["median_ms"], "fps": entry["end_to_end"]["fps"]}}
     figure = tmp_path / "reports" / "figures" / "benchmark.png"
     assert figure.stat().st_size > 10_000
 
