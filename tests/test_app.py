@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import PHOTO, REPO, make_app_root
+from app_support import PHOTO, REPO, make_app_root, write_walk_video
 from posenet.images import decode_image_bytes
 from posenet.models import create_model, load_model, save_checkpoint
 from posenet.predict import Predictor
@@ -156,12 +155,7 @@ def test_camera_snapshot(at):
 
 
 def test_video_upload_is_annotated_playable_and_downloadable(tmp_path, at):
-    frame = cv2.resize(cv2.imread(str(PHOTO)), (240, 160))
-    source = tmp_path / "walk.mp4"
-    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (240, 160))
-    for shift in range(6):
-        writer.write(np.roll(frame, 4 * shift, axis=1))
-    writer.release()
+    source = write_walk_video(tmp_path / "walk.mp4")
     at.select_slider(key="input_size").set_value(129)
     upload(at, "walk.mp4", source.read_bytes(), "video/mp4")
     no_failure(at)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from app_support import PHOTO, make_app_root
+from app_support import PHOTO, make_app_root, write_walk_video
 from posenet import serving
 from posenet.params import load_params
 
@@ -151,15 +151,7 @@ def test_browser_corrupt_then_good_upload(server, browser, tmp_path):
 
 
 def test_browser_video_upload_plays_in_the_page(server, browser, tmp_path):
-    import cv2
-    import numpy as np
-
-    frame = cv2.resize(cv2.imread(str(PHOTO)), (240, 160))
-    video = tmp_path / "walk.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (240, 160))
-    for shift in range(6):
-        writer.write(np.roll(frame, 4 * shift, axis=1))
-    writer.release()
+    video = write_walk_video(tmp_path / "walk.mp4")
     browser.get(server)
     wait_for(browser, "poses found in multi_skiing.jpg")
     browser.find_element(By.XPATH, "//label[.//*[text()='Upload image or video']]").click()
