@@ -25,7 +25,7 @@ import torch
 
 from posenet.constants import CHILD_IDS, NUM_KEYPOINTS, PARENT_IDS, PART_NAMES
 from posenet.errors import ImageError
-from posenet.io import atomic_path, write_json_atomic
+from posenet.io import atomic_path, write_json_atomic, write_npz_atomic
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ SPLITS: tuple[str, ...] = ("train", "val")
 def save_targets(path: str | os.PathLike, targets: Targets, keypoints: np.ndarray) -> None:
     """Write one image's targets and its keypoints ``[P, 17, 3]`` (x, y, v; model-input px) to a compressed
     ``.npz`` (float32 arrays named like the ``Targets`` fields, plus ``keypoints``). Read back by ``load_targets``."""
-    np.savez_compressed(path, keypoints=np.asarray(keypoints, dtype=np.float32), **targets._asdict())
+    write_npz_atomic(path, {"keypoints": np.asarray(keypoints, dtype=np.float32), **targets._asdict()})
 
 
 def load_targets(path: str | os.PathLike) -> tuple[Targets, np.ndarray]:

@@ -18,22 +18,29 @@ from posenet.models.mobilenet import PoseNet, create_model
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PRETRAINED_DIR = Path("models/pretrained")
+
+def save_torch_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save(obj)`` to ``path`` atomically and byte-deterministically.
+
+    Saved by path, torch names the zip's root folder after the (random) temporary file, so identical weights
+    got a new md5 on every run; saved into an open file it uses a fixed name.
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module | dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Write ``{"state_dict", "meta"}`` to ``path`` atomically. ``meta`` holds plain Python values only."""
     state = model.state_dict() if isinstance(model, nn.Module) else model
     state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": state, "meta": dict(meta)}, tmp)
+    save_torch_atomic(path, {"state_dict": state, "meta": dict(meta)})
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint -> (state_dict, meta); ModelError naming the file when missing or unreadable."""
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"{path}: checkpoint not found (run `dvc repro convert` or pass a .pt file)")
+        raise ModelError(f"{path}: checkpoint not found")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
@@ -43,16 +50,25 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     return obj["state_dict"], dict(obj.get("meta") or {})
 
 
+def checkpoint_variant(meta: dict[str, Any]) -> str:
+    """The variant a checkpoint's ``meta`` names (files from before the field existed hold the 0.75 net)."""
+    return str(meta.get("variant") or "mobilenet_v1_075")
+
+
 def load_model(name: str = "mobilenet_v1_075", stride: int = 16, weights: str | os.PathLike | None = None,
                device: str | torch.device | None = None) -> PoseNet:
     """PoseNet ``name`` at output ``stride`` with weights from a checkpoint, in eval mode on ``device``.
 
-    ``weights`` None means ``models/pretrained/<name>.pt`` (the convert stage's output).
+    ``weights`` None means Google's pretrained weights: the convert stage's ``models/pretrained/<name>.pt`` of
+    this checkout, else fetched and converted into the user cache on first use
+    (:func:`posenet.models.pretrained.pretrained_checkpoint`).
     """
+    from posenet.models.pretrained import pretrained_checkpoint  # it reads checkpoints: imported on use
+
     model = create_model(name, stride)
-    path = Path(weights) if weights is not None else DEFAULT_PRETRAINED_DIR / f"{name}.pt"
+    path = Path(weights) if weights is not None else pretrained_checkpoint(name)
     state, meta = load_checkpoint(path)
-    variant = meta.get("variant", name)
+    variant = checkpoint_variant(meta) if "variant" in meta else name
     if variant != name:
         raise ModelError(f"{path}: checkpoint holds {variant}, not {name}")
     try:

@@ -178,3 +178,50 @@ def test_npm_tarball_with_an_escaping_member(workdir, tmp_path):
     assert snapshot(cwd / "models") == before
     assert not [p for p in cache.rglob("*") if not p.is_dir()]  # no ../x, nothing cached, no staging content
     assert not (cache / "npm" / "evil").exists() and not list((tmp_path / "tmp").iterdir())
+
+
+def test_convert_writes_byte_identical_files_for_identical_weights(workdir, load_stage):
+    """Same TF.js files -> same checkpoint bytes, whatever the output folder (DVC hashes the bytes)."""
+    from click.testing import CliRunner
+
+    cwd, _ = workdir
+    convert = load_stage("convert").main
+    digests = []
+    for folder in ("a", "b/c"):
+        out = cwd / folder / "model.pt"
+        done = CliRunner().invoke(convert, ["--params", str(cwd / "params.yaml"), "--tfjs-dir", str(cwd / "tfjs_src"),
+                                            "--out", str(out)])
+        assert done.exit_code == 0, done.output
+        digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+@pytest.mark.slow
+def test_dvc_repro_force_convert_leaves_lock_and_status_unchanged(workdir):
+    """`dvc repro -f convert` in a copy of the pipeline: same dvc.lock, `dvc status` clean (nothing to rerun)."""
+    import shutil
+
+    cwd, _ = workdir
+    project = cwd / "project"
+    project.mkdir()
+    for name in ("dvc.yaml", "stages", "posenet"):
+        src = REPO / name
+        (shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
+         else shutil.copy(src, project / name))
+    (project / "params.yaml").write_text((REPO / "params.yaml").read_text().replace(
+        "name: mobilenet_v1_075", "name: mobilenet_v1_050").replace("source: auto", "source: local").replace(
+        'local_dir: ""', f"local_dir: {cwd / 'tfjs_src'}"))
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(project)}
+
+    def run(*args: str) -> str:
+        done = subprocess.run(args, cwd=project, capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    run("git", "init", "-q")
+    run("dvc", "init", "-q")
+    run("dvc", "repro", "-q", "convert")
+    lock = (project / "dvc.lock").read_bytes()
+    run("dvc", "repro", "-q", "-f", "convert")
+    assert (project / "dvc.lock").read_bytes() == lock
+    assert "up to date" in run("dvc", "status", "convert")
