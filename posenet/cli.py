@@ -1,4 +1,5 @@
-"""Glue shared by the click scripts in stages/: one-line errors with exit code 2, logging setup."""
+"""Glue shared by the ``posenet`` subcommands and the click scripts in stages/: one-line errors with exit code 2,
+``-h``, ``-q``/``-v`` logging."""
 
 from __future__ import annotations
 
@@ -14,14 +15,28 @@ from posenet.errors import PosenetError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
-def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr: INFO by default, DEBUG with ``verbose``."""
+
+def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
+    """Log to stderr: INFO by default, DEBUG with ``verbose``, warnings and errors only with ``quiet``."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+def logging_options(func: F) -> F:
+    """``-v/--verbose`` and ``-q/--quiet`` for a click command; logging is set up before it runs."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, verbose: bool, quiet: bool, **kwargs: Any) -> Any:
+        setup_logging(verbose, quiet)
+        return func(*args, **kwargs)
+
+    wrapper = click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only.")(wrapper)
+    return click.option("-v", "--verbose", is_flag=True, help="Debug logging.")(wrapper)  # type: ignore[return-value]
 
 
 def user_errors(func: F) -> F:
@@ -43,3 +58,4 @@ def user_errors(func: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from posenet.errors import ImageError
 from posenet.io import atomic_path, write_bytes_atomic
@@ -37,13 +37,13 @@ def is_video(path: str | os.PathLike) -> bool:
 def decode_image_bytes(data: bytes, name: str = "<upload>") -> np.ndarray:
     """Decode encoded image bytes (JPEG, PNG, ...) to RGB uint8 ``[H, W, 3]`` with EXIF orientation applied.
 
-    Pillow decodes with ``LOAD_TRUNCATED_IMAGES`` off, so a truncated or corrupt file raises instead of
-    returning a partly grey image (OpenCV would). For JPEG the pixels equal ``cv2.imread``'s (same
+    With Pillow's default ``ImageFile.LOAD_TRUNCATED_IMAGES = False`` (a process-wide setting this function
+    leaves as the application has it) a truncated or corrupt file raises instead of returning a partly grey
+    image (OpenCV would). For JPEG the pixels equal ``cv2.imread``'s (same
     libjpeg-turbo, same IDCT). ``name`` is only used in error messages.
     """
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes)")
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -142,6 +142,8 @@ class VideoReader:
         self._cap = cv2.VideoCapture(source if isinstance(source, int) else str(source))
         if not self._cap.isOpened():
             self._cap.release()
+            if isinstance(source, int):
+                raise ImageError(f"{self.name}: no camera found at index {source} (none connected, or in use)")
             raise ImageError(f"{self.name}: cannot open as a video")
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.info = VideoInfo(

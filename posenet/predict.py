@@ -7,17 +7,19 @@ rescale to the image. Defaults are the reference ``res513`` settings.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from posenet.decode import decode_multiple_poses, decode_single_pose
+from posenet.device import resolve_device
 from posenet.errors import ParamsError
 from posenet.pose import Pose
 from posenet.preprocess import Letterbox, prepare_input, scale_poses, to_batch, valid_input_size
@@ -49,15 +51,6 @@ class Prediction:
     scale_yx: tuple[float, float]
     output_stride: int
     timings_ms: dict[str, float] = field(default_factory=dict)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """None/"auto" -> CUDA when available, else CPU."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ParamsError(f"device = {device!r} but CUDA is not available here (use cpu or auto)")
-    return torch.device(device)
 
 
 def _sigmoid_like_tfjs(logits: np.ndarray) -> np.ndarray:
@@ -93,14 +86,16 @@ class Predictor:
 
     @classmethod
     def from_params(cls, params: Params, weights: str | os.PathLike | None = None,
-                    device: str | torch.device | None = None, model: torch.nn.Module | None = None) -> Predictor:
+                    device: str | torch.device | None = None, model: torch.nn.Module | None = None,
+                    **overrides: Any) -> Predictor:
         """Predictor from a ``posenet.params.Params`` (predict section) for ``model``, or, when no model is
-        given, for ``load_model(params.model.name, params.model.stride, weights)``."""
+        given, for ``load_model(params.model.name, params.model.stride, weights)``. ``overrides``: predict
+        settings (``input_size``, ``max_poses``, ...) that replace the params' values unless None."""
         if model is None:
             from posenet.models import load_model
 
             model = load_model(params.model.name, params.model.stride, weights=weights, device=device)
-        p = params.predict
+        p = dataclasses.replace(params.predict, **{k: v for k, v in overrides.items() if v is not None})
         return cls(model, input_size=p.input_size, multi_pose=p.multi_pose, max_poses=p.max_poses,
                    score_threshold=p.score_threshold, nms_radius=p.nms_radius, device=device)
 

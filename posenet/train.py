@@ -31,11 +31,11 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from posenet.data.dataset import PoseDataset
+from posenet.device import resolve_device
 from posenet.errors import TrainingError
 from posenet.images import read_image
-from posenet.io import atomic_path
 from posenet.losses import personlab_loss
-from posenet.models import create_model, load_model, save_checkpoint
+from posenet.models import create_model, load_model, save_checkpoint, save_torch_atomic
 from posenet.params import Params, TrainParams
 from posenet.preprocess import prepare_input, to_batch
 from posenet.targets import TARGETS_INDEX, Targets, collate_targets, load_targets
@@ -71,14 +71,13 @@ class TrainResult:
     images_per_s: float = 0.0
     output: Path | None = None
 
+    def summary(self) -> dict[str, float | None]:
+        """The few numbers worth a `dvc exp show` column: steps, last training loss, last val loss and AP
+        (None when there was no such step or evaluation)."""
+        last_val = self.val[-1] if self.val else {}
+        return {"steps": self.steps, "train_loss": self.losses[-1]["total"] if self.losses else None,
+                "val_loss": last_val.get("loss"), "val_AP": last_val.get("AP")}
 
-def select_device(choice: str, local_rank: int = 0) -> torch.device:
-    """``auto``: CUDA when present, else CPU. ``cuda`` without a GPU is a TrainingError."""
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise TrainingError("train.device = cuda but no CUDA device is available (use auto or cpu)")
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
 
 
 def build_optimizer(model: nn.Module, tp: TrainParams) -> torch.optim.Optimizer:
@@ -304,7 +303,7 @@ def train(params: Params, paths: TrainPaths = TrainPaths(), resume: bool = False
 
 def _train(params: Params, paths: TrainPaths, resume: bool, rank: int, world: int, local_rank: int) -> TrainResult:
     tp = params.train
-    device = select_device(tp.device, local_rank)
+    device = resolve_device(tp.device, local_rank)
     use_amp = device.type == "cuda"
     main = rank == 0
     torch.manual_seed(tp.seed)
@@ -426,7 +425,6 @@ def _save_state(folder: Path, step: int, model: nn.Module, optimizer: torch.opti
     path = folder / f"step_{step:06d}.pt"
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "scaler": scaler.state_dict(), "rng": _rng_state(), "step": step}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch_atomic(path, state)
     log.debug("checkpoint %s", path)
     return path

@@ -1,9 +1,10 @@
-"""Pose estimation on images, folders, globs, videos or a webcam; poses as JSON, overlays, annotated videos.
+"""``posenet infer``: poses on images, folders, globs, videos or a webcam; JSON, overlays, annotated videos.
 
-    python stages/infer.py photo.jpg photos/ "shots/*.png" clip.mp4 --out out/
-    python stages/infer.py --webcam 0 --max-frames 300 --out out/
-    python stages/infer.py coco/images --format coco --coco-annotations coco/annotations.json --out out/
+    posenet infer photo.jpg photos/ "shots/*.png" clip.mp4 --out out/
+    posenet infer --webcam 0 --max-frames 300 --out out/
+    posenet infer coco/images --format coco --coco-annotations coco/annotations.json --out out/
 
+(``python stages/infer.py ...`` is the same command.)
 Defaults come from params.yaml (``model`` and ``predict``); options override them. Bad inputs are named
 on stderr one per line, the others are still processed, and the exit code is 2 at the end.
 """
@@ -18,16 +19,16 @@ import click
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from posenet.cli import setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.constants import VALID_STRIDES
 from posenet.infer import Inferencer, load_coco_image_ids
 from posenet.params import MODEL_NAMES, check_input_size, load_params
 from posenet.viz import MIN_PART_SCORE, MIN_POSE_SCORE
 
-log = logging.getLogger("infer")
+log = logging.getLogger("posenet.infer")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("inputs", nargs=-1)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,
               help="Output folder (poses.json / coco_results.json, overlays, annotated videos).")
@@ -59,15 +60,14 @@ log = logging.getLogger("infer")
               help="Drawing only: hide keypoints below this score.")
 @click.option("--min-pose-score", type=click.FloatRange(0, 1), default=MIN_POSE_SCORE, show_default=True,
               help="Drawing only: hide poses below this score.")
-@click.option("-v", "--verbose", is_flag=True)
+@logging_options
 @user_errors
-def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
+def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
          model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
          device: str, fmt: str, coco_annotations: str | None, heatmap: str | None, no_render: bool,
-         min_part_score: float, min_pose_score: float, verbose: bool) -> None:
+         min_part_score: float, min_pose_score: float) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
-    setup_logging(verbose)
     if not inputs and webcam is None:
         raise click.UsageError("give INPUTS (image files, folders, globs, videos) or --webcam INDEX")
     params = load_params(params_path)
@@ -78,21 +78,21 @@ def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: 
     coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
 
     from posenet.models import load_model
-    from posenet.predict import Predictor, resolve_device
-    from posenet.serving import default_model, model_kind
+    from posenet.models.pretrained import default_model_file
+    from posenet.device import resolve_device
+    from posenet.predict import Predictor
+    from posenet.serving import model_kind
 
-    weights_path = Path(weights) if weights is not None else default_model(params, name)
     torch_device = resolve_device(device)
+    weights_path = Path(weights) if weights is not None else default_model_file(name, **params.weights.fetch_options())
     model = load_model(name, out_stride, weights=weights_path, device=torch_device)
-    predictor = Predictor(
-        model, input_size=size,
-        multi_pose=params.predict.multi_pose if single_pose is None else not single_pose,
-        max_poses=max_poses or params.predict.max_poses,
-        score_threshold=params.predict.score_threshold if score_threshold is None else score_threshold,
-        nms_radius=params.predict.nms_radius if nms_radius is None else nms_radius,
-        device=torch_device)
+    predictor = Predictor.from_params(
+        params, model=model, device=torch_device, input_size=size, max_poses=max_poses,
+        multi_pose=None if single_pose is None else not single_pose, score_threshold=score_threshold,
+        nms_radius=nms_radius)
+    shown = weights_path.relative_to(Path.cwd()) if weights_path.is_relative_to(Path.cwd()) else weights_path
     log.info("serving the %s %s model from %s (stride %d, input %d, %s)", model_kind(weights_path), name,
-             weights_path, out_stride, size, predictor.device)
+             shown, out_stride, size, predictor.device)
     inferencer = Inferencer(predictor, out_dir, render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
                             min_part_score=min_part_score, min_pose_score=min_pose_score,
                             on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))
@@ -101,7 +101,3 @@ def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: 
     click.echo(summary.closing_line())
     if summary.failed:
         sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()
