@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from posenet.cli import setup_logging, user_errors
+from posenet.io import write_json_atomic
 from posenet.params import load_params
 from posenet.train import TrainPaths, train
 
@@ -33,6 +34,8 @@ from posenet.train import TrainPaths, train
 @click.option("--checkpoints", default="models/checkpoints", show_default=True, type=click.Path(file_okay=False),
               help="Checkpoint folder (step_<N>.pt).")
 @click.option("--live-dir", default="dvclive", show_default=True, help="DVCLive folder ('' disables DVCLive).")
+@click.option("--metrics", default="reports/train.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Summary metrics (steps, last train loss, last val loss and AP): the DVC metric.")
 @click.option("--init", type=click.Choice(["pretrained", "scratch"]), default=None, help="Override train.init.")
 @click.option("--lr", type=float, default=None, help="Override train.lr.")
 @click.option("--epochs", type=int, default=None, help="Override train.epochs.")
@@ -43,7 +46,8 @@ from posenet.train import TrainPaths, train
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 @user_errors
 def main(params_path: str, resume: bool, annotations_dir: str, images_dir: str, targets_dir: str,
-         pretrained: str | None, out: str, checkpoints: str, live_dir: str, verbose: bool, **overrides: Any) -> None:
+         pretrained: str | None, out: str, checkpoints: str, live_dir: str, metrics: str, verbose: bool,
+         **overrides: Any) -> None:
     """Train PoseNet with the PersonLab loss; writes the trained model, checkpoints and DVCLive logs."""
     setup_logging(verbose)
     params = load_params(params_path)
@@ -56,7 +60,7 @@ def main(params_path: str, resume: bool, annotations_dir: str, images_dir: str, 
                        images_dir=Path(images_dir), pretrained=Path(pretrained) if pretrained else None,
                        output=Path(out), checkpoints=Path(checkpoints), live_dir=Path(live_dir) if live_dir else None,
                        targets_dir=Path(targets_dir))
-    train(params, paths, resume=resume)
+    write_json_atomic(metrics, train(params, paths, resume=resume).summary())
 
 
 if __name__ == "__main__":
