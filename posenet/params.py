@@ -123,6 +123,8 @@ class DataParams:
     seed: int = 0
     keypoint_names: tuple[str, ...] = ()
     unknown_labels: str = "error"
+    ignore_labels: tuple[str, ...] = ()
+    category: str = ""
     keep_empty: bool = True
     outside_tolerance: float = 0.0
     dataloop: DataloopParams = field(default_factory=DataloopParams)

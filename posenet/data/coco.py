@@ -1,7 +1,8 @@
 """COCO keypoints JSON (a COCO download such as person_keypoints_val2017.json + its image folder).
 
 Also the core of the Roboflow COCO reader: keypoint names come from each category's ``keypoints`` list, so
-any order (and Roboflow's synthetic parent category 0) is handled. Crowd regions (``iscrowd`` 1) are not
+any order (and Roboflow's synthetic parent category 0) is handled. Only the person category is read (or the one
+``data.category`` names; see ``category.select_categories``). Crowd regions (``iscrowd`` 1) are not
 persons with keypoints and are left out, as are persons with no labelled keypoint.
 """
 
@@ -15,23 +16,28 @@ from typing import Any
 import numpy as np
 
 from posenet.data.canonical import empty_keypoints
+from posenet.data.category import Category, select_categories
 from posenet.data.files import index_images, load_json, nfc
 from posenet.data.imagemeta import probe_image
-from posenet.data.parts import keypoint_index
+from posenet.data.parts import LabelPolicy
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.errors import AnnotationError
 
 log = logging.getLogger(__name__)
 
 
-def read_coco(path: str | Path, images: str | Path | None = None, unknown_labels: str = "error") -> Export:
-    """Parse a COCO keypoints JSON; images are looked up in ``images`` (default: the JSON's folder)."""
+def read_coco(path: str | Path, images: str | Path | None = None, labels: LabelPolicy | None = None,
+              category: str = "") -> Export:
+    """Parse a COCO keypoints JSON; images are looked up in ``images`` (default: the JSON's folder).
+
+    category: ``data.category`` (name or id of the category to read; empty: the person category).
+    """
     path = Path(path)
     if path.is_dir():
         raise AnnotationError(f"{path}: for format coco, data.path must be the annotation JSON file, not a folder")
     images_dir = Path(images) if images else path.parent
-    records, skipped = parse_coco_json(path, images_dir, rel_prefix="", unknown_labels=unknown_labels)
-    return Export(format="coco", root=images_dir, images=records, skipped=skipped)
+    records, skipped, found = parse_coco_json(path, images_dir, "", labels or LabelPolicy(), category)
+    return Export(format="coco", root=images_dir, images=records, skipped=skipped, found=found)
 
 
 def _list_field(data: dict[str, Any], key: str, path: Path) -> list[Any]:
@@ -41,22 +47,44 @@ def _list_field(data: dict[str, Any], key: str, path: Path) -> list[Any]:
     return value
 
 
-def _category_maps(categories: list[Any], path: Path, unknown_labels: str) -> dict[Any, np.ndarray]:
-    """{category id: COCO index of each of its keypoints (-1: ignored)} for categories with keypoints."""
+# Point counts of whole-body skeletons stored as one flat list (no per-category names): what the file likely is.
+WHOLE_BODY_FILES: dict[int, str] = {136: "a Halpe full-body file", 133: "a COCO-WholeBody file with all 133 points "
+                                    "in one list", 26: "a Halpe-26 file"}
+
+
+def _unnamed_keypoints_error(path: Path, annotations: list[Any]) -> AnnotationError:
+    """No category names its keypoints: say how many points the annotations carry and what the file may be."""
+    counts = sorted({len(a["keypoints"]) // 3 for a in annotations
+                     if isinstance(a, dict) and isinstance(a.get("keypoints"), list) and a["keypoints"]})
+    if not counts:
+        return AnnotationError(f"{path}: no category has a 'keypoints' list and no annotation has keypoints "
+                               "(not a keypoint export?)")
+    kind = "".join(f" ({WHOLE_BODY_FILES[n]}?)" for n in counts if n in WHOLE_BODY_FILES)
+    return AnnotationError(f"{path}: no category has a 'keypoints' list of names, but annotations carry "
+                           f"{' / '.join(map(str, counts))} keypoints each{kind}; only 17-keypoint COCO persons "
+                           "with named keypoints are read")
+
+
+def _keypoint_categories(categories: list[Any]) -> dict[Any, tuple[int, Category]]:
+    """{category id: (position in ``categories``, Category)} of the categories that list keypoint names."""
+    return {cat.get("id"): (c, Category(cat.get("id"), str(cat.get("name", "")), [str(n) for n in cat["keypoints"]]))
+            for c, cat in enumerate(categories)
+            if isinstance(cat, dict) and isinstance(cat.get("keypoints"), list) and cat["keypoints"]}
+
+
+def _category_maps(chosen: list[Category], positions: dict[Any, int], path: Path,
+                   labels: LabelPolicy) -> dict[Any, np.ndarray]:
+    """{category id: COCO index of each of its keypoints (-1: left out)} of the chosen categories."""
     maps = {}
-    for c, cat in enumerate(categories):
-        if not isinstance(cat, dict) or not cat.get("keypoints"):
-            continue
+    for cat in chosen:
         indices = []
-        for k, name in enumerate(cat["keypoints"]):
-            where = f"{path}: categories[{c}].keypoints[{k}]"
-            idx = keypoint_index(str(name), where, unknown_labels)
+        for k, name in enumerate(cat.keypoints):
+            where = f"{path}: categories[{positions[cat.id]}].keypoints[{k}]"
+            idx = labels.index(name, where)
             if idx >= 0 and idx in indices:
                 raise AnnotationError(f"{where}: {name!r} names a keypoint listed twice in this category")
             indices.append(idx)
-        maps[cat.get("id")] = np.array(indices, dtype=np.int64)
-    if not maps:
-        raise AnnotationError(f"{path}: no category has a 'keypoints' list (not a keypoint export?)")
+        maps[cat.id] = np.array(indices, dtype=np.int64)
     return maps
 
 
@@ -80,23 +108,31 @@ def _person(ann: dict[str, Any], mapping: np.ndarray, where: str) -> Person:
     return Person(keypoints=keypoints, bbox=bbox, area=float(area) if isinstance(area, (int, float)) else None)
 
 
-def parse_coco_json(path: Path, images_dir: Path, rel_prefix: str = "",
-                    unknown_labels: str = "error") -> tuple[list[ImageRecord], int]:
-    """Records of one COCO keypoints JSON (images with their persons) and the number of skipped images."""
+def parse_coco_json(path: Path, images_dir: Path, rel_prefix: str = "", labels: LabelPolicy | None = None,
+                    category: str = "") -> tuple[list[ImageRecord], int, str]:
+    """Records of one COCO keypoints JSON (images with their persons), the number of skipped images and a line
+    saying what was found (for the error when no person is left). ``category``: as in ``read_coco``."""
+    labels = labels or LabelPolicy()
     data = load_json(path)
     if not isinstance(data, dict):
         raise AnnotationError(f"{path}: expected a COCO JSON object, got {type(data).__name__}")
-    maps = _category_maps(_list_field(data, "categories", path), path, unknown_labels)
+    annotations = _list_field(data, "annotations", path)
+    keypoint_categories = _keypoint_categories(_list_field(data, "categories", path))
+    if not keypoint_categories:
+        raise _unnamed_keypoints_error(path, annotations)
+    chosen = select_categories([cat for _, cat in keypoint_categories.values()], category, labels, str(path))
+    maps = _category_maps(chosen, {k: c for k, (c, _) in keypoint_categories.items()}, path, labels)
     image_list = _list_field(data, "images", path)
     image_ids = {img.get("id") for img in image_list if isinstance(img, dict)}
     by_image: dict[Any, list[Person]] = defaultdict(list)
-    crowd = empty = 0
-    for j, ann in enumerate(_list_field(data, "annotations", path)):
+    crowd = empty = other = 0
+    for j, ann in enumerate(annotations):
         where = f"{path}: annotations[{j}]"
         if not isinstance(ann, dict):
             raise AnnotationError(f"{where} is not an object")
         if ann.get("category_id") not in maps:
-            continue  # not a keypoint category (e.g. Roboflow's parent category)
+            other += ann.get("category_id") in keypoint_categories
+            continue  # another skeleton, or no keypoint category (e.g. Roboflow's parent category)
         if ann.get("image_id") not in image_ids:
             raise AnnotationError(f"{where}.image_id: {ann.get('image_id')!r} is not the id of any image")
         if ann.get("iscrowd"):
@@ -107,8 +143,12 @@ def parse_coco_json(path: Path, images_dir: Path, rel_prefix: str = "",
             by_image[ann["image_id"]].append(person)
         else:
             empty += 1
-    if crowd or empty:
-        log.info("%s: left out %d crowd region(s) and %d person(s) without keypoints", path, crowd, empty)
+    if crowd or empty or other:
+        log.info("%s: left out %d crowd region(s), %d person(s) without keypoints and %d annotation(s) of other "
+                 "keypoint categories", path, crowd, empty, other)
+    names = ", ".join(repr(c.name) for c in chosen)
+    found = (f"{path.name}: {sum(map(len, by_image.values()))} person(s) with keypoints among {len(annotations)} "
+             f"annotation(s) (category {names}: {crowd} crowd, {empty} without keypoints; {other} of other skeletons)")
     files = index_images(images_dir)
     records, skipped = [], 0
     for i, img in enumerate(image_list):
@@ -126,4 +166,4 @@ def parse_coco_json(path: Path, images_dir: Path, rel_prefix: str = "",
             continue
         records.append(ImageRecord(path=files[key], rel=rel_prefix + key, name=key, width=size[0], height=size[1],
                                    persons=by_image.get(img.get("id"), [])))
-    return records, skipped
+    return records, skipped, found

@@ -16,7 +16,7 @@ import numpy as np
 from posenet.data.canonical import empty_keypoints
 from posenet.data.files import index_images, load_json, nfc
 from posenet.data.imagemeta import IMAGE_EXTENSIONS, probe_image, swaps_axes
-from posenet.data.parts import keypoint_index
+from posenet.data.parts import LabelPolicy, normalise_part_name
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.errors import AnnotationError
 from posenet.params import DataloopParams
@@ -27,11 +27,12 @@ OCCLUDED_VALUES: tuple[str, ...] = DataloopParams().occluded_values  # params.ya
 
 
 def read_dataloop(root: str | Path, occluded_values: tuple[str, ...] = OCCLUDED_VALUES,
-                  unknown_labels: str = "error") -> Export:
+                  labels: LabelPolicy | None = None, category: str = "") -> Export:
     """Parse a dtlpy download folder (``items/`` + ``json/``; export V1 or V2 naming; both JSON shapes).
 
     occluded_values: attribute values (case-insensitive) that make a point v=1 instead of v=2.
-    unknown_labels: ``error`` (AnnotationError naming file and field) or ``ignore`` (warning, point dropped).
+    labels: how point labels map to COCO parts (unknown ones: error, or left out).
+    category: the pose label to read (``data.category``; empty: every pose, whatever its template label).
     Items whose image is missing or unreadable are skipped with a warning and counted in ``Export.skipped``.
     """
     root = Path(root)
@@ -43,8 +44,9 @@ def read_dataloop(root: str | Path, occluded_values: tuple[str, ...] = OCCLUDED_
         raise AnnotationError(f"{json_dir}: no annotation JSON files")
     items = index_images(items_dir)
     occluded = {v.lower() for v in occluded_values}
+    labels = labels or LabelPolicy()
     records: list[ImageRecord] = []
-    skipped = 0
+    skipped = poses = 0
     for json_path in json_files:
         item = load_json(json_path)
         if not isinstance(item, dict):
@@ -62,10 +64,15 @@ def read_dataloop(root: str | Path, occluded_values: tuple[str, ...] = OCCLUDED_
         if size is None:
             skipped += 1
             continue
-        persons = _persons(annotations, json_path, occluded, unknown_labels)
+        pose_ids = [a.get("id") for a in annotations if isinstance(a, dict) and a.get("type") == "pose"
+                    and (not category or normalise_part_name(str(a.get("label", ""))) == normalise_part_name(category))]
+        poses += len(pose_ids)
+        persons = _persons(annotations, pose_ids, json_path, occluded, labels)
         records.append(ImageRecord(path=items[rel], rel=f"items/{rel}", name=rel, width=size[0], height=size[1],
                                    persons=persons))
-    return Export(format="dataloop", root=root, images=records, skipped=skipped)
+    which = f"pose annotation(s) labelled {category!r}" if category else "pose annotation(s)"
+    return Export(format="dataloop", root=root, images=records, skipped=skipped,
+                  found=f"{poses} {which} in {len(json_files)} item JSON file(s)")
 
 
 def _locate_image(item: dict[str, Any], json_rel: Path, items: dict[str, Path]) -> str | None:
@@ -109,17 +116,19 @@ def _is_occluded(ann: dict[str, Any], occluded: set[str]) -> bool:
     return any(isinstance(v, str) and v.strip().lower() in occluded for v in values)
 
 
-def _persons(annotations: list[Any], json_path: Path, occluded: set[str], unknown_labels: str) -> list[Person]:
-    pose_ids: list[Any] = []
+def _persons(annotations: list[Any], pose_ids: list[Any], json_path: Path, occluded: set[str],
+             labels: LabelPolicy) -> list[Person]:
+    """Persons of the poses ``pose_ids`` (ids of the item's pose annotations to read)."""
+    all_poses = set()
     children: dict[Any, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for i, ann in enumerate(annotations):
         if not isinstance(ann, dict):
             raise AnnotationError(f"{json_path}: annotations[{i}] is not an object")
         if ann.get("type") == "pose":
-            pose_ids.append(ann.get("id"))
+            all_poses.add(ann.get("id"))
         elif ann.get("type") == "point":
             children[_system(ann).get("parentId")].append((i, ann))
-    stray = sum(len(v) for k, v in children.items() if k not in pose_ids)
+    stray = sum(len(v) for k, v in children.items() if k not in all_poses)
     if stray:
         log.warning("%s: ignored %d point(s) that belong to no pose", json_path, stray)
     persons = []
@@ -127,7 +136,7 @@ def _persons(annotations: list[Any], json_path: Path, occluded: set[str], unknow
         keypoints = empty_keypoints()
         for i, ann in children.get(pose_id, []):
             where = f"{json_path}: annotations[{i}]"
-            k = keypoint_index(str(ann.get("label", "")), f"{where}.label", unknown_labels)
+            k = labels.index(str(ann.get("label", "")), f"{where}.label")
             if k < 0:
                 continue
             if keypoints[k, 2] > 0:

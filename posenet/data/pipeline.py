@@ -15,6 +15,7 @@ from posenet.data.records import Export
 from posenet.data.split import split_coco
 from posenet.data.summary import summarise
 from posenet.data.writer import write_dataset
+from posenet.errors import AnnotationError
 from posenet.io import write_json_atomic
 from posenet.params import DataParams
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 def load_export(data: DataParams, download_dir: Path) -> Export:
     """Read the export named by ``data`` (local path, or a fresh download into ``download_dir``)."""
     options: dict[str, Any] = {"keypoint_names": data.keypoint_names, "unknown_labels": data.unknown_labels,
+                               "ignore_labels": data.ignore_labels, "category": data.category,
                                "occluded_values": data.dataloop.occluded_values}
     if data.source == "dataloop":
         root = fetch_dataloop(data.dataloop.project, data.dataloop.dataset, download_dir / "dataloop")
@@ -35,17 +37,34 @@ def load_export(data: DataParams, download_dir: Path) -> Export:
     return read_export(data.format, data.path, images=data.images or None, **options)
 
 
+def check_persons(export: Export, coco: dict[str, Any]) -> None:
+    """Refuse a dataset without persons (wrong layout, boxes only, every label left out) in one line saying what
+    the reader found; warn when fewer than half of the images have a person."""
+    images = len(coco["images"])
+    with_persons = len({a["image_id"] for a in coco["annotations"]})
+    read = sum(len(record.persons) for record in export.images)
+    outside = f"; the keypoints of all {read} person(s) lie outside their images" if read else ""
+    if not coco["annotations"]:
+        raise AnnotationError(f"{export.root}: 0 persons with keypoints in {len(export.images)} images of this "
+                              f"{export.format} export ({export.found}{outside})")
+    if with_persons < images / 2:
+        log.warning("%s: only %d of %d images have a labelled person (%s)", export.root, with_persons, images,
+                    export.found)
+
+
 def build_dataset(data: DataParams, annotations_dir: str | os.PathLike, images_dir: str | os.PathLike,
                   summary_path: str | os.PathLike) -> dict[str, Any]:
     """Write ``<annotations_dir>/{train,val}.json``, ``<images_dir>/`` and the summary JSON; return the summary.
 
-    Nothing is replaced unless everything was read and written (see ``write_dataset``).
+    Nothing is written when the export holds no person (``check_persons``), and nothing is replaced unless
+    everything was read and written (see ``write_dataset``).
     """
     parent = Path(annotations_dir).resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=parent) as tmp:
         export = load_export(data, Path(tmp))
         coco, sources = to_coco(export, tolerance=data.outside_tolerance, keep_empty=data.keep_empty)
+        check_persons(export, coco)
         train, val = split_coco(coco, data.val_fraction, data.seed)
         files = {img["file_name"]: src for img, src in zip(coco["images"], sources)}
         write_dataset({"train": train, "val": val}, files, annotations_dir, images_dir)

@@ -35,12 +35,14 @@ class ImageRecord:
 
 @dataclass
 class Export:
-    """A parsed export. ``skipped``: items left out with a warning (missing or unreadable image, ...)."""
+    """A parsed export. ``skipped``: items left out with a warning (missing or unreadable image, ...);
+    ``found``: what the reader saw (label files, annotations), named in the error when no person is left."""
 
     format: str
     root: Path
     images: list[ImageRecord]
     skipped: int = 0
+    found: str = ""
 
 
 def has_keypoints(keypoints: np.ndarray) -> bool:

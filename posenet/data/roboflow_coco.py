@@ -5,23 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from posenet.data.coco import parse_coco_json
+from posenet.data.parts import LabelPolicy
 from posenet.data.records import Export
 from posenet.errors import AnnotationError
 
 ANNOTATION_FILE = "_annotations.coco.json"
 
 
-def read_roboflow_coco(root: str | Path, unknown_labels: str = "error") -> Export:
-    """Parse every split of a Roboflow COCO export (missing splits are fine; at least one must exist)."""
+def read_roboflow_coco(root: str | Path, labels: LabelPolicy | None = None, category: str = "") -> Export:
+    """Parse every split of a Roboflow COCO export (missing splits are fine; at least one must exist).
+
+    category: ``data.category`` (name or id of the category to read; empty: the person category)."""
     root = Path(root)
     json_files = sorted(root.rglob(ANNOTATION_FILE))
     if not json_files:
         raise AnnotationError(f"{root}: no {ANNOTATION_FILE} found (expected <split>/{ANNOTATION_FILE})")
-    records, skipped = [], 0
+    records, skipped, found = [], 0, []
     for path in json_files:
-        prefix = path.parent.relative_to(root).as_posix()
-        split_records, split_skipped = parse_coco_json(path, path.parent, "" if prefix == "." else prefix + "/",
-                                                       unknown_labels)
+        prefix = "" if path.parent == root else path.parent.relative_to(root).as_posix() + "/"
+        split_records, split_skipped, split_found = parse_coco_json(path, path.parent, prefix, labels, category)
         records += split_records
         skipped += split_skipped
-    return Export(format="roboflow_coco", root=root, images=records, skipped=skipped)
+        found.append(prefix + split_found)
+    return Export(format="roboflow_coco", root=root, images=records, skipped=skipped, found="; ".join(found))

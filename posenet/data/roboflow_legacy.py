@@ -10,10 +10,9 @@ import logging
 from pathlib import Path
 
 from posenet.data.canonical import empty_keypoints
-from posenet.data.parts import part_index
+from posenet.data.parts import LabelPolicy
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
-from posenet.data.yolo import class_id, class_names, images_with_labels, load_data_yaml, read_label_rows
-from posenet.errors import AnnotationError
+from posenet.data.yolo import class_id, class_names, images_with_labels, label_coverage, load_data_yaml, read_label_rows
 
 log = logging.getLogger(__name__)
 
@@ -24,33 +23,26 @@ LEGACY_CLASS_NAMES: tuple[str, ...] = tuple(sorted(
      "14-rightKnee", "15-leftAnkle", "16-rightAnkle", "17-person"]))
 
 PERSON_BOX = -2  # class of the person box in the class -> part table
-IGNORED = -1
 
 
-def read_roboflow_legacy(root: str | Path, unknown_labels: str = "error") -> Export:
+def read_roboflow_legacy(root: str | Path, labels: LabelPolicy | None = None) -> Export:
     """Parse a one-box-per-part export (data.yaml optional; then the original's sorted class list is assumed)."""
-    root = Path(root)
-    data = load_data_yaml(root, required=False)
-    if data is None:
+    labels = labels or LabelPolicy()
+    root, yaml_path, data = load_data_yaml(Path(root), required=False)
+    if yaml_path is None:
         log.warning("%s: no data.yaml; assuming the original project's class order %s", root, list(LEGACY_CLASS_NAMES))
         names, origin = list(LEGACY_CLASS_NAMES), "legacy class list"
     else:
-        names, origin = class_names(data, root), f"{root / 'data.yaml'}: names"
-    parts = []
-    for i, name in enumerate(names):
-        try:
-            idx = part_index(name, f"{origin}[{i}]")
-        except AnnotationError as err:
-            if unknown_labels != "ignore":
-                raise
-            log.warning("%s (class ignored)", err)
-            idx = IGNORED
-        parts.append(PERSON_BOX if idx is None else idx)
+        names, origin = class_names(data, yaml_path), f"{yaml_path}: names"
+    parts = [labels.index(name, f"{origin}[{i}]", person_ok=True) for i, name in enumerate(names)]
+    parts = [PERSON_BOX if idx is None else idx for idx in parts]
     records = []
-    images, skipped = images_with_labels(root, data)
+    images, skipped = images_with_labels(root, yaml_path, data)
+    lines = 0
     for image, rel, label, (width, height) in images:
         keypoints, bbox = empty_keypoints(), None
         for line, (cls, cx, cy, w, h) in read_label_rows(label, 5):
+            lines += 1
             part = parts[class_id(cls, len(names), f"{label}:{line}")]
             if part == PERSON_BOX:
                 bbox = ((cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height)
@@ -60,4 +52,5 @@ def read_roboflow_legacy(root: str | Path, unknown_labels: str = "error") -> Exp
                 keypoints[part] = (cx * width, cy * height, 2)
         persons = [Person(keypoints=keypoints, bbox=bbox)] if has_keypoints(keypoints) else []
         records.append(ImageRecord(path=image, rel=rel, name=image.name, width=width, height=height, persons=persons))
-    return Export(format="roboflow_legacy", root=root, images=records, skipped=skipped)
+    return Export(format="roboflow_legacy", root=root, images=records, skipped=skipped,
+                  found=label_coverage(images, lines))

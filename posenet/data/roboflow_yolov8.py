@@ -1,12 +1,15 @@
-"""Roboflow YOLOv8 keypoint export: data.yaml + ``<split>/images`` + ``<split>/labels/<stem>.txt``.
+"""YOLOv8 keypoint export (Roboflow, Ultralytics, CVAT): data.yaml + images + ``labels/<stem>.txt`` per image.
 
-Label line per person: ``cls cx cy w h`` then K keypoints ``px py [v]``, normalised by the image size.
-Keypoint names are not in data.yaml: they come from ``keypoint_names`` (the project's skeleton order),
-else data.yaml ``kpt_names``, else COCO order; ``flip_idx`` must agree with them.
+Label line per person: ``cls cx cy w h`` then K keypoints ``px py [v]``, normalised by the image size; with
+``kpt_shape [K, 2]`` (no visibility) a point at (0, 0) is unlabelled. Keypoint names are not in data.yaml: they
+come from ``keypoint_names`` (the project's skeleton order), else data.yaml ``kpt_names``, else COCO order when
+K = 17. ``flip_idx`` is an augmentation hint, not a naming (Roboflow writes the identity): a ``flip_idx`` that does
+not pair left and right in that order is only warned about. Folder layouts: see ``posenet.data.yolo``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,10 +18,14 @@ import numpy as np
 
 from posenet.constants import COCO_PART_NAMES
 from posenet.data.canonical import empty_keypoints
-from posenet.data.parts import flip_index, keypoint_index
+from posenet.data.category import Category, select_categories
+from posenet.data.parts import LabelPolicy, flip_index
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
-from posenet.data.yolo import class_id, class_names, images_with_labels, load_data_yaml, read_label_rows
+from posenet.data.yolo import class_id, class_names, images_with_labels, label_coverage, load_data_yaml, read_label_rows
 from posenet.errors import AnnotationError
+
+log = logging.getLogger(__name__)
+
 
 def _keypoint_shape(data: dict[str, Any], yaml_path: Path) -> tuple[int, int]:
     shape = data.get("kpt_shape")
@@ -28,7 +35,8 @@ def _keypoint_shape(data: dict[str, Any], yaml_path: Path) -> tuple[int, int]:
     return shape[0], shape[1]
 
 
-def _keypoint_names(data: dict[str, Any], configured: Sequence[str], k: int, yaml_path: Path) -> tuple[list[str], str]:
+def _keypoint_names(data: dict[str, Any], configured: Sequence[str], k: int, classes: list[str],
+                    yaml_path: Path) -> tuple[list[str], str]:
     if configured:
         return list(configured), "data.keypoint_names"
     names = data.get("kpt_names")
@@ -38,32 +46,51 @@ def _keypoint_names(data: dict[str, Any], configured: Sequence[str], k: int, yam
         return [str(n) for n in names], f"{yaml_path}: kpt_names"
     if k == len(COCO_PART_NAMES):
         return list(COCO_PART_NAMES), "COCO order (default)"
-    raise AnnotationError(f"{yaml_path}: {k} keypoints and no names; set data.keypoint_names to the project's keypoint order")
+    raise AnnotationError(f"{yaml_path}: {k} keypoints without names (classes {classes}); only 17-keypoint COCO "
+                          f"persons are read: if these are persons, set data.keypoint_names to the {k} names in label "
+                          "order")
 
 
-def read_roboflow_yolov8(root: str | Path, keypoint_names: Sequence[str] = (), unknown_labels: str = "error") -> Export:
-    """Parse a YOLOv8 keypoint export. ``keypoint_names``: the project's keypoint order (K names)."""
-    root = Path(root)
-    data = load_data_yaml(root)
-    yaml_path = root / "data.yaml"
+def _check_flip(flip: Any, mapping: list[int], names: list[str], origin: str, yaml_path: Path) -> None:
+    """Warn when ``flip_idx`` does not pair left/right in the keypoint order (identity: Roboflow's default)."""
+    if not isinstance(flip, list) or min(mapping) < 0 or flip == flip_index(mapping):
+        return
+    if flip == list(range(len(mapping))):
+        log.info("%s: identity flip_idx (Roboflow writes it for every project): no left/right check", yaml_path)
+    else:
+        log.warning("%s: flip_idx %s does not pair left and right in the keypoint order %s (%s); if the label "
+                    "lines use another order, set data.keypoint_names", yaml_path, flip, names, origin)
+
+
+def read_roboflow_yolov8(root: str | Path, keypoint_names: Sequence[str] = (), labels: LabelPolicy | None = None,
+                         category: str = "") -> Export:
+    """Parse a YOLOv8 keypoint export (its folder or its YAML file).
+
+    keypoint_names: the project's keypoint order (K names). category: ``data.category``, the class to read (name or
+    id; empty: the person class, or the only class when its keypoints are COCO parts).
+    """
+    labels = labels or LabelPolicy()
+    root, yaml_path, data = load_data_yaml(Path(root))
     k, dims = _keypoint_shape(data, yaml_path)
-    names, origin = _keypoint_names(data, keypoint_names, k, yaml_path)
+    classes = class_names(data, yaml_path)
+    names, origin = _keypoint_names(data, keypoint_names, k, classes, yaml_path)
     if len(names) != k:
         raise AnnotationError(f"{origin}: {len(names)} keypoint names but data.yaml kpt_shape has {k} keypoints")
-    mapping = [keypoint_index(name, f"{origin}[{i}]", unknown_labels) for i, name in enumerate(names)]
+    mapping = [labels.index(name, f"{origin}[{i}]") for i, name in enumerate(names)]
     mapping_arr = np.array(mapping, dtype=np.int64)
-    flip = data.get("flip_idx")
-    if flip is not None and min(mapping) >= 0 and list(flip) != flip_index(mapping):
-        raise AnnotationError(f"{yaml_path}: flip_idx {list(flip)} does not fit the keypoint order {names} ({origin}); "
-                              "set data.keypoint_names to the project's keypoint order")
-    n_classes = len(class_names(data, root))
+    _check_flip(data.get("flip_idx"), mapping, names, origin, yaml_path)
+    chosen = {c.id for c in select_categories([Category(i, name, names) for i, name in enumerate(classes)],
+                                              category, labels, str(yaml_path))}
     records = []
-    images, skipped = images_with_labels(root, data)
+    images, skipped = images_with_labels(root, yaml_path, data)
+    lines = 0
     for image, rel, label, size in images:
         scale = np.array(size, dtype=np.float64)
         persons = []
         for line, row in read_label_rows(label, 5 + k * dims):
-            class_id(row[0], n_classes, f"{label}:{line}")
+            lines += 1
+            if class_id(row[0], len(classes), f"{label}:{line}") not in chosen:
+                continue
             kps = row[5:].reshape(k, dims)
             vis = kps[:, 2] if dims == 3 else np.where((kps[:, :2] != 0).any(axis=1), 2.0, 0.0)
             if not np.isin(vis, (0, 1, 2)).all():
@@ -75,5 +102,7 @@ def read_roboflow_yolov8(root: str | Path, keypoint_names: Sequence[str] = (), u
             cx, cy, w, h = row[1:5] * np.tile(scale, 2)
             if has_keypoints(keypoints):
                 persons.append(Person(keypoints=keypoints, bbox=(cx - w / 2, cy - h / 2, w, h)))
-        records.append(ImageRecord(path=image, rel=rel, name=image.name, width=size[0], height=size[1], persons=persons))
-    return Export(format="roboflow_yolov8", root=root, images=records, skipped=skipped)
+        records.append(ImageRecord(path=image, rel=rel, name=image.name, width=size[0], height=size[1],
+                                   persons=persons))
+    found = f"{label_coverage(images, lines)} (read class {', '.join(repr(classes[c]) for c in sorted(chosen))})"
+    return Export(format="roboflow_yolov8", root=root, images=records, skipped=skipped, found=found)

@@ -1,15 +1,22 @@
-"""Pieces shared by the YOLO-style Roboflow readers: data.yaml, split folders, label files, class ids."""
+"""Pieces shared by the YOLO-style readers: data.yaml, split folders and lists, label files, class ids.
+
+Layouts read: Roboflow ``<split>/images`` + ``<split>/labels``, Ultralytics ``images/<split>`` + ``labels/<split>``
+(coco8-pose, CVAT's Ultralytics export), data.yaml ``path:``, split values that are folders, image-list ``.txt``
+files or lists of those; split paths that do not exist here (another machine's) fall back to the folders beside
+data.yaml.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
-from posenet.data.files import index_images, load_yaml
-from posenet.data.imagemeta import probe_image
+from posenet.data.files import index_images, load_yaml, nfc
+from posenet.data.imagemeta import IMAGE_EXTENSIONS, probe_image
 from posenet.errors import AnnotationError
 
 log = logging.getLogger(__name__)
@@ -17,74 +24,167 @@ log = logging.getLogger(__name__)
 SPLIT_KEYS: tuple[str, ...] = ("train", "val", "test")
 
 
-def load_data_yaml(root: Path, required: bool = True) -> dict[str, Any] | None:
-    """``<root>/data.yaml`` as a dict; ``None`` when absent and not ``required``."""
-    path = root / "data.yaml"
-    if not path.is_file():
-        if required:
-            raise AnnotationError(f"{root}: no data.yaml (expected a Roboflow YOLO export folder)")
-        return None
-    return load_yaml(path)
+def find_data_yaml(path: Path, required: bool = True) -> Path | None:
+    """The dataset YAML of an export: ``path`` itself when it is a YAML file, else ``<path>/data.yaml``, else the
+    only ``*.yaml`` / ``*.yml`` in ``path`` (Ultralytics names it after the dataset: ``coco8-pose.yaml``)."""
+    if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
+        return path
+    candidates: list[Path] = []
+    if (path / "data.yaml").is_file():
+        candidates = [path / "data.yaml"]
+    elif path.is_dir():
+        candidates = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".yaml", ".yml"))
+    if len(candidates) == 1:
+        return candidates[0]
+    if required:
+        raise AnnotationError(f"{path}: no data.yaml (expected a YOLO export folder with data.yaml, or its YAML file)")
+    return None
 
 
-def class_names(data: dict[str, Any], root: Path) -> list[str]:
+def load_data_yaml(path: Path, required: bool = True) -> tuple[Path, Path | None, dict[str, Any] | None]:
+    """(export root, YAML file, its mapping) of an export folder or YAML file; ``None``s when there is no YAML
+    and it is not ``required``. The root is the YAML's folder (split paths fall back to folders there)."""
+    yaml_path = find_data_yaml(path, required)
+    if yaml_path is None:
+        return path, None, None
+    return yaml_path.parent, yaml_path, load_yaml(yaml_path)
+
+
+def class_names(data: dict[str, Any], yaml_path: Path) -> list[str]:
     """``names`` of data.yaml (list, or {id: name}) checked against ``nc``."""
     names = data.get("names")
     if isinstance(names, dict):
         try:
             names = [names[i] for i in range(len(names))]
         except KeyError:
-            raise AnnotationError(f"{root / 'data.yaml'}: names must map ids 0..n-1 to names") from None
+            raise AnnotationError(f"{yaml_path}: names must map ids 0..n-1 to names") from None
     if not isinstance(names, list) or not names:
-        raise AnnotationError(f"{root / 'data.yaml'}: field 'names' must be a non-empty list of class names")
+        raise AnnotationError(f"{yaml_path}: field 'names' must be a non-empty list of class names")
     if "nc" in data and data["nc"] != len(names):
-        raise AnnotationError(f"{root / 'data.yaml'}: nc = {data['nc']!r} but names lists {len(names)} classes")
+        raise AnnotationError(f"{yaml_path}: nc = {data['nc']!r} but names lists {len(names)} classes")
     return [str(n) for n in names]
 
 
-def _resolve_split(root: Path, value: str) -> Path | None:
-    """Roboflow writes ``../train/images`` (relative to a folder below the root) or ``train/images``."""
-    raw = PurePosixPath(str(value).replace("\\", "/"))
+def _locate(base: Path, value: str) -> Path | None:
+    """An existing file or folder named by a data.yaml path, or None. Relative paths are tried below ``base``
+    without their ``..`` (Roboflow writes ``../train/images`` for ``<root>/train/images``), then as written as long as
+    they stay inside ``base`` (a folder beside the export must not be read by accident)."""
+    raw = PurePosixPath(str(value).strip().replace("\\", "/"))
+    if raw.is_absolute():
+        return Path(raw) if Path(raw).exists() else None
     stripped = PurePosixPath(*[p for p in raw.parts if p not in ("..", ".")]) if raw.parts else raw
-    literal = (root / raw).resolve()  # only if it stays inside the export
-    for candidate in (root / stripped, literal if literal.is_relative_to(root.resolve()) else None):
-        if candidate is not None and candidate.is_dir():
+    literal = Path(os.path.normpath(base / raw))
+    for candidate in (base / stripped, literal if literal.is_relative_to(os.path.normpath(base)) else None):
+        if candidate is not None and candidate.exists():
             return candidate
     return None
 
 
-def image_dirs(root: Path, data: dict[str, Any] | None) -> list[Path]:
-    """Existing image folders of the splits named in data.yaml (else every ``<root>/<split>/images``)."""
-    dirs: list[Path] = []
+def _listed_images(txt: Path) -> tuple[list[Path], int]:
+    """Images named in an Ultralytics split file (one path a line; relative ones below the file's folder) and the
+    number of listed images that do not exist here."""
+    try:
+        lines = [ln.strip() for ln in txt.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise AnnotationError(f"{txt}: cannot read split file ({err})") from None
+    found = [p for p in (_locate(txt.parent, ln) for ln in lines) if p is not None and p.is_file()]
+    return found, len(lines) - len(found)
+
+
+def _split_images(base: Path, value: Any, yaml_path: Path) -> tuple[list[Path], int]:
+    """Images of one split value of data.yaml (a folder, an image list file, an image, or a list of those) and the
+    number of listed images missing here. No image at all: the split does not exist here."""
+    images: list[Path] = []
+    missing = 0
+    for item in value if isinstance(value, list) else [value]:
+        target = _locate(base, str(item))
+        if target is None:
+            log.info("%s: split path %r does not exist here; skipped", yaml_path, item)
+        elif target.is_dir():
+            images += index_images(target).values()
+        elif target.suffix.lower() == ".txt":
+            listed, lost = _listed_images(target)
+            if lost:
+                log.warning("%s: %d of %d listed images do not exist here; skipped", target, lost, lost + len(listed))
+            images += listed
+            missing += lost if listed else 0
+        elif target.suffix.lower() in IMAGE_EXTENSIONS:
+            images.append(target)
+    return images, missing
+
+
+def _beside_yaml(root: Path) -> list[Path]:
+    """Images of the folders beside data.yaml: Ultralytics ``images/<split>``, Roboflow ``<split>/images``."""
+    folders = [root / "images"] if (root / "images").is_dir() else []
+    folders += sorted(p for p in root.glob("*/images") if p.is_dir())
+    return [image for folder in folders for image in index_images(folder).values()]
+
+
+def export_images(root: Path, yaml_path: Path | None, data: dict[str, Any] | None) -> tuple[list[Path], Path, int]:
+    """(every image of the splits data.yaml names, the dataset folder ``path:`` names (else ``root``), the number of
+    listed images missing here). Splits that do not exist here are skipped; when none does (paths from another
+    machine) or data.yaml names none, the folders beside it are read."""
+    base = root
+    if data and data.get("path"):
+        named = Path(str(data["path"]))
+        named = named if named.is_absolute() else root / named
+        if named.is_dir():
+            base = Path(os.path.normpath(named))
+        else:
+            log.info("%s: path %r does not exist here; reading split paths relative to %s",
+                     yaml_path, data["path"], root)
     values = [data[k] for k in SPLIT_KEYS if data and data.get(k)]
+    images: list[Path] = []
+    missing = 0
     for value in values:
-        for item in value if isinstance(value, list) else [value]:
-            folder = _resolve_split(root, item)
-            if folder is None:
-                log.info("%s: split folder %r does not exist; skipped", root / "data.yaml", item)
-            elif folder.resolve() not in {d.resolve() for d in dirs}:
-                dirs.append(folder)
-    if not values:
-        dirs = sorted(p for p in root.glob("*/images") if p.is_dir())
-    if not dirs:
-        raise AnnotationError(f"{root}: no split image folder found (data.yaml train/val/test or <split>/images)")
-    return dirs
+        split_images, lost = _split_images(base, value, yaml_path or root)
+        images += split_images
+        missing += lost
+    if not images:
+        images, missing = _beside_yaml(root), 0
+        if values and images:
+            log.warning("%s: none of the split paths %s exists here; reading the folders beside it", yaml_path, values)
+    unique = list(dict.fromkeys(Path(os.path.normpath(p.absolute())) for p in images))  # val may repeat test
+    if not unique:
+        raise AnnotationError(f"{root}: no image found (data.yaml train/val/test, <split>/images or images/<split>)")
+    return unique, base, missing
 
 
-def images_with_labels(root: Path, data: dict[str, Any] | None) -> tuple[list[tuple[Path, str, Path, tuple[int, int]]], int]:
-    """(image, path relative to root, label file, (width, height) px as displayed) for every readable image, and
-    the number of unreadable images skipped (each warned about). The label file may not exist (null image)."""
-    out, skipped = [], 0
-    for folder in image_dirs(root, data):
-        labels = folder.parent / "labels" if folder.name == "images" else folder
-        for key, image in index_images(folder).items():
-            size = probe_image(image)
-            if size is None:
-                skipped += 1
-                continue
-            rel = image.relative_to(root).as_posix() if image.is_relative_to(root) else key
-            out.append((image, rel, labels / PurePosixPath(key).with_suffix(".txt"), size))
+def label_file(image: Path, base: Path) -> Path:
+    """Label file of an image, by Ultralytics' rule: the last ``images`` folder of its path (below ``base``) becomes
+    ``labels`` and the suffix ``.txt`` (``images/train/a.jpg`` and ``train/images/a.jpg`` alike); without an
+    ``images`` folder the label lies beside the image."""
+    parts = list(image.parts)
+    first = len(base.parts) if image.is_relative_to(base) else 0
+    where = [i for i in range(first, len(parts) - 1) if parts[i] == "images"]
+    if where:
+        parts[where[-1]] = "labels"
+    return Path(*parts).with_suffix(".txt")
+
+
+def images_with_labels(root: Path, yaml_path: Path | None,
+                       data: dict[str, Any] | None) -> tuple[list[tuple[Path, str, Path, tuple[int, int]]], int]:
+    """(image, path relative to the export, label file, (width, height) px as displayed) for every readable image,
+    and the number of images skipped (unreadable, or listed but missing; each warned about). The label file may not
+    exist (a null image)."""
+    root = root.absolute()  # not resolve(): exports may hold symlinked images, their labels lie by the link
+    images, base, skipped = export_images(root, yaml_path, data)
+    out = []
+    for image in images:
+        size = probe_image(image)
+        if size is None:
+            skipped += 1
+            continue
+        rel = nfc(image.relative_to(root).as_posix() if image.is_relative_to(root) else image.as_posix())
+        out.append((image, rel, label_file(image, base), size))
     return out, skipped
+
+
+def label_coverage(images: list[tuple[Path, str, Path, tuple[int, int]]], lines: int) -> str:
+    """What a YOLO reader found, for the error when no person is left: label files per image and label lines."""
+    missing = [label for _, _, label, _ in images if not label.is_file()]
+    example = f", e.g. no {missing[0]}" if missing else ""
+    return f"{len(images) - len(missing)} of {len(images)} label files found{example}; {lines} label line(s)"
 
 
 def read_label_rows(path: Path, columns: int) -> list[tuple[int, np.ndarray]]:

@@ -10,7 +10,7 @@ import pytest
 
 from posenet.data.canonical import keypoint_bbox, sanitise_keypoints, to_coco
 from posenet.data.imagemeta import displayed_size, probe_image
-from posenet.data.parts import flip_index, keypoint_index, normalise_part_name, part_index
+from posenet.data.parts import LabelPolicy, flip_index, normalise_part_name, part_index
 from posenet.data.readers import read_export
 from posenet.data.split import split_coco
 from posenet.data.summary import summarise
@@ -31,16 +31,20 @@ def test_unknown_label_names_where():
     assert part_index("17-person", "x") is None
 
 
-def test_keypoint_index_policy(caplog):
-    """One rule for every keypoint list (COCO categories, YOLOv8 kpt_names): unknown -> error or ignored (-1);
-    a person label is never a keypoint."""
-    assert keypoint_index("Left Eye", "x") == 1
+def test_label_policy(caplog):
+    """One rule for every keypoint list (COCO categories, YOLOv8 kpt_names, Dataloop points): unknown -> error or
+    left out (-1); a person label is never a keypoint; one summary line per left-out label."""
+    strict = LabelPolicy()
+    assert strict.index("Left Eye", "x") == 1
     with pytest.raises(AnnotationError, match=r"k\.json\[2\]: 'person' is a person label, not a keypoint"):
-        keypoint_index("person", "k.json[2]")
-    with pytest.raises(AnnotationError, match="unknown keypoint label 'tail'"):
-        keypoint_index("tail", "k.json[3]")
-    assert keypoint_index("tail", "k.json[3]", "ignore") == keypoint_index("person", "k.json[2]", "ignore") == -1
-    assert "k.json[3]: unknown keypoint label 'tail'" in caplog.text and "(keypoint ignored)" in caplog.text
+        strict.index("person", "k.json[2]")
+    with pytest.raises(AnnotationError, match="unknown keypoint label 'tail'.*data.ignore_labels"):
+        strict.index("tail", "k.json[3]")
+    lenient = LabelPolicy("ignore")
+    assert lenient.index("tail", "k.json[3]") == lenient.index("person", "k.json[2]") == -1
+    assert caplog.text == ""  # reported once, at the end
+    lenient.report()
+    assert "unknown keypoint label 'tail' left out 1 time(s) (first at k.json[3])" in caplog.text
 
 
 def test_flip_index_of_coco_order():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
 
 from posenet.data.imagemeta import displayed_size
 from posenet.data.readers import read_export
@@ -41,9 +40,11 @@ def test_roboflow_legacy_fixture(caplog):
     assert "labelled twice" in caplog.text
 
 
-def test_yolov8_default_order_contradicts_flip_idx():
-    with pytest.raises(Exception, match="flip_idx .* data.keypoint_names"):
-        read_export("roboflow_yolov8", FIXTURES / "roboflow_yolov8")
+def test_yolov8_flip_idx_that_contradicts_the_order_only_warns(caplog):
+    """flip_idx is an augmentation hint, not a naming: the export is read (COCO order for 17 points), with a warning."""
+    export = read_export("roboflow_yolov8", FIXTURES / "roboflow_yolov8")
+    assert [len(r.persons) for r in export.images] == [2, 1, 0, 1]
+    assert "flip_idx [0, 3, 4, 1, 2," in caplog.text and "set data.keypoint_names" in caplog.text
 
 
 def test_exif_rotated_image_size_matches_opencv():
