@@ -26,7 +26,7 @@ from posenet.models import PoseNet, load_checkpoint, load_model, reachable_strid
 from posenet.params import Params
 from posenet.pose import Pose
 from posenet.video import VideoResult
-from posenet.viz import MIN_PART_SCORE, draw_poses
+from posenet.drawing import MIN_PART_SCORE, draw_poses
 from posenet.weights import convert_folder, fetch_weights
 
 log = logging.getLogger(__name__)

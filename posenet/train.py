@@ -30,6 +30,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+from posenet.codec import Targets, collate_targets
 from posenet.data.dataset import PoseDataset
 from posenet.errors import TrainingError
 from posenet.images import read_image
@@ -38,7 +39,7 @@ from posenet.losses import personlab_loss
 from posenet.models import create_model, load_model, save_checkpoint
 from posenet.params import Params, TrainParams
 from posenet.preprocess import prepare_input, to_batch
-from posenet.targets import TARGETS_INDEX, Targets, collate_targets, load_targets
+from posenet.target_store import TARGETS_INDEX, load_targets
 
 log = logging.getLogger(__name__)
 
