@@ -285,9 +285,9 @@ def training_curves(metrics_dir: str | os.PathLike) -> Figure:
 
 def save_targets_preview(path: str | os.PathLike, samples: Sequence[PreviewSample], input_size: int,
                          output_stride: int, radius: float, empty_note: str) -> None:
-    """Preview figure (PNG, written atomically): one row per sample of ``posenet.target_store.preview_samples``, four panels of
-    ``plot_targets`` (disks, offsets, fwd, bwd displacements); ``empty_note`` is written instead when there is
-    no sample."""
+    """Preview figure (PNG, written atomically): one row per sample of ``posenet.target_store.preview_samples``,
+    four panels of ``plot_targets`` (disks, offsets, fwd, bwd displacements); ``empty_note`` is written instead
+    when there is no sample."""
     rows = max(len(samples), 1)
     fig = Figure(figsize=(20, 5 * rows + 0.6))
     axes = fig.subplots(rows, 4, squeeze=False)

@@ -1,8 +1,9 @@
 """MobileNetV1 PoseNet models (TF.js variants) and their checkpoints."""
 
-from posenet.models.checkpoint import load_checkpoint, load_model, save_checkpoint
+from posenet.models.checkpoint import load_checkpoint, load_model, read_checkpoint_file, save_checkpoint
 from posenet.models.mobilenet import (HEADS, VARIANTS, PoseNet, PoseNetOutput, Variant, create_model, get_variant,
                                       max_output_stride, reachable_strides)
 
 __all__ = ["HEADS", "VARIANTS", "PoseNet", "PoseNetOutput", "Variant", "create_model", "get_variant",
-           "load_checkpoint", "load_model", "max_output_stride", "reachable_strides", "save_checkpoint"]
+           "load_checkpoint", "load_model", "max_output_stride", "reachable_strides", "read_checkpoint_file",
+           "save_checkpoint"]
