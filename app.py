@@ -2,7 +2,8 @@
 
 Run ``streamlit run app.py`` from the repository root. Serves ``models/trained/model.pt`` when present,
 else the converted pretrained model (fetched and converted on first use). The logic lives in
-``posenet.serving``, ``posenet.predict`` and ``posenet.viz``; this file only lays out the page.
+``posenet.serving``, ``posenet.predict``, ``posenet.drawing`` and ``posenet.figures``; this file only lays out
+the page.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from posenet import serving, video, viz
+from posenet import drawing, figures, serving, video
 from posenet.constants import PART_NAMES
 from posenet.errors import ImageError, PosenetError
 from posenet.images import VIDEO_EXTENSIONS, decode_image_bytes
@@ -72,8 +72,8 @@ def sidebar(params: Params) -> dict[str, Any]:
     max_poses = int(sb.number_input("Max poses", 1, 50, int(params.predict.max_poses), disabled=not multi,
                                     key="max_poses"))
     sb.header("Display")
-    min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, viz.MIN_POSE_SCORE, 0.05, key="min_pose_score")
-    min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, viz.MIN_PART_SCORE, 0.05, key="min_part_score")
+    min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, drawing.MIN_POSE_SCORE, 0.05, key="min_pose_score")
+    min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, drawing.MIN_PART_SCORE, 0.05, key="min_part_score")
     part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES), key="part")
     return dict(model_path=Path(model_path), stride=stride, input_size=input_size, multi=multi,
                 score_threshold=score_threshold, nms_radius=nms_radius, max_poses=max_poses,
@@ -99,19 +99,18 @@ def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict[str, 
     st.caption("Timing: " + ", ".join(f"{k} {v:.1f} ms" for k, v in timings.items())
                + f" — total {sum(timings.values()):.1f} ms")
     left, right = st.columns(2)
-    left.image(viz.draw_poses(image, poses, c["min_part_score"], c["min_pose_score"]), caption="Poses", width="stretch")
-    right.image(viz.heatmap_overlay(image, prediction, c["part"]), width="stretch",
+    left.image(drawing.draw_poses(image, poses, c["min_part_score"], c["min_pose_score"]), caption="Poses", width="stretch")
+    right.image(drawing.heatmap_overlay(image, prediction, c["part"]), width="stretch",
                 caption=f"Heatmap score: {c['part'] or ALL_PARTS}")
     st.subheader("Poses")
     st.dataframe(pd.DataFrame(serving.pose_rows(poses, c["min_part_score"])), hide_index=True)
     with st.expander("Keypoints of every pose"):
         st.dataframe(pd.DataFrame(serving.keypoint_rows(poses)), hide_index=True)
-    offsets_part = c["part"] or PART_NAMES[viz.strongest_part(prediction)]
+    offsets_part = c["part"] or PART_NAMES[figures.strongest_part(prediction)]
     with st.expander(f"Short-range offsets: {offsets_part}"):
-        fig = viz.offset_field(image, prediction, offsets_part)
+        fig = figures.offset_field(image, prediction, offsets_part)
         fig.set_dpi(90)
         st.pyplot(fig)
-        plt.close(fig)
     payload = {name: poses_to_json(poses)}  # the schema of stages/infer.py's poses.json
     st.download_button("Download poses JSON", json.dumps(payload, indent=2), mime="application/json",
                        file_name=f"{Path(name).stem}_poses.json")

@@ -32,7 +32,7 @@ from posenet.images import expand_inputs, is_video, read_image, write_image
 from posenet.io import write_json_atomic
 from posenet.pose import Pose, poses_to_json
 from posenet.video import annotate_video, poses_record
-from posenet.viz import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
+from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
 
 if TYPE_CHECKING:
     from posenet.predict import Prediction, Predictor

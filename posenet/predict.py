@@ -1,7 +1,7 @@
 """Predictor: RGB image(s) -> poses in ORIGINAL image pixels, the way TF.js PoseNet 2.2.2 does it.
 
 letterbox + legacy bilinear resize + ``x/127.5 - 1`` (posenet.preprocess) -> PoseNet forward in
-``torch.inference_mode`` (CUDA when present, else CPU) -> sigmoid -> decode (posenet.decode) ->
+``torch.inference_mode`` (CUDA when present, else CPU) -> sigmoid -> decode (posenet.codec) ->
 rescale to the image. Defaults are the reference ``res513`` settings.
 """
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from posenet.decode import decode_multiple_poses, decode_single_pose
+from posenet.codec import PersonLabCodec
 from posenet.device import resolve_device
 from posenet.errors import ParamsError
 from posenet.pose import Pose
@@ -77,6 +77,7 @@ class Predictor:
         self.input_hw = tuple(valid_input_size(int(s), self.output_stride) for s in sizes)
         if self.input_hw != sizes:
             log.info("input size %s rounded down to the valid %s (k * %d + 1)", sizes, self.input_hw, self.output_stride)
+        self.codec = PersonLabCodec(self.input_hw, self.output_stride)
         if max_poses < 1:
             raise ParamsError(f"max_poses = {max_poses} must be at least 1")
         self.multi_pose = bool(multi_pose)
@@ -151,8 +152,7 @@ class Predictor:
     def _decode(self, heat: np.ndarray, offsets: np.ndarray, fwd: np.ndarray, bwd: np.ndarray,
                 box: Letterbox) -> list[Pose]:
         if self.multi_pose:
-            poses = decode_multiple_poses(heat, offsets, fwd, bwd, self.output_stride, self.max_poses,
-                                          self.score_threshold, self.nms_radius)
+            poses = self.codec.decode(heat, offsets, fwd, bwd, self.max_poses, self.score_threshold, self.nms_radius)
         else:
-            poses = [decode_single_pose(heat, offsets, self.output_stride)]
+            poses = [self.codec.decode_single(heat, offsets)]
         return scale_poses(poses, box)

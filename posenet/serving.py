@@ -26,7 +26,7 @@ from posenet.models import PoseNet, checkpoint_variant, load_checkpoint, load_mo
 from posenet.params import Params
 from posenet.pose import Pose
 from posenet.video import VideoResult
-from posenet.viz import MIN_PART_SCORE, draw_poses
+from posenet.drawing import MIN_PART_SCORE, draw_poses
 
 log = logging.getLogger(__name__)
 

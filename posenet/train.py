@@ -30,15 +30,16 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+from posenet.codec import Targets, collate_targets
 from posenet.data.dataset import PoseDataset
 from posenet.device import resolve_device
-from posenet.errors import TrainingError
+from posenet.errors import ModelError, TrainingError
 from posenet.images import read_image
 from posenet.losses import personlab_loss
-from posenet.models import create_model, load_model, save_checkpoint, save_torch_atomic
+from posenet.models import create_model, load_model, read_checkpoint_file, save_checkpoint, save_torch_atomic
 from posenet.params import Params, TrainParams
 from posenet.preprocess import prepare_input, to_batch
-from posenet.targets import TARGETS_INDEX, Targets, collate_targets, load_targets
+from posenet.target_store import TARGETS_INDEX, load_targets
 
 log = logging.getLogger(__name__)
 
@@ -302,101 +303,125 @@ def train(params: Params, paths: TrainPaths = TrainPaths(), resume: bool = False
 
 
 def _train(params: Params, paths: TrainPaths, resume: bool, rank: int, world: int, local_rank: int) -> TrainResult:
-    tp = params.train
-    device = resolve_device(tp.device, local_rank)
-    use_amp = device.type == "cuda"
-    main = rank == 0
-    torch.manual_seed(tp.seed)
-
-    val_entries: list[dict[str, Any]] = []
-    if tp.eval_every > 0:  # every rank checks, so a missing or stale folder stops them all before training
-        val_entries = load_val_targets_index(paths.targets_dir / "val", params)
-
-    dataset = PoseDataset(paths.train_annotations, paths.images_dir, params.targets.input_size,
-                          params.model.stride, params.targets.radius, tp.augment, seed=tp.seed)
-    batches_per_epoch = math.ceil(math.ceil(len(dataset) / world) / tp.batch_size)
-    total_steps = tp.max_steps if tp.max_steps > 0 else tp.epochs * batches_per_epoch
-
-    model = _initial_model(params, paths).to(device).train()
-    optimizer = build_optimizer(model, tp)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total_steps, tp))
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-
-    step = 0
-    last_good: Path | None = None
-    if resume and (last_good := find_last_checkpoint(paths.checkpoints)) is not None:
-        state = torch.load(last_good, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        step = int(state["step"])
-        log.info("resumed from %s at step %d", last_good, step)
-    elif resume:
-        log.info("no checkpoint in %s; starting from step 0", paths.checkpoints)
-    if step == 0 and main and paths.checkpoints.is_dir():  # a fresh run: stale checkpoints would mislead --resume
-        for stale in paths.checkpoints.iterdir():
-            if CHECKPOINT_PATTERN.match(stale.name):
-                stale.unlink()
-
-    net: nn.Module = model
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
-
-    logger = _Logger(params, paths, enabled=main, resume=resume and step > 0)
-    result = TrainResult(steps=step)
-    images_seen, train_time = 0, 0.0
+    """One rank's seeded run: set up, resume, train epoch by epoch (evaluating on the way), write the model."""
+    torch.manual_seed(params.train.seed)
+    run = _Run(params, paths, rank, world, local_rank)
+    run.resume(resume)
+    if world > 1:  # after resume: DDP broadcasts rank 0's (restored) weights when it wraps the model
+        run.net = nn.parallel.DistributedDataParallel(
+            run.model, device_ids=[local_rank] if run.device.type == "cuda" else None)
+    logger = _Logger(params, paths, enabled=run.main, resume=resume and run.step > 0)
     try:
-        while step < total_steps:
-            epoch, skip = divmod(step, batches_per_epoch)
-            dataset.set_epoch(epoch)
-            batches = _epoch_batches(len(dataset), tp.batch_size, epoch, tp.seed, rank, world)[skip:]
-            loader = DataLoader(dataset, batch_sampler=batches, num_workers=tp.num_workers)
-            tick = time.perf_counter()
-            for batch in loader:
-                values = _step(net, batch, optimizer, scaler, params, device, use_amp, world)
-                if not all(math.isfinite(v) for v in values.values()):
-                    where = f"last good checkpoint: {last_good}" if last_good else "no checkpoint was written"
-                    raise TrainingError(f"non-finite loss at step {step + 1} ({values}); training stopped, {where}")
-                lr = scheduler.get_last_lr()[0]  # the rate this step used
-                scheduler.step()
-                step += 1
-                train_time += time.perf_counter() - tick  # data loading + step
-                images_seen += len(batch["index"]) * world
-                result.losses.append(values)
-                logger.log(step, {f"train/{k}": v for k, v in values.items()} | {"train/lr": lr})
-                if step % tp.checkpoint_every == 0 or step == total_steps:
-                    last_good = _save_state(paths.checkpoints, step, model, optimizer, scheduler, scaler) if main \
-                        else paths.checkpoints / f"step_{step:06d}.pt"
-                if step >= total_steps:
-                    break
-                tick = time.perf_counter()
-            end_of_epoch = step % batches_per_epoch == 0 or step >= total_steps
-            if main and end_of_epoch and tp.eval_every > 0 and (epoch + 1) % tp.eval_every == 0:
-                metrics = evaluate_model(model, params, paths.val_annotations, paths.images_dir, device)
-                metrics |= validation_loss(model, params, val_entries, paths.targets_dir / "val", paths.images_dir,
-                                           device, tp.batch_size)
-                result.val.append(metrics | {"step": step})
-                log.info("epoch %d step %d val AP %.4f loss %.4f", epoch + 1, step, metrics["AP"],
-                         metrics.get("loss", math.nan))
-                logger.log(step, {f"val/{k}": v for k, v in metrics.items()})
+        while run.step < run.total_steps:
+            run.epoch(logger)
             if world > 1:
                 dist.barrier()
     finally:
         logger.close()
-    result.steps = step
-    result.images_per_s = images_seen / train_time if train_time > 0 else 0.0
-    if main:
-        meta = {"variant": params.model.name, "stride": params.model.stride, "source": "train",
-                "init": tp.init, "steps": step, "input_size": params.targets.input_size,
-                "params": {"model": asdict(params.model), "targets": asdict(params.targets), "train": asdict(tp)}}
-        save_checkpoint(paths.output, model, meta)
-        result.output = paths.output
-        log.info("trained %d steps (%.1f images/s); wrote %s", step, result.images_per_s, paths.output)
-    return result
+    return run.finish()
+
+
+class _Run:
+    """One training run on one rank: data, model, optimiser state and progress (``step``, losses, timings)."""
+
+    def __init__(self, params: Params, paths: TrainPaths, rank: int, world: int, local_rank: int) -> None:
+        tp = params.train
+        self.params, self.paths, self.rank, self.world = params, paths, rank, world
+        self.device = resolve_device(tp.device, local_rank)
+        self.use_amp = self.device.type == "cuda"
+        self.main = rank == 0
+        self.val_entries: list[dict[str, Any]] = []
+        if tp.eval_every > 0:  # every rank checks, so a missing or stale folder stops them all before training
+            self.val_entries = load_val_targets_index(paths.targets_dir / "val", params)
+        self.dataset = PoseDataset(paths.train_annotations, paths.images_dir, params.targets.input_size,
+                                   params.model.stride, params.targets.radius, tp.augment, seed=tp.seed)
+        self.batches_per_epoch = math.ceil(math.ceil(len(self.dataset) / world) / tp.batch_size)
+        total_steps = tp.max_steps if tp.max_steps > 0 else tp.epochs * self.batches_per_epoch
+        self.total_steps = total_steps
+        self.model = _initial_model(params, paths).to(self.device).train()
+        self.optimizer = build_optimizer(self.model, tp)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, total_steps, tp))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.net: nn.Module = self.model  # what the steps run: the model, or its DDP wrapper
+        self.step = 0
+        self.last_good: Path | None = None
+        self.result = TrainResult(steps=0)
+        self.images_seen, self.train_time = 0, 0.0
+
+    def resume(self, resume: bool) -> None:
+        """Continue from the last checkpoint when ``resume`` and there is one; a fresh run deletes stale
+        checkpoints (they would mislead a later resume)."""
+        paths = self.paths
+        last = find_last_checkpoint(paths.checkpoints) if resume else None
+        if last is not None:
+            self.step = _load_state(last, self.model, self.optimizer, self.scheduler, self.scaler)
+            self.last_good = last
+            log.info("resumed from %s at step %d", last, self.step)
+        elif resume:
+            log.info("no checkpoint in %s; starting from step 0", paths.checkpoints)
+        if self.step == 0 and self.main and paths.checkpoints.is_dir():
+            for stale in paths.checkpoints.iterdir():
+                if CHECKPOINT_PATTERN.match(stale.name):
+                    stale.unlink()
+        self.result.steps = self.step
+
+    def epoch(self, logger: _Logger) -> None:
+        """Train the rest of the current epoch (or up to ``total_steps``): log each step, save checkpoints, and
+        evaluate at the end of every ``train.eval_every``-th epoch (rank 0)."""
+        tp = self.params.train
+        epoch, skip = divmod(self.step, self.batches_per_epoch)
+        self.dataset.set_epoch(epoch)
+        batches = _epoch_batches(len(self.dataset), tp.batch_size, epoch, tp.seed, self.rank, self.world)[skip:]
+        loader = DataLoader(self.dataset, batch_sampler=batches, num_workers=tp.num_workers)
+        tick = time.perf_counter()
+        for batch in loader:
+            values = _step(self.net, batch, self.optimizer, self.scaler, self.params, self.device, self.use_amp,
+                           self.world)
+            if not all(math.isfinite(v) for v in values.values()):
+                where = f"last good checkpoint: {self.last_good}" if self.last_good else "no checkpoint was written"
+                raise TrainingError(f"non-finite loss at step {self.step + 1} ({values}); training stopped, {where}")
+            lr = self.scheduler.get_last_lr()[0]  # the rate this step used
+            self.scheduler.step()
+            self.step += 1
+            self.train_time += time.perf_counter() - tick  # data loading + step
+            self.images_seen += len(batch["index"]) * self.world
+            self.result.losses.append(values)
+            logger.log(self.step, {f"train/{k}": v for k, v in values.items()} | {"train/lr": lr})
+            if self.step % tp.checkpoint_every == 0 or self.step == self.total_steps:
+                self.last_good = _save_state(self.paths.checkpoints, self.step, self.model, self.optimizer,
+                                             self.scheduler, self.scaler) if self.main \
+                    else self.paths.checkpoints / f"step_{self.step:06d}.pt"
+            if self.step >= self.total_steps:
+                break
+            tick = time.perf_counter()
+        end_of_epoch = self.step % self.batches_per_epoch == 0 or self.step >= self.total_steps
+        if self.main and end_of_epoch and tp.eval_every > 0 and (epoch + 1) % tp.eval_every == 0:
+            self.evaluate(epoch, logger)
+
+    def evaluate(self, epoch: int, logger: _Logger) -> None:
+        """Log the val AP (Predictor at ``predict.input_size``) and val loss (stored targets) at the current step."""
+        paths, tp = self.paths, self.params.train
+        metrics = evaluate_model(self.model, self.params, paths.val_annotations, paths.images_dir, self.device)
+        metrics |= validation_loss(self.model, self.params, self.val_entries, paths.targets_dir / "val",
+                                   paths.images_dir, self.device, tp.batch_size)
+        self.result.val.append(metrics | {"step": self.step})
+        log.info("epoch %d step %d val AP %.4f loss %.4f", epoch + 1, self.step, metrics["AP"],
+                 metrics.get("loss", math.nan))
+        logger.log(self.step, {f"val/{k}": v for k, v in metrics.items()})
+
+    def finish(self) -> TrainResult:
+        """Fill in the result; rank 0 writes the trained model to ``paths.output``."""
+        params, tp, result = self.params, self.params.train, self.result
+        result.steps = self.step
+        result.images_per_s = self.images_seen / self.train_time if self.train_time > 0 else 0.0
+        if self.main:
+            meta = {"variant": params.model.name, "stride": params.model.stride, "source": "train",
+                    "init": tp.init, "steps": self.step, "input_size": params.targets.input_size,
+                    "params": {"model": asdict(params.model), "targets": asdict(params.targets), "train": asdict(tp)}}
+            save_checkpoint(self.paths.output, self.model, meta)
+            result.output = self.paths.output
+            log.info("trained %d steps (%.1f images/s); wrote %s", self.step, result.images_per_s, self.paths.output)
+        return result
 
 
 def _step(net: nn.Module, batch: dict[str, Any], optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
@@ -428,3 +453,23 @@ def _save_state(folder: Path, step: int, model: nn.Module, optimizer: torch.opti
     save_torch_atomic(path, state)
     log.debug("checkpoint %s", path)
     return path
+
+
+TRAINING_STATE_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step")
+
+
+def _load_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                scaler: torch.amp.GradScaler) -> int:
+    """Restore a ``_save_state`` checkpoint into the given objects and the torch RNGs; returns its step.
+    ModelError naming the file when it is unreadable (``read_checkpoint_file``) or not a training checkpoint."""
+    state = read_checkpoint_file(path)
+    if not isinstance(state, dict) or not all(key in state for key in TRAINING_STATE_KEYS):
+        raise ModelError(f"{path}: not a training checkpoint (needs {', '.join(TRAINING_STATE_KEYS)})")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    return int(state["step"])

@@ -2,7 +2,7 @@
 
 Reads params ``model.stride`` and ``targets.*``; each image's keypoints are letterboxed to
 ``targets.input_size`` with the Predictor's geometry (``posenet.preprocess.letterbox``), then
-``posenet.targets.build_targets`` gives the targets. Per split: one compressed ``<image_id>.npz`` per image
+``posenet.codec.PersonLabCodec.encode`` gives the targets. Per split: one compressed ``<image_id>.npz`` per image
 (the ``Targets`` fields, float32 CHW, plus ``keypoints`` [P,17,3] in model-input pixels) and ``index.json``.
 The whole ``data/targets`` folder is replaced atomically. A preview figure draws the targets of a few
 training images over the letterboxed photos.
@@ -15,9 +15,10 @@ import logging
 import click
 
 from posenet.cli import setup_logging, user_errors
+from posenet.figures import save_targets_preview
 from posenet.io import atomic_dir
 from posenet.params import load_params
-from posenet.targets import preview_samples, save_targets_preview, write_targets
+from posenet.target_store import preview_samples, write_targets
 
 log = logging.getLogger("stages.generate_targets")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import click
 
-from posenet import viz
+from posenet import figures
 from posenet.cli import setup_logging, user_errors
-from posenet.data.dataset import load_split
+from posenet.data.canonical import load_split
 from posenet.errors import AnnotationError
 from posenet.io import atomic_dir
 from posenet.params import load_params
@@ -59,9 +59,9 @@ def main(params_path: str, annotations: str, images_dir: str, pretrained: str | 
     log.info("rendering %d val images with %s (stride %d, input %d)", len(records), name, stride,
              params.predict.input_size)
     with atomic_dir(out) as tmp:
-        viz.render_val_figures(records, persons, images_dir, pretrained_predictor, trained_predictor, tmp, min_score)
+        figures.render_val_figures(records, persons, images_dir, pretrained_predictor, trained_predictor, tmp, min_score)
         if Path(metrics_dir).is_dir():
-            viz.save_figure(viz.training_curves(metrics_dir), tmp / "training_curves.png")
+            figures.save_figure(figures.training_curves(metrics_dir), tmp / "training_curves.png")
         else:
             log.warning("%s not found: no training curves (run the train stage)", metrics_dir)
     log.info("figures written to %s", out)

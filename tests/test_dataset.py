@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from posenet.data.dataset import PoseDataset, load_split
+from posenet.data.canonical import load_split
+from posenet.data.dataset import PoseDataset
 from posenet.errors import AnnotationError, TrainingError
 from posenet.images import read_image
 from posenet.params import AugmentParams

@@ -11,7 +11,7 @@ import torch
 from posenet.losses import personlab_loss
 from posenet.models import PoseNetOutput
 from posenet.params import LossWeights
-from posenet.targets import build_targets, collate_targets
+from posenet.codec import PersonLabCodec, collate_targets
 
 
 def outputs_like(batch: dict[str, torch.Tensor], noise: float = 0.0, seed: int = 0) -> PoseNetOutput:
@@ -28,7 +28,8 @@ def outputs_like(batch: dict[str, torch.Tensor], noise: float = 0.0, seed: int =
 def sample_batch() -> dict[str, torch.Tensor]:
     rng = np.random.default_rng(0)
     kps = np.concatenate([rng.uniform(0, 128, (3, 17, 2)), rng.integers(0, 3, (3, 17, 1))], axis=-1)
-    return collate_targets([build_targets(kps, (129, 129), 16, 32.0), build_targets(kps[:1], (129, 129), 16, 32.0)])
+    codec = PersonLabCodec((129, 129), 16, 32.0)
+    return collate_targets([codec.encode(kps), codec.encode(kps[:1])])
 
 
 def test_hand_computed_small_case():
@@ -89,7 +90,7 @@ def test_gradients_flow_to_every_head():
 
 
 def test_empty_masks_give_finite_zero_with_graph():
-    batch = collate_targets([build_targets(np.zeros((0, 17, 3)), (129, 129), 16, 32.0)] * 2)
+    batch = collate_targets([PersonLabCodec((129, 129), 16, 32.0).encode(np.zeros((0, 17, 3)))] * 2)
     out = outputs_like(batch, noise=5.0)
     loss = personlab_loss(out, batch, 32.0, LossWeights())
     assert loss["short"].item() == 0.0 and loss["mid"].item() == 0.0

@@ -136,7 +136,7 @@ def test_annotate_video_draws_every_pose_it_keeps(tmp_path):
     source = _clip(tmp_path / "in.mp4", frames=1)
     xy = np.tile([[40.0, 50.0]], (17, 1))
     result = serving.annotate_video(source, tmp_path / "out.webm", lambda image: [Pose(0.12, xy, np.ones(17))],
-                                    min_pose_score=0.1)  # below viz.MIN_POSE_SCORE, above the caller's threshold
+                                    min_pose_score=0.1)  # below drawing.MIN_POSE_SCORE, above the caller's threshold
     assert [len(p) for p in result.results] == [1]
     with VideoReader(result.path) as reader, VideoReader(source) as plain:
         drawn = np.abs(next(iter(reader)).astype(int) - next(iter(plain)).astype(int)).sum(axis=2) > 100

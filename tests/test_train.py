@@ -13,9 +13,9 @@ import torch
 import yaml
 
 import posenet.train as train_mod
-from posenet.errors import TrainingError
+from posenet.errors import ModelError, TrainingError
 from posenet.evaluate import evaluate_predictor
-from posenet.models import load_checkpoint, load_model
+from posenet.models import create_model, load_checkpoint, load_model, save_checkpoint
 from posenet.params import AugmentParams, ModelParams, Params, PredictParams, TargetsParams, TrainParams
 from posenet.predict import Predictor
 from posenet.train import TrainPaths, find_last_checkpoint, lr_factor, train
@@ -113,6 +113,19 @@ def test_empty_split_is_a_training_error(tmp_path):
     empty.write_text('{"images": [], "annotations": [], "categories": []}')
     with pytest.raises(TrainingError, match="no images"):
         train(_params(max_steps=1), _paths(tmp_path, empty))
+    assert not (tmp_path / "model.pt").exists()
+
+
+@pytest.mark.parametrize("torn,message", [(True, "not a readable checkpoint"), (False, "not a training checkpoint")])
+def test_resume_from_a_bad_checkpoint_is_a_model_error(tmp_path, torn, message):
+    """Resume reads through the checkpoint helper: a torn file or a model-only checkpoint is a ModelError."""
+    (tmp_path / "ckpt").mkdir()
+    bad = tmp_path / "ckpt" / "step_000002.pt"
+    save_checkpoint(bad, create_model("mobilenet_v1_050", 16), {"variant": "mobilenet_v1_050"})
+    if torn:  # a write cut short
+        bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    with pytest.raises(ModelError, match=rf"step_000002\.pt: {message}"):
+        train(_params(max_steps=1), _paths(tmp_path), resume=True)
     assert not (tmp_path / "model.pt").exists()
 
 

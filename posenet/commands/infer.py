@@ -23,7 +23,7 @@ from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.constants import VALID_STRIDES
 from posenet.infer import Inferencer, load_coco_image_ids
 from posenet.params import MODEL_NAMES, check_input_size, load_params
-from posenet.viz import MIN_PART_SCORE, MIN_POSE_SCORE
+from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
 
 log = logging.getLogger("posenet.infer")
 

@@ -1,4 +1,5 @@
-"""Parsed export -> the canonical COCO-keypoints dict (+ the image files to copy).
+"""The canonical COCO-keypoints dataset: parsed export -> canonical dict (+ the image files to copy), and
+a written split read back (``load_split``).
 
 Canonical annotation: ``keypoints`` 17*3 flat [x, y, v] in pixels of the displayed image, COCO v 0/1/2,
 ``bbox`` [x, y, w, h], ``area``, ``num_keypoints`` (v > 0), ``iscrowd`` 0, ``category_id`` 1.
@@ -6,7 +7,9 @@ Canonical annotation: ``keypoints`` 17*3 flat [x, y, v] in pixels of the display
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import numpy as np
 from posenet.constants import COCO_PART_NAMES, NUM_KEYPOINTS, SKELETON
 from posenet.data.files import nfc
 from posenet.data.records import Export, ImageRecord, Person
+from posenet.errors import AnnotationError, TrainingError
 
 log = logging.getLogger(__name__)
 
@@ -128,3 +132,36 @@ def to_coco(export: Export, tolerance: float = 0.0, keep_empty: bool = True) -> 
         "categories": [PERSON_CATEGORY],
     }
     return coco, sources
+
+
+def load_split(annotations: str | os.PathLike | dict[str, Any]) -> tuple[list[dict[str, Any]], dict[int, np.ndarray]]:
+    """Read a canonical COCO-keypoints split: (image records, image id -> keypoints [P,17,3] float64).
+
+    Crowd annotations (``iscrowd = 1``) are left out; images without persons get an empty ``[0,17,3]``.
+    """
+    name = "annotations" if isinstance(annotations, dict) else str(annotations)
+    if isinstance(annotations, dict):
+        data = annotations
+    else:
+        try:
+            data = json.loads(Path(annotations).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise TrainingError(f"{name}: annotation file not found (run the fetch_annotations stage)") from None
+        except (OSError, ValueError) as err:
+            raise AnnotationError(f"{name}: not a readable JSON file ({err.__class__.__name__})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise AnnotationError(f"{name}: field 'images' missing or not a list")
+    images = data["images"]
+    persons: dict[int, list[np.ndarray]] = {int(im["id"]): [] for im in images}
+    for i, ann in enumerate(data.get("annotations") or []):
+        if ann.get("iscrowd", 0):
+            continue
+        kps = np.asarray(ann.get("keypoints", ()), dtype=np.float64)
+        if kps.size != NUM_KEYPOINTS * 3:
+            raise AnnotationError(f"{name}: annotations[{i}].keypoints has {kps.size} values, expected 51")
+        image_id = int(ann["image_id"])
+        if image_id not in persons:
+            raise AnnotationError(f"{name}: annotations[{i}].image_id {image_id} is not in 'images'")
+        persons[image_id].append(kps.reshape(NUM_KEYPOINTS, 3))
+    keypoints = {k: (np.stack(v) if v else np.zeros((0, NUM_KEYPOINTS, 3))) for k, v in persons.items()}
+    return images, keypoints

@@ -36,15 +36,22 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module | dict[str, torch.
     save_torch_atomic(path, {"state_dict": state, "meta": dict(meta)})
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint -> (state_dict, meta); ModelError naming the file when missing or unreadable."""
+def read_checkpoint_file(path: str | os.PathLike) -> Any:
+    """``torch.load`` of a checkpoint file onto the CPU (``weights_only=True``); ModelError naming the file when
+    it is missing or unreadable. Callers check the structure of what it returns."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: checkpoint not found")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
         raise ModelError(f"{path}: not a readable checkpoint ({err.__class__.__name__})") from None
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint -> (state_dict, meta); ModelError naming the file when missing or unreadable."""
+    path = Path(path)
+    obj = read_checkpoint_file(path)
     if not isinstance(obj, dict) or not isinstance(obj.get("state_dict"), dict):
         raise ModelError(f"{path}: not a posenet checkpoint (no 'state_dict')")
     return obj["state_dict"], dict(obj.get("meta") or {})

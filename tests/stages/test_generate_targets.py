@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from posenet.decode import decode_multiple_poses
+from posenet.codec import PersonLabCodec, Targets
 from posenet.preprocess import letterbox, scale_poses
-from posenet.targets import Targets
 
 PERSON = [  # one person (x, y, v) in image pixels, all labelled, spread out
     (100, 40, 2), (110, 30, 2), (90, 30, 2), (125, 35, 1), (75, 35, 2), (140, 80, 2), (60, 80, 2),
@@ -100,8 +99,9 @@ def test_round_trip_to_image_pixels(run, tmp_path, split, image_id, name):
     record = next(i for i in ann["images"] if i["file_name"] == name)
     truth = np.array([a["keypoints"] for a in ann["annotations"] if a["image_id"] == record["id"]]).reshape(-1, 17, 3)
     hwc = lambda a: a.transpose(1, 2, 0)  # noqa: E731
-    poses = decode_multiple_poses(hwc(targets.heatmaps), hwc(targets.offsets), hwc(targets.displacements_fwd),
-                                  hwc(targets.displacements_bwd), output_stride=16, max_detections=10)
+    poses = PersonLabCodec((257, 257), 16).decode(hwc(targets.heatmaps), hwc(targets.offsets),
+                                                  hwc(targets.displacements_fwd), hwc(targets.displacements_bwd),
+                                                  max_detections=10)
     box = letterbox((record["height"], record["width"]), (257, 257))
     poses = scale_poses(poses, box)
     pixel = max(box.scale_yx)  # one model-input pixel, in image pixels

@@ -16,15 +16,16 @@ import torch
 import yaml
 from click.testing import CliRunner
 
+from posenet.codec import collate_targets
 from posenet.errors import TrainingError
+from posenet.figures import training_curves
 from posenet.images import read_image
 from posenet.losses import personlab_loss
 from posenet.models import create_model, load_checkpoint, save_checkpoint
 from posenet.params import load_params
 from posenet.preprocess import prepare_input
-from posenet.targets import collate_targets, load_targets
+from posenet.target_store import load_targets
 from posenet.train import TrainPaths, load_val_targets_index, train, validation_loss
-from posenet.viz import training_curves
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "train_mini"
 STAGES = Path(__file__).resolve().parents[2] / "stages"

@@ -1,4 +1,4 @@
-"""Ground-truth targets: layout, disks, ownership, masks, and the round trip through the decoder."""
+"""PersonLab codec: target layout, disks, ownership, masks, and the encode -> decode round trip."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from posenet.constants import CHILD_IDS, NUM_EDGES, NUM_KEYPOINTS, PARENT_IDS, POSE_CHAIN
-from posenet.decode import decode_multiple_poses
-from posenet.targets import Targets, build_targets, collate_targets, output_grid_size
+from posenet.codec import PersonLabCodec, Targets, collate_targets, output_grid_size
 
 DATA = Path(__file__).parent / "data"
 COCO_MINI = DATA / "coco_mini_keypoints.json"
@@ -26,7 +25,7 @@ def person(points: dict[int, tuple[float, float]], v: int = 2) -> np.ndarray:
 
 
 def test_shapes_and_dtypes():
-    t = build_targets(person({0: (100.0, 60.0)})[None], (257, 193), 16, 32.0)
+    t = PersonLabCodec((257, 193), 16, 32.0).encode(person({0: (100.0, 60.0)})[None])
     h, w = 17, 13
     assert output_grid_size((257, 193), 16) == (h, w)
     expected = {"heatmaps": 17, "offsets": 34, "offset_mask": 17, "displacements_fwd": 32,
@@ -39,7 +38,7 @@ def test_shapes_and_dtypes():
 
 def test_disk_and_offsets_single_keypoint():
     x, y, stride, radius = 37.0, 50.0, 8, 20.0
-    t = build_targets(person({3: (x, y)})[None], (129, 129), stride, radius)
+    t = PersonLabCodec((129, 129), stride, radius).encode(person({3: (x, y)})[None])
     ii, jj = np.mgrid[0:17, 0:17] * stride
     disk = ((ii - y) ** 2 + (jj - x) ** 2 <= radius**2).astype(np.float32)
     np.testing.assert_array_equal(t.heatmaps[3], disk)
@@ -56,7 +55,7 @@ def test_disk_and_offsets_single_keypoint():
 
 def test_cell_at_stride_times_index_no_half_cell_shift():
     # keypoint exactly on cell (2, 3) at stride 16 -> zero offset there, cell + offset == keypoint everywhere
-    t = build_targets(person({0: (48.0, 32.0)})[None], (129, 129), 16, 20.0)
+    t = PersonLabCodec((129, 129), 16, 20.0).encode(person({0: (48.0, 32.0)})[None])
     assert t.heatmaps[0, 2, 3] == 1 and t.offsets[0, 2, 3] == 0 and t.offsets[17, 2, 3] == 0
     ii, jj = np.nonzero(t.heatmaps[0])
     np.testing.assert_allclose(16 * ii + t.offsets[0, ii, jj], 32.0)
@@ -65,20 +64,20 @@ def test_cell_at_stride_times_index_no_half_cell_shift():
 
 @pytest.mark.parametrize("keypoints", [np.zeros((0, 17, 3)), person({})[None], person({0: (10, 10)}, v=0)[None]])
 def test_no_labelled_person_gives_all_zero(keypoints):
-    t = build_targets(keypoints, (257, 257), 16, 32.0)
+    t = PersonLabCodec((257, 257), 16, 32.0).encode(keypoints)
     for name, arr in t._asdict().items():
         assert arr.shape[1:] == (17, 17), name
         assert not arr.any(), name
 
 
 def test_v1_counts_as_labelled_and_nonfinite_is_ignored():
-    t1 = build_targets(person({5: (60, 60)}, v=1)[None], (129, 129), 16, 32.0)
-    t2 = build_targets(person({5: (60, 60)}, v=2)[None], (129, 129), 16, 32.0)
+    t1 = PersonLabCodec((129, 129), 16, 32.0).encode(person({5: (60, 60)}, v=1)[None])
+    t2 = PersonLabCodec((129, 129), 16, 32.0).encode(person({5: (60, 60)}, v=2)[None])
     for a, b in zip(t1, t2):
         np.testing.assert_array_equal(a, b)
     bad = person({5: (60, 60)})
     bad[6] = (np.nan, 10, 2)
-    t3 = build_targets(bad[None], (129, 129), 16, 32.0)
+    t3 = PersonLabCodec((129, 129), 16, 32.0).encode(bad[None])
     for a, b in zip(t3, t2):
         np.testing.assert_array_equal(a, b)
         assert np.isfinite(a).all()
@@ -87,7 +86,7 @@ def test_v1_counts_as_labelled_and_nonfinite_is_ignored():
 def test_displacements_both_directions_and_masks():
     stride, radius = 16, 24.0
     nose, eye = (64.0, 40.0), (80.0, 30.0)  # edge 0 = nose -> leftEye
-    t = build_targets(person({0: nose, 1: eye})[None], (129, 129), stride, radius)
+    t = PersonLabCodec((129, 129), stride, radius).encode(person({0: nose, 1: eye})[None])
     ii, jj = np.mgrid[0:9, 0:9] * stride
     nose_disk = t.heatmaps[0].astype(bool)
     eye_disk = t.heatmaps[1].astype(bool)
@@ -103,7 +102,7 @@ def test_displacements_both_directions_and_masks():
 
 def test_nearest_person_owns_overlapping_pixels():
     a, b = person({0: (40.0, 64.0), 1: (40.0, 40.0)}), person({0: (80.0, 64.0)})
-    t = build_targets(np.stack([a, b]), (129, 129), 8, 32.0)
+    t = PersonLabCodec((129, 129), 8, 32.0).encode(np.stack([a, b]))
     ii, jj = np.mgrid[0:17, 0:17] * 8
     da = (ii - 64) ** 2 + (jj - 40) ** 2
     db = (ii - 64) ** 2 + (jj - 80) ** 2
@@ -118,14 +117,15 @@ def test_nearest_person_owns_overlapping_pixels():
 def test_permuting_persons_does_not_change_targets():
     rng = np.random.default_rng(1)
     kps = np.concatenate([rng.uniform(0, 256, (4, 17, 2)), rng.integers(0, 3, (4, 17, 1))], axis=-1)
-    t1 = build_targets(kps, (257, 257), 16, 32.0)
-    t2 = build_targets(kps[::-1], (257, 257), 16, 32.0)
+    t1 = PersonLabCodec((257, 257), 16, 32.0).encode(kps)
+    t2 = PersonLabCodec((257, 257), 16, 32.0).encode(kps[::-1])
     for a, b in zip(t1, t2):  # ties at exactly equal distances are measure-zero for random floats
         np.testing.assert_allclose(a, b)
 
 
 def test_collate_targets():
-    ts = [build_targets(person({0: (10, 10)})[None], (129, 97), 16, 32.0), build_targets(np.zeros((0, 17, 3)), (129, 97), 16, 32.0)]
+    codec = PersonLabCodec((129, 97), 16, 32.0)
+    ts = [codec.encode(person({0: (10, 10)})[None]), codec.encode(np.zeros((0, 17, 3)))]
     batch = collate_targets(ts)
     assert set(batch) == set(Targets._fields)
     assert batch["offsets"].shape == (2, 34, 9, 7) and batch["offsets"].dtype == torch.float32
@@ -167,7 +167,7 @@ def components(labelled: np.ndarray) -> list[list[int]]:
 
 
 def round_trip(kps: np.ndarray, size: int, stride: int, radius: float) -> dict[str, float]:
-    """Decode the targets with the project's decoder; count recovered and correctly grouped keypoints.
+    """Encode, then decode the targets with the codec; count recovered and correctly grouped keypoints.
 
     * recovered: a labelled keypoint that some decoded pose has within 1 px (same part);
     * grouped: for each group of a person's keypoints joined by labelled edges (the decoder can only walk
@@ -175,11 +175,12 @@ def round_trip(kps: np.ndarray, size: int, stride: int, radius: float) -> dict[s
     * impure: confident (score >= 0.5) decoded keypoints of a pose lying on a different person than the
       pose's majority.
     """
-    t = build_targets(kps, (size, size), stride, radius)
-    poses = decode_multiple_poses(
+    codec = PersonLabCodec((size, size), stride, radius)
+    t = codec.encode(kps)
+    poses = codec.decode(
         t.heatmaps.transpose(1, 2, 0), t.offsets.transpose(1, 2, 0),
         t.displacements_fwd.transpose(1, 2, 0), t.displacements_bwd.transpose(1, 2, 0),
-        output_stride=stride, max_detections=10 * len(kps) + 10, score_threshold=0.5, nms_radius=20.0)
+        max_detections=10 * len(kps) + 10, score_threshold=0.5, nms_radius=20.0)
     pos = np.stack([p.keypoints for p in poses]) if poses else np.zeros((0, 17, 2))  # [D, 17, 2] (x, y)
     scores = np.stack([p.keypoint_scores for p in poses]) if poses else np.zeros((0, 17))
     labelled = kps[..., 2] > 0
@@ -266,7 +267,7 @@ def test_targets_are_consistent_with_decoding_formula():
     """Without the decoder: cell + offset is the keypoint, cell + displacement the other end, on every masked cell."""
     rng = np.random.default_rng(3)
     kps = random_people(rng, 257, 32.0, n=4, p_labelled=0.8)
-    t = build_targets(kps, (257, 257), 16, 32.0)
+    t = PersonLabCodec((257, 257), 16, 32.0).encode(kps)
     ii, jj = np.mgrid[0:17, 0:17] * 16
     for k in range(NUM_KEYPOINTS):
         m = t.offset_mask[k].astype(bool)

@@ -1,13 +1,10 @@
-"""Drawing poses and model outputs.
+"""Report figures (matplotlib ``Figure`` objects, no pyplot, no global backend); save with :func:`save_figure`.
 
-* :func:`draw_poses`, :func:`heatmap_overlay`: OpenCV drawing on RGB uint8 images (infer, app, video).
-* :func:`heatmap_grid`, :func:`offset_field`, :func:`displacement_field`, :func:`side_by_side`,
-  :func:`contact_sheet`: matplotlib figures (Agg backend) for reports; save them with :func:`save_figure`.
-* :func:`render_val_figures`: every per-image figure of the visualize stage for a set of val images.
-
-Model outputs live on the output grid: cell ``(i, j)`` sits at model-input pixel ``(stride*i, stride*j)``,
-which maps to original-image pixel ``(stride*i*scale_y - pad_top, stride*j*scale_x - pad_left)`` (the
-letterbox of :class:`posenet.predict.Prediction` undone).
+* Model outputs over an image: :func:`heatmap_grid`, :func:`offset_field`, :func:`displacement_field`.
+* Layouts: :func:`side_by_side`, :func:`contact_sheet`.
+* The visualize stage's per-image figures: :func:`render_val_figures`; its training curves:
+  :func:`training_curves`.
+* The generate_targets stage's preview of the ground truth: :func:`save_targets_preview`.
 """
 
 from __future__ import annotations
@@ -19,161 +16,32 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from posenet.constants import (COCO_PART_NAMES, NUM_EDGES, NUM_KEYPOINTS, PARENT_IDS, PART_NAMES,  # noqa: E402
-                               POSE_CHAIN, SKELETON)
-from posenet.errors import PosenetError  # noqa: E402
-from posenet.images import read_image  # noqa: E402
-from posenet.io import atomic_path  # noqa: E402
-from posenet.pose import Pose  # noqa: E402
+from posenet.codec import PersonLabCodec, Targets
+from posenet.constants import CHILD_IDS, NUM_EDGES, NUM_KEYPOINTS, PARENT_IDS, PART_NAMES, POSE_CHAIN
+from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, cell_centres, draw_poses, grid_to_image, part_index
+from posenet.errors import PosenetError
+from posenet.images import read_image
+from posenet.io import atomic_path
+from posenet.metrics_log import read_dvclive_metrics
+from posenet.pose import Pose
 
 if TYPE_CHECKING:
     from posenet.predict import Prediction, Predictor
-
-# RGB colours: left side orange, right side blue, centre (nose, cross-body limbs) green.
-LEFT_COLOR = (255, 140, 0)
-RIGHT_COLOR = (30, 144, 255)
-CENTER_COLOR = (50, 205, 50)
-
-
-def _side(k: int) -> int:
-    """-1 centre (nose), 0 left, 1 right: COCO puts left parts at odd indices, right at even."""
-    return -1 if k == 0 else (0 if k % 2 == 1 else 1)
-
-
-def _color(*parts: int) -> tuple[int, int, int]:
-    sides = {_side(k) for k in parts}
-    if sides == {0}:
-        return LEFT_COLOR
-    if sides == {1}:
-        return RIGHT_COLOR
-    return CENTER_COLOR
-
-
-def part_index(part: int | str) -> int:
-    """Keypoint index from an index, a TF.js name (``leftWrist``) or a COCO name (``left_wrist``)."""
-    if isinstance(part, (int, np.integer)) and 0 <= part < NUM_KEYPOINTS:
-        return int(part)
-    if isinstance(part, str):
-        if part.isdigit():
-            return part_index(int(part))
-        for names in (PART_NAMES, COCO_PART_NAMES):
-            if part in names:
-                return names.index(part)
-    raise PosenetError(f"unknown keypoint {part!r} (use 0..16 or one of {', '.join(PART_NAMES)})")
-
-
-# TF.js demo defaults: keypoints and poses below these scores are not drawn.
-MIN_PART_SCORE = 0.1
-MIN_POSE_SCORE = 0.15
-
-
-def draw_poses(image_rgb: np.ndarray, poses: Sequence[Pose], min_part_score: float = MIN_PART_SCORE,
-               min_pose_score: float = MIN_POSE_SCORE, show_scores: bool = True) -> np.ndarray:
-    """Copy of ``image_rgb`` (uint8 [H, W, 3]) with skeletons, keypoints and pose scores drawn.
-
-    Keypoints below ``min_part_score`` and limbs touching them are skipped; poses below
-    ``min_pose_score`` are skipped (multi-pose decoding also returns weak duplicates whose keypoints
-    belong to stronger poses). Left parts are orange, right parts blue, centre green; each pose's
-    score is written above its top-most keypoint, strongest poses drawn last (on top). Line width and
-    radius follow the image size.
-    """
-    out = np.ascontiguousarray(image_rgb, dtype=np.uint8).copy()
-    size = min(out.shape[:2])
-    thickness = max(1, round(size / 250))
-    radius = max(2, round(size / 150))
-    font_scale = max(0.4, size / 1200)
-    for pose in sorted((p for p in poses if p.score >= min_pose_score), key=lambda p: p.score):
-        ok = pose.keypoint_scores >= min_part_score
-        pts = np.round(pose.keypoints).astype(np.int32)
-        for a, b in SKELETON:
-            if ok[a] and ok[b]:
-                cv2.line(out, tuple(map(int, pts[a])), tuple(map(int, pts[b])), _color(a, b), thickness, cv2.LINE_AA)
-        for k in np.flatnonzero(ok):
-            centre = tuple(map(int, pts[k]))
-            cv2.circle(out, centre, radius + 1, (255, 255, 255), -1, cv2.LINE_AA)
-            cv2.circle(out, centre, radius, _color(int(k)), -1, cv2.LINE_AA)
-        if show_scores and ok.any():
-            top = int(np.argmin(np.where(ok, pose.keypoints[:, 1], np.inf)))
-            _label(out, f"{pose.score:.2f}", pts[top] - np.array([0, 2 * radius + 2]), font_scale)
-    return out
-
-
-def _label(image: np.ndarray, text: str, anchor_xy: np.ndarray, font_scale: float) -> None:
-    """White text on a dark box, its bottom-centre at ``anchor_xy``, kept inside the image."""
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    thick = max(1, round(font_scale * 2))
-    (tw, th), base = cv2.getTextSize(text, font, font_scale, thick)
-    x = int(np.clip(anchor_xy[0] - tw // 2, 0, max(0, image.shape[1] - tw - 4)))
-    y = int(np.clip(anchor_xy[1], th + 4, image.shape[0] - base - 1))
-    cv2.rectangle(image, (x, y - th - 4), (x + tw + 4, y + base), (20, 20, 20), -1)
-    cv2.putText(image, text, (x + 2, y - 2), font, font_scale, (255, 255, 255), thick, cv2.LINE_AA)
-
-
-def _geometry(prediction: Prediction) -> tuple[float, float, float, float]:
-    """(cell height, cell width, pad top, pad left) in original-image pixels for a Prediction.
-
-    ``prediction.padding`` is (top, bottom, left, right) in image pixels, ``scale_yx`` image px per input px.
-    """
-    scale_y, scale_x = prediction.scale_yx
-    pad_top, _, pad_left, _ = prediction.padding
-    stride = prediction.output_stride
-    return stride * scale_y, stride * scale_x, float(pad_top), float(pad_left)
-
-
-def cell_centres(prediction: Prediction) -> tuple[np.ndarray, np.ndarray]:
-    """Original-image pixel positions of the output grid: ys [h], xs [w]."""
-    cell_h, cell_w, pad_top, pad_left = _geometry(prediction)
-    grid_h, grid_w = prediction.heatmap_scores.shape[:2]
-    return np.arange(grid_h) * cell_h - pad_top, np.arange(grid_w) * cell_w - pad_left
-
-
-def grid_to_image(grid: np.ndarray, prediction: Prediction, image_hw: tuple[int, int]) -> np.ndarray:
-    """Bilinearly resample an output-grid map ``[h, w]`` (float) to the original image ``[H, W]``."""
-    cell_h, cell_w, pad_top, pad_left = _geometry(prediction)
-    height, width = image_hw
-    map_y = ((np.arange(height, dtype=np.float32) + pad_top) / cell_h)[:, None]
-    map_x = ((np.arange(width, dtype=np.float32) + pad_left) / cell_w)[None, :]
-    map_y, map_x = np.broadcast_to(map_y, (height, width)), np.broadcast_to(map_x, (height, width))
-    return cv2.remap(np.ascontiguousarray(grid, dtype=np.float32), np.ascontiguousarray(map_x),
-                     np.ascontiguousarray(map_y), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def heatmap_overlay(image_rgb: np.ndarray, prediction: Prediction, part: int | str | None = None,
-                    alpha: float = 0.7, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
-    """Image blended with the heatmap score of ``part`` (index or name; None: max over all parts).
-
-    Scores in [0, 1] are resampled to the image geometry (letterbox undone) and coloured with
-    ``colormap``; the colour's weight is ``alpha * sqrt(score)``, so background stays visible.
-    Returns RGB uint8 [H, W, 3].
-    """
-    scores = prediction.heatmap_scores
-    grid = scores.max(axis=2) if part is None else scores[:, :, part_index(part)]
-    heat = np.clip(grid_to_image(grid, prediction, image_rgb.shape[:2]), 0.0, 1.0)
-    coloured = cv2.cvtColor(cv2.applyColorMap(np.round(heat * 255).astype(np.uint8), colormap), cv2.COLOR_BGR2RGB)
-    weight = (alpha * np.sqrt(heat))[:, :, None]                 # background (score ~0) keeps the photo visible
-    blended = image_rgb.astype(np.float32) * (1.0 - weight) + coloured.astype(np.float32) * weight
-    return np.round(blended).astype(np.uint8)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# matplotlib figures
+    from posenet.target_store import PreviewSample
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
-    """Save ``fig`` atomically (format from the extension) and close it."""
+    """Save ``fig`` atomically (format from the extension, cropped to its content)."""
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
 
 
-def _show(ax: plt.Axes, image: np.ndarray, title: str | None = None) -> None:
+def _show(ax: Axes, image: np.ndarray, title: str | None = None) -> None:
     ax.imshow(image)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -192,7 +60,8 @@ def heatmap_grid(image_rgb: np.ndarray, prediction: Prediction, title: str | Non
     Each panel is titled with the part name and its peak score; one shared colour bar (score 0..1).
     """
     aspect = image_rgb.shape[0] / image_rgb.shape[1]
-    fig, axes = plt.subplots(3, 6, figsize=(18, 3 * (3 * aspect + 0.35) + 0.6), constrained_layout=True)
+    fig = Figure(figsize=(18, 3 * (3 * aspect + 0.35) + 0.6), constrained_layout=True)
+    axes = fig.subplots(3, 6)
     gray = np.repeat(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
     strong = _strong(prediction.poses, min_pose_score)
     _show(axes.flat[0], draw_poses(image_rgb, strong, min_pose_score=min_pose_score), f"{len(strong)} poses with score >= {min_pose_score}")
@@ -208,7 +77,7 @@ def heatmap_grid(image_rgb: np.ndarray, prediction: Prediction, title: str | Non
     return fig
 
 
-def _quiver(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray, dx: np.ndarray, dy: np.ndarray, weight: np.ndarray,
+def _quiver(ax: Axes, xs: np.ndarray, ys: np.ndarray, dx: np.ndarray, dy: np.ndarray, weight: np.ndarray,
             label: str) -> None:
     """Arrows of true image-pixel length from (xs, ys) by (dx, dy), coloured by ``weight`` in [0, 1]."""
     q = ax.quiver(xs, ys, dx, dy, weight, cmap="viridis", clim=(0.0, 1.0), angles="xy", scale_units="xy",
@@ -216,9 +85,10 @@ def _quiver(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray, dx: np.ndarray, dy: np
     ax.figure.colorbar(q, ax=ax, shrink=0.7, label=label)
 
 
-def _field_axes(image_rgb: np.ndarray, title: str) -> tuple[Figure, plt.Axes]:
+def _field_axes(image_rgb: np.ndarray, title: str) -> tuple[Figure, Axes]:
     height, width = image_rgb.shape[:2]
-    fig, ax = plt.subplots(figsize=(9, 9 * height / width + 0.6), constrained_layout=True)
+    fig = Figure(figsize=(9, 9 * height / width + 0.6), constrained_layout=True)
+    ax = fig.subplots()
     ax.imshow(image_rgb, alpha=0.75)
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
@@ -246,7 +116,7 @@ def offset_field(image_rgb: np.ndarray, prediction: Prediction, part: int | str,
     return fig
 
 
-def _mark_keypoints(ax: plt.Axes, poses: Sequence[Pose], parts: Sequence[int]) -> None:
+def _mark_keypoints(ax: Axes, poses: Sequence[Pose], parts: Sequence[int]) -> None:
     for j, k in enumerate(parts):
         pts = np.array([p.keypoints[k] for p in poses]).reshape(-1, 2)
         ax.scatter(pts[:, 0], pts[:, 1], marker="x", s=80, linewidths=2.5, color=["red", "magenta"][j % 2],
@@ -285,7 +155,8 @@ def side_by_side(images: Sequence[np.ndarray], titles: Sequence[str] | None = No
     """One row of RGB images with titles (e.g. pretrained vs trained skeletons)."""
     n = len(images)
     aspect = images[0].shape[0] / images[0].shape[1]
-    fig, axes = plt.subplots(1, n, figsize=(6 * n, 6 * aspect + 0.8), constrained_layout=True, squeeze=False)
+    fig = Figure(figsize=(6 * n, 6 * aspect + 0.8), constrained_layout=True)
+    axes = fig.subplots(1, n, squeeze=False)
     for i, (ax, image) in enumerate(zip(axes.flat, images)):
         _show(ax, image, titles[i] if titles else None)
     if suptitle:
@@ -301,7 +172,8 @@ def contact_sheet(images: Sequence[np.ndarray | str | os.PathLike], titles: Sequ
         titles = [Path(im).name if isinstance(im, (str, os.PathLike)) else "" for im in images]
     cols = max(1, min(cols, len(arrays)))
     rows = max(1, -(-len(arrays) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4 * rows + 0.5), constrained_layout=True, squeeze=False)
+    fig = Figure(figsize=(4 * cols, 4 * rows + 0.5), constrained_layout=True)
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, title in zip(axes.flat, arrays, titles):
@@ -313,6 +185,7 @@ def contact_sheet(images: Sequence[np.ndarray | str | os.PathLike], titles: Sequ
 
 # ----------------------------------------------------------------------------------------------------------
 # visualize stage: ground truth vs pretrained vs trained on val images
+
 
 
 def ground_truth_poses(keypoints: np.ndarray) -> list[Pose]:
@@ -375,28 +248,6 @@ def render_val_figures(records: Sequence[Mapping[str, Any]], persons: Mapping[in
                 out_dir / "contact_sheet.png")
 
 
-# ----------------------------------------------------------------------------------------------------------
-# training curves (DVCLive)
-
-
-def read_dvclive_metrics(metrics_dir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """DVCLive step metrics ``<metrics_dir>/<group>/<name>.tsv`` -> {"group/name": (steps, values)}."""
-    root = Path(metrics_dir)
-    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for path in sorted(root.rglob("*.tsv")):
-        key = path.relative_to(root).with_suffix("").as_posix()
-        lines = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if len(lines) < 2 or "step" not in lines[0]:
-            continue
-        header = lines[0]
-        column = header.index(path.stem) if path.stem in header else len(header) - 1
-        try:
-            rows = np.array([[float(r[header.index("step")]), float(r[column])] for r in lines[1:]])
-        except (ValueError, IndexError):
-            raise PosenetError(f"{path}: not a DVCLive metric table (step and {path.stem} columns)") from None
-        curves[key] = (rows[:, 0], rows[:, 1])
-    return curves
-
 
 def training_curves(metrics_dir: str | os.PathLike) -> Figure:
     """Training losses, validation loss, validation AP and learning rate against the step, one panel each
@@ -411,7 +262,8 @@ def training_curves(metrics_dir: str | os.PathLike) -> Figure:
     panels = [(t, ks, y) for t, ks, y in (("training losses", train, "loss"), ("validation loss", val, "loss"),
                                           ("validation AP / AR (COCO OKS)", ap, "AP, AR"), ("learning rate", lr, "lr"))
               if ks]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), constrained_layout=True, squeeze=False)
+    fig = Figure(figsize=(5 * len(panels), 4.2), constrained_layout=True)
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (title, keys, ylabel) in zip(axes.flat, panels):
         for key in keys:
             steps, values = curves[key]
@@ -425,3 +277,90 @@ def training_curves(metrics_dir: str | os.PathLike) -> Figure:
             ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     fig.suptitle(f"training curves ({metrics_dir})", fontsize=12)
     return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# generate_targets stage: the targets preview
+
+
+def save_targets_preview(path: str | os.PathLike, samples: Sequence[PreviewSample], input_size: int,
+                         output_stride: int, radius: float, empty_note: str) -> None:
+    """Preview figure (PNG, written atomically): one row per sample of ``posenet.target_store.preview_samples``,
+    four panels of ``plot_targets`` (disks, offsets, fwd, bwd displacements); ``empty_note`` is written instead
+    when there is no sample."""
+    rows = max(len(samples), 1)
+    fig = Figure(figsize=(20, 5 * rows + 0.6))
+    axes = fig.subplots(rows, 4, squeeze=False)
+    for row, (title, image, kps, targets) in zip(axes, samples):
+        plot_targets(row, image, kps, targets, output_stride, radius)
+        row[0].set_ylabel(title, fontsize=9)
+    if not samples:
+        for ax in axes[0]:
+            ax.axis("off")
+        axes[0][0].text(0.0, 0.5, empty_note, fontsize=14)
+    fig.suptitle(f"PersonLab targets over the letterboxed input ({input_size} px, stride {output_stride}, "
+                 f"R = {radius:g} px); white: labelled keypoints and pose chain; arrows start at grid cells",
+                 fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.97), h_pad=2.0)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+
+
+PREVIEW_PARTS: tuple[int, ...] = (0, 9, 10, 15, 16)  # nose, wrists, ankles
+PREVIEW_EDGES: tuple[int, ...] = (5, 6, 14, 15)  # left shoulder->elbow->wrist, right hip->knee->ankle
+
+
+def plot_targets(axes: Sequence[Any], image: np.ndarray, keypoints: np.ndarray, targets: Targets,
+                 output_stride: int, radius: float, parts: Sequence[int] = PREVIEW_PARTS,
+                 edges: Sequence[int] = PREVIEW_EDGES) -> None:
+    """Draw one image's targets on four matplotlib axes over the model-input image (RGB uint8 [H, W, 3]).
+
+    Panels: heatmap disks of ``parts`` (skeleton of the labelled keypoints on top), their short-range
+    offsets (cell -> keypoint arrows), forward and backward mid-range displacements of ``edges``
+    (cell -> other end of the edge). One colour per part / edge, named in each panel's legend.
+    """
+    colours = matplotlib.colormaps["tab10"](np.arange(10))[:, :3]
+    h, w = targets.heatmaps.shape[1:]
+    s = output_stride
+    cell_y, cell_x = PersonLabCodec(image.shape[:2], s, radius).cell_positions()
+    extent = (cell_x[0] - s / 2, cell_x[-1] + s / 2, cell_y[-1] + s / 2, cell_y[0] - s / 2)  # cells centred
+    cy, cx = np.meshgrid(cell_y, cell_x, indexing="ij")
+    kps = np.asarray(keypoints, dtype=np.float64).reshape(-1, NUM_KEYPOINTS, 3)
+    lab = kps[..., 2] > 0
+
+    def base(ax: Any, title: str) -> None:
+        ax.imshow(image, alpha=0.6)
+        for a, b in zip(PARENT_IDS, CHILD_IDS):
+            for p in np.flatnonzero(lab[:, a] & lab[:, b]):
+                ax.plot(kps[p, [a, b], 0], kps[p, [a, b], 1], color="white", linewidth=0.8, zorder=2)
+        ax.scatter(kps[lab, 0], kps[lab, 1], s=6, color="white", edgecolors="black", linewidths=0.4, zorder=3)
+        ax.set_xlim(-0.5, image.shape[1] - 0.5)
+        ax.set_ylim(image.shape[0] - 0.5, -0.5)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    def arrows(ax: Any, vectors: np.ndarray, mask: np.ndarray, channels: Sequence[int],
+               labels: Sequence[str]) -> None:
+        n = mask.shape[0]
+        for colour, c, label in zip(colours, channels, labels):
+            m = mask[c] > 0
+            ax.quiver(cx[m], cy[m], vectors[n + c][m], vectors[c][m], color=colour, angles="xy", scale_units="xy",
+                      scale=1, width=0.005, headwidth=3.5, headlength=4, label=label, zorder=4)
+        ax.legend(loc="lower left", fontsize=7, framealpha=0.8, handlelength=1.2)
+
+    base(axes[0], f"heatmap disks (R = {radius:g} px, stride {s})")
+    for colour, k in zip(colours, parts):
+        rgba = np.zeros((h, w, 4))
+        rgba[..., :3] = colour
+        rgba[..., 3] = targets.heatmaps[k] * 0.55
+        axes[0].imshow(rgba, extent=extent, interpolation="nearest", zorder=1)
+        axes[0].scatter([], [], marker="s", color=colour, label=PART_NAMES[k])
+    axes[0].legend(loc="lower left", fontsize=7, framealpha=0.8, handlelength=1.2)
+    base(axes[1], "short-range offsets: cell -> keypoint")
+    arrows(axes[1], targets.offsets, targets.offset_mask, parts, [PART_NAMES[k] for k in parts])
+    names = [f"{PART_NAMES[PARENT_IDS[e]]}-{PART_NAMES[CHILD_IDS[e]]}" for e in edges]
+    base(axes[2], "mid-range fwd: parent disk -> child")
+    arrows(axes[2], targets.displacements_fwd, targets.fwd_mask, edges, [n.replace("-", " > ") for n in names])
+    base(axes[3], "mid-range bwd: child disk -> parent")
+    arrows(axes[3], targets.displacements_bwd, targets.bwd_mask, edges, [n.replace("-", " < ") for n in names])
