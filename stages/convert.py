@@ -6,13 +6,13 @@ import time
 
 import click
 
-from posenet.cli import setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
 from posenet.models import save_checkpoint
 from posenet.params import load_params
 from posenet.weights import convert_folder
 
 
-@click.command()
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
 @click.option("--name", default=None, help="variant (default: params model.name)")
 @click.option("--tfjs-dir", default=None, help="TF.js folder (default: models/tfjs/<name>)")

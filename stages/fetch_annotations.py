@@ -12,14 +12,14 @@ import time
 
 import click
 
-from posenet.cli import setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
 from posenet.data.pipeline import build_dataset
 from posenet.params import load_params
 
 log = logging.getLogger("fetch_annotations")
 
 
-@click.command()
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
 @click.option("--source", type=click.Choice(["local", "dataloop", "roboflow"]), default=None,
               help="where the export comes from (default: params data.source)")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from posenet.cli import setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
 from posenet.params import WEIGHT_SOURCES, load_params
 from posenet.weights import fetch_weights
 
 
-@click.command()
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
 @click.option("--name", default=None, help="variant (default: params model.name)")
 @click.option("--source", type=click.Choice(WEIGHT_SOURCES), default=None, help="default: params weights.source")

@@ -14,7 +14,7 @@ import logging
 
 import click
 
-from posenet.cli import setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
 from posenet.figures import save_targets_preview
 from posenet.io import atomic_dir
 from posenet.params import load_params
@@ -23,7 +23,7 @@ from posenet.target_store import preview_samples, write_targets
 log = logging.getLogger("stages.generate_targets")
 
 
-@click.command()
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
 @click.option("--annotations", "annotations_dir", default="data/annotations", show_default=True,
               type=click.Path(file_okay=False), help="Folder with train.json and val.json (canonical COCO keypoints).")

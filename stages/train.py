@@ -12,13 +12,13 @@ from typing import Any
 
 import click
 
-from posenet.cli import setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
 from posenet.io import write_json_atomic
 from posenet.params import load_params
 from posenet.train import TrainPaths, train
 
 
-@click.command()
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --checkpoints.")
 @click.option("--annotations", "annotations_dir", default="data/annotations", show_default=True,

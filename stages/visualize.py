@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from posenet import figures
-from posenet.cli import setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
 from posenet.data.canonical import load_split
 from posenet.errors import AnnotationError
 from posenet.io import atomic_dir
@@ -25,7 +25,7 @@ from posenet.predict import Predictor
 log = logging.getLogger("stages.visualize")
 
 
-@click.command()
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
 @click.option("--annotations", default="data/annotations/val.json", show_default=True,
               type=click.Path(dir_okay=False), help="Canonical COCO-keypoints val split.")
