@@ -29,6 +29,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
 
 from posenet.codec import Targets, collate_targets
 from posenet.data.dataset import PoseDataset
@@ -132,11 +133,14 @@ def _distributed(device_choice: str) -> Iterator[tuple[int, int, int]]:
 
 
 class _Logger:
-    """DVCLive (and optionally W&B) on rank 0; a no-op elsewhere."""
+    """A per-step progress bar, DVCLive (and optionally W&B) on rank 0; a no-op elsewhere."""
 
-    def __init__(self, params: Params, paths: TrainPaths, enabled: bool, resume: bool) -> None:
+    def __init__(self, params: Params, paths: TrainPaths, enabled: bool, resume: bool, steps: tuple[int, int]) -> None:
         self.live = None
         self.wandb_run = None
+        start, total = steps
+        # disable=None: the bar shows on a terminal and stays out of logs that are piped to a file.
+        self.bar = tqdm(total=total, initial=start, desc="train", unit="step", disable=None if enabled else True)
         if not enabled:
             return
         if paths.live_dir is not None:
@@ -155,6 +159,9 @@ class _Logger:
                                         config={"model": asdict(params.model), "train": asdict(params.train)})
 
     def log(self, step: int, values: dict[str, float]) -> None:
+        if "train/total" in values:
+            self.bar.update(step - self.bar.n)
+            self.bar.set_postfix(loss=f"{values['train/total']:.4f}", refresh=False)
         if self.live is not None:
             self.live.step = step
             for key, value in values.items():
@@ -164,6 +171,7 @@ class _Logger:
             self.wandb_run.log(values, step=step)
 
     def close(self) -> None:
+        self.bar.close()
         if self.live is not None:
             self.live.end()
         if self.wandb_run is not None:
@@ -310,7 +318,8 @@ def _train(params: Params, paths: TrainPaths, resume: bool, rank: int, world: in
     if world > 1:  # after resume: DDP broadcasts rank 0's (restored) weights when it wraps the model
         run.net = nn.parallel.DistributedDataParallel(
             run.model, device_ids=[local_rank] if run.device.type == "cuda" else None)
-    logger = _Logger(params, paths, enabled=run.main, resume=resume and run.step > 0)
+    logger = _Logger(params, paths, enabled=run.main, resume=resume and run.step > 0,
+                     steps=(run.step, run.total_steps))
     try:
         while run.step < run.total_steps:
             run.epoch(logger)

@@ -226,3 +226,27 @@ def test_wandb_is_optional_and_logs_when_enabled(tmp_path, monkeypatch):
     calls["init"].clear()
     train(_params(max_steps=1), _paths(tmp_path / "off"))
     assert calls["init"] == []
+
+
+def test_a_progress_bar_counts_every_step_and_shows_the_loss(tmp_path, monkeypatch):
+    """On a terminal the run shows one tqdm bar advanced per step (not one line per epoch)."""
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    result = train(_params(max_steps=3), _paths(tmp_path))
+    shown = err.getvalue()
+    assert result.steps == 3
+    assert "train: 100%" in shown and "3/3" in shown and "loss=" in shown
+
+
+def test_summary_holds_the_last_losses_and_val_ap():
+    result = train_mod.TrainResult(steps=4, losses=[{"total": 2.0}, {"total": 1.5}],
+                                   val=[{"AP": 0.1, "loss": 3.0}, {"AP": 0.2, "loss": 2.5}])
+    assert result.summary() == {"steps": 4, "train_loss": 1.5, "val_loss": 2.5, "val_AP": 0.2}
+    assert train_mod.TrainResult(steps=0).summary() == {"steps": 0, "train_loss": None, "val_loss": None,
+                                                         "val_AP": None}
