@@ -11,12 +11,23 @@ rotation, crop/shift) composes further affine steps in model-input space; the im
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 from posenet.constants import FLIP_PERMUTATION
-from posenet.params import AugmentParams
 from posenet.preprocess import letterbox
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Random augmentation (params ``train.augment``): flip probability, zoom range, max rotation (degrees), crop."""
+
+    hflip: float = 0.5
+    scale: tuple[float, float] = (1.5, 2.5)
+    rotate: float = 15.0
+    crop: bool = True
 
 
 def letterbox_matrix(image_hw: tuple[int, int], input_hw: tuple[int, int]) -> np.ndarray:

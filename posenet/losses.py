@@ -14,12 +14,20 @@ as in PersonLab.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from posenet.params import LossWeights
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the three loss terms (params ``train.loss_weights``)."""
+
+    heatmap: float = 4.0
+    short: float = 1.0
+    mid: float = 0.25
 
 
 def _field(targets: Any, name: str) -> torch.Tensor:

@@ -15,7 +15,9 @@ from typing import Any, get_type_hints
 import yaml
 
 from posenet.constants import DEFAULT_GOOGLE_URL, DEFAULT_NPM_PACKAGE, VALID_STRIDES
+from posenet.augment import AugmentParams
 from posenet.errors import ParamsError
+from posenet.losses import LossWeights
 
 MODEL_NAMES: tuple[str, ...] = ("mobilenet_v1_050", "mobilenet_v1_075", "mobilenet_v1_100", "mobilenet_v1_101")
 WEIGHT_SOURCES: tuple[str, ...] = ("auto", "google", "npm", "local")
@@ -154,21 +156,6 @@ class TargetsParams:
     def validate(self, stride: int) -> None:
         check_input_size("targets.input_size", self.input_size, stride)
         _check(self.radius > 0, f"targets.radius = {self.radius} must be positive")
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    heatmap: float = 4.0
-    short: float = 1.0
-    mid: float = 0.25
-
-
-@dataclass(frozen=True)
-class AugmentParams:
-    hflip: float = 0.5
-    scale: tuple[float, float] = (1.5, 2.5)
-    rotate: float = 15.0
-    crop: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,36 @@
+"""Layering: the package never imports the stages or the app (the layer contracts inside the package are
+import-linter's, in pyproject.toml, run by .ci/run)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def test_the_package_never_imports_stages_or_the_app():
+    offenders = {str(p.relative_to(REPO)): sorted(n for n in _imports(p) if n.split(".")[0] in ("stages", "app"))
+                 for p in (REPO / "posenet").rglob("*.py")}
+    assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_the_import_linter_contracts_are_kept():
+    """`lint-imports` with the contracts of pyproject.toml (models / decode / core modules vs params)."""
+    import subprocess
+    import sys
+
+    lint = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run([str(lint)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
