@@ -58,6 +58,16 @@ def test_bad_images_raise_one_line_naming_the_file(tmp_path, make, message):
     assert message in text and str(path) in text and "\n" not in text
 
 
+def test_decode_leaves_pils_truncated_images_setting_alone(monkeypatch):
+    from PIL import ImageFile
+
+    from posenet.images import decode_image_bytes
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)   # an application's own choice
+    decode_image_bytes(POSE_JPG.read_bytes())
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+
+
 def test_decode_image_bytes_png_with_alpha():
     rgba = np.zeros((5, 7, 4), np.uint8)
     rgba[..., 0] = 200

@@ -166,6 +166,8 @@ def test_coco_format_uses_annotation_ids(infer, tmp_path):
     (["--format", "coco"], "--coco-annotations"),
     (["--heatmap", "tail"], "unknown keypoint"),
     (["--coco-annotations", "/nonexistent/ann.json"], "no such file"),
+    (["--device", "gpu"], "device 'gpu' is not one of auto, cpu, cuda, cuda:N"),
+    (["--input-size", "500"], "nearest valid: 497 or 513"),
 ])
 def test_bad_options_fail_with_one_line(infer, tmp_path, args, message):
     result = infer(str(PHOTOS / "pose.jpg"), "--out", str(tmp_path / "out"), *args)
@@ -187,7 +189,7 @@ def test_no_input_is_a_usage_error(load_stage):
 
 def test_unopenable_webcam_is_named(infer, tmp_path):
     result = infer("--webcam", "57", "--out", str(tmp_path))
-    assert result.exit_code == 2 and "webcam 57" in result.stderr
+    assert result.exit_code == 2 and "webcam 57: no camera found at index 57" in result.stderr
 
 
 @pytest.mark.parametrize("trained_variant, served", [
