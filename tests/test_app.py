@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_support import PHOTO, REPO, make_app_root, write_walk_video
 from posenet.images import decode_image_bytes
-from posenet.models import create_model, load_model, save_checkpoint
+from posenet.models import create_model, load_model, pretrained, save_checkpoint
 from posenet.predict import Predictor
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -55,7 +55,8 @@ def rows_and_json(at: AppTest):
 
 def test_first_load_converts_weights_and_serves_pretrained(app_root, at):
     no_failure(at)
-    assert (app_root / "models" / "pretrained" / "mobilenet_v1_075.pt").is_file()
+    assert pretrained.pretrained_checkpoint("mobilenet_v1_075", app_root).is_file()  # the project's, or the cache's
+    assert not at.warning, [w.value for w in at.warning]  # e.g. no deprecation box (st.pyplot's dpi argument)
     assert "pretrained" in at.info[0].value and "mobilenet_v1_075" in at.info[0].value
     assert "poses found in" in at.success[0].value
     assert len(at.image) == 3  # annotated photo, heatmap overlay, offsets figure
@@ -67,7 +68,7 @@ def test_first_load_converts_weights_and_serves_pretrained(app_root, at):
 def test_trained_model_is_served_when_present(app_root, at):
     trained = app_root / "models" / "trained" / "model.pt"
     trained.parent.mkdir(parents=True, exist_ok=True)
-    trained.write_bytes((app_root / "models" / "pretrained" / "mobilenet_v1_075.pt").read_bytes())
+    trained.write_bytes(pretrained.pretrained_checkpoint("mobilenet_v1_075", app_root).read_bytes())
     try:
         fresh = AppTest.from_file(str(app_root / "app.py"), default_timeout=TIMEOUT).run()
         no_failure(fresh)
@@ -107,7 +108,7 @@ def test_upload_with_controls_agrees_with_predictor(app_root, at, multi):
     upload(at, MULTI.name, data, "image/jpeg")
     no_failure(at)
 
-    model = load_model("mobilenet_v1_075", 16, weights=app_root / "models" / "pretrained" / "mobilenet_v1_075.pt")
+    model = load_model("mobilenet_v1_075", 16, weights=pretrained.pretrained_checkpoint("mobilenet_v1_075", app_root))
     expected = Predictor(model, input_size=257, multi_pose=multi, max_poses=4, score_threshold=0.3,
                          nms_radius=25.0)(decode_image_bytes(data))
     assert len(expected) == (4 if multi else 1)
