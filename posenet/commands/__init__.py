@@ -1,0 +1,1 @@
+"""Click commands of the ``posenet`` console group."""
