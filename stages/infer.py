@@ -22,6 +22,7 @@ from posenet.cli import setup_logging, user_errors
 from posenet.constants import VALID_STRIDES
 from posenet.infer import Inferencer, load_coco_image_ids
 from posenet.params import MODEL_NAMES, check_input_size, load_params
+from posenet.runtime.backends import BACKENDS
 from posenet.viz import MIN_PART_SCORE, MIN_POSE_SCORE
 
 log = logging.getLogger("infer")
@@ -49,6 +50,10 @@ log = logging.getLogger("infer")
               help="Model-input pixels [params predict.nms_radius]")
 @click.option("--max-poses", type=click.IntRange(min=1), default=None, help="[params predict.max_poses]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
+              help="Inference backend (onnx/int8 need the [onnx] extra) [params predict.backend]")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Still images per forward pass (videos go frame by frame).")
 @click.option("--format", "fmt", type=click.Choice(["json", "coco"]), default="json", show_default=True,
               help="json: poses.json {image: [poses]}; coco: coco_results.json (needs --coco-annotations).")
 @click.option("--coco-annotations", type=click.Path(dir_okay=False), default=None,
@@ -64,7 +69,7 @@ log = logging.getLogger("infer")
 def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
          model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
-         device: str, fmt: str, coco_annotations: str | None, heatmap: str | None, no_render: bool,
+         device: str, backend: str | None, batch: int, fmt: str, coco_annotations: str | None, heatmap: str | None, no_render: bool,
          min_part_score: float, min_pose_score: float, verbose: bool) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
     setup_logging(verbose)
@@ -90,12 +95,12 @@ def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: 
         max_poses=max_poses or params.predict.max_poses,
         score_threshold=params.predict.score_threshold if score_threshold is None else score_threshold,
         nms_radius=params.predict.nms_radius if nms_radius is None else nms_radius,
-        device=torch_device)
-    log.info("serving the %s %s model from %s (stride %d, input %d, %s)", model_kind(weights_path), name,
-             weights_path, out_stride, size, predictor.device)
+        device=torch_device, backend=backend or params.predict.backend, calibration=params.predict.calibration)
+    log.info("serving the %s %s model from %s (stride %d, input %d, %s, backend %s)", model_kind(weights_path), name,
+             weights_path, out_stride, size, predictor.device, predictor.backend_name)
     inferencer = Inferencer(predictor, out_dir, render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
                             min_part_score=min_part_score, min_pose_score=min_pose_score,
-                            on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))
+                            on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr), batch=batch)
     with logging_redirect_tqdm():
         summary = inferencer.run(inputs, webcam=webcam, max_frames=max_frames)
     click.echo(summary.closing_line())

@@ -8,6 +8,7 @@ move keypoints by a pixel. On a CPU with AVX512-VNNI ONNX Runtime runs the quant
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -49,6 +50,18 @@ def calibration_batches(paths: list[Path], input_hw: tuple[int, int]) -> Iterato
         yield np.ascontiguousarray(x.transpose(2, 0, 1)[None])
 
 
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """ONNX Runtime's quantiser logs a line per adjusted weight scale on the root logger: keep them out."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def quantize_onnx(model: bytes, batches: Iterator[np.ndarray]) -> bytes:
     """Float32 ONNX PoseNet -> static int8 QDQ model (heads left float32), calibrated on ``batches``."""
     require("onnxruntime", "int8 quantisation")
@@ -68,9 +81,10 @@ def quantize_onnx(model: bytes, batches: Iterator[np.ndarray]) -> bytes:
         fp32.write_bytes(model)
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
         heads = [n.name for n in onnx.load(str(prepared)).graph.node if set(n.output) & set(OUTPUT_NAMES)]
-        quantize_static(str(prepared), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=heads,
-                        calibrate_method=CalibrationMethod.MinMax)
+        with _quiet_root_logger():
+            quantize_static(str(prepared), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=heads,
+                            calibrate_method=CalibrationMethod.MinMax)
         return int8.read_bytes()
 
 
