@@ -363,7 +363,7 @@ def plot_benchmark(report: dict[str, Any], path: str | os.PathLike) -> None:
         ax.margins(y=0.2)
     axes[0].legend(title="backend (median, p10-p90)", fontsize=7, title_fontsize=7)
     env = report["environment"]
-    fig.suptitle(f"PoseNet latency per backend ({env['cpu']}, {env['torch_threads']} threads"
+    fig.suptitle(f"PoseNet latency per backend ({env['cpu']}, {env['torch_threads']} torch threads"
                  + (f", {env['cuda_device']}" if env.get("cuda_device") else "") + "; interleaved runs)", fontsize=9)
     fig.tight_layout()
     with atomic_path(path) as tmp:

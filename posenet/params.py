@@ -223,6 +223,7 @@ class BenchmarkParams:
     photo: str = "data/sample/dataloop/items/000000217285.jpg"
     backends: tuple[str, ...] = ("eager", "fused", "onnx", "int8", "bf16")
     batch: int = 8
+    threads: int = 1
     ap_annotations: str = "data/annotations/val.json"
     ap_images: str = "data/images"
 
@@ -230,6 +231,7 @@ class BenchmarkParams:
         check_backends("benchmark.backends", self.backends)
         _check(len(self.backends) >= 1, "benchmark.backends must name at least one backend")
         _check(self.batch >= 1, f"benchmark.batch = {self.batch} must be at least 1")
+        _check(self.threads >= 0, f"benchmark.threads = {self.threads} must be 0 (all cores) or more")
         for stride in self.strides:
             for name in self.variants:
                 check_model("benchmark.variants", "benchmark.strides", name, stride)

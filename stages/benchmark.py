@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import click
+import torch
 
 from posenet.bench import DecodeSettings, available_devices, load_folder, plot_benchmark, run_benchmark, speed_metrics
 from posenet.cli import setup_logging, user_errors
@@ -65,6 +66,8 @@ def main(params_path: str, out: str, metrics: str, figure: str, weights: str | N
         weights_map[params.model.name] = str(default_weights)
     else:
         log.warning("%s not found: timing %s randomly initialised", default_weights, params.model.name)
+    if bench.threads:
+        torch.set_num_threads(bench.threads)  # ONNX Runtime sessions take the same count (posenet.runtime.onnx)
     photo_path = photo or bench.photo
     image = read_image(photo_path)
     folder_dir = images if images is not None else bench.images
