@@ -12,11 +12,12 @@ from posenet.errors import BackendError
 from posenet.predict import Predictor
 from posenet.runtime import BACKENDS, make_backend
 from posenet.runtime.bf16 import check_bf16, cpu_flags
-from reference_cases import LOCAL, load_case
+from reference_cases import LOCAL, TESTS, load_case
 
 # How far the best pose's score may move: float32 backends compute the same numbers up to summation order.
 POSE_SCORE_TOL = {"eager": 0.0, "fused": 1e-4, "onnx": 1e-4, "int8": 0.1, "bf16": 0.1}
 CASE = LOCAL / "000000196141.npz"  # 3 people; the TF.js harness's own model input [Rh, Rw, 3]
+CALIBRATION = TESTS / "data" / "images"  # 3 real photos (not the reference case's): int8 calibrates in a few seconds
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def test_reduced_precision_backends_stay_close(pretrained_model, reference_batch
     is confident (eager score > 0.5) its short-range offset within 2 px (their AP against COCO is checked in the
     slow test and the benchmark)."""
     _available(name)
-    got = make_backend(name, pretrained_model)(reference_batch)
+    got = make_backend(name, pretrained_model, calibration=CALIBRATION)(reference_batch)
     heat, ref_heat = _sigmoid(got.heatmaps), _sigmoid(eager_maps.heatmaps)
     diff = (heat - ref_heat).abs()
     assert float(diff.max()) <= heat_tol and float(diff.mean()) <= 0.005, (float(diff.max()), float(diff.mean()))
@@ -79,7 +80,7 @@ def test_predictor_routes_through_backend(pretrained_model, name):
     image = load_case(CASE)[0]["model_input"]
     photo = np.clip((image + 1.0) * 127.5, 0, 255).astype(np.uint8)
     eager = Predictor(pretrained_model, input_size=257).run_batch([photo, photo[:200]])
-    predictor = Predictor(pretrained_model, input_size=257, backend=name)
+    predictor = Predictor(pretrained_model, input_size=257, backend=name, calibration=CALIBRATION)
     got = predictor.run_batch([photo, photo[:200]])
     assert predictor.backend_name == name and len(got) == 2
     for a, b in zip(got, eager):
