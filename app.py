@@ -64,8 +64,8 @@ def sidebar(params: Params) -> dict[str, Any]:
     input_size = sb.select_slider("Input resolution (px, k*stride+1)", sizes,
                                   value=serving.nearest_choice(params.predict.input_size, sizes), key="input_size")
     backend = sb.selectbox("Backend", BACKENDS, index=BACKENDS.index(params.predict.backend), key="backend",
-                           help="How the forward pass runs: eager PyTorch, fused TorchScript, ONNX Runtime fp32 / int8, "
-                                "bfloat16 (see the README's backends table)")
+                           help="How the forward pass runs: eager PyTorch, fused TorchScript, ONNX Runtime fp32 / "
+                                "int8, bfloat16 (see the README's backends table)")
     sb.header("Decoding")
     multi = sb.radio("Poses", ("multi-pose", "single-pose"), index=0 if params.predict.multi_pose else 1,
                      horizontal=True, key="mode") == "multi-pose"

@@ -98,7 +98,8 @@ def main(params_path: str, out: str, metrics: str, figure: str, weights: str | N
                  r["preprocess"]["median_ms"], r["forward"]["median_ms"], r["decode"]["median_ms"],
                  r["end_to_end"]["median_ms"], r["end_to_end"]["fps"],
                  f", {r['vs_eager']['end_to_end']:.2f}x eager" if "vs_eager" in r else "",
-                 f", batch {r['batch']['size']}: {r['batch']['throughput_gain']:.2f}x throughput" if "batch" in r else "",
+                 f", batch {r['batch']['size']}: {r['batch']['throughput_gain']:.2f}x throughput"
+                 if "batch" in r else "",
                  f", AP {r['ap']['AP']:.3f}" if "ap" in r else "")
     for f in report.get("folder", []):
         log.info("folder %s (%d images) on %s: %.1f ms per image, %.1f fps", f["folder"], f["images"], f["device"],

@@ -69,8 +69,8 @@ log = logging.getLogger("infer")
 def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
          model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
-         device: str, backend: str | None, batch: int, fmt: str, coco_annotations: str | None, heatmap: str | None, no_render: bool,
-         min_part_score: float, min_pose_score: float, verbose: bool) -> None:
+         device: str, backend: str | None, batch: int, fmt: str, coco_annotations: str | None, heatmap: str | None,
+         no_render: bool, min_part_score: float, min_pose_score: float, verbose: bool) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
     setup_logging(verbose)
     if not inputs and webcam is None:

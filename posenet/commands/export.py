@@ -47,7 +47,7 @@ def export(model_name: str | None, stride: str | None, weights: str | None, fmt:
 
     model = load_model(name, out_stride, weights=weights)
     if int8:
-        from posenet.runtime.quantize import quantize_onnx, calibration_batches, calibration_paths
+        from posenet.runtime.quantize import calibration_batches, calibration_paths, quantize_onnx
 
         size = params.predict.input_size
         check_input_size("predict.input_size", size, out_stride)

@@ -65,8 +65,13 @@ def _quiet_root_logger() -> Iterator[None]:
 def quantize_onnx(model: bytes, batches: Iterator[np.ndarray]) -> bytes:
     """Float32 ONNX PoseNet -> static int8 QDQ model (heads left float32), calibrated on ``batches``."""
     require("onnxruntime", "int8 quantisation")
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     onnx = require("onnx", "int8 quantisation")
