@@ -72,7 +72,8 @@ class Predictor:
     input_size: model input side (int, square) or (height, width); sizes that are not ``k*stride+1``
     are rounded down as TF.js does. nms_radius is in model-input pixels. device: None = auto.
     backend: how the forward pass runs (``posenet.runtime.BACKENDS``: eager, fused, onnx, int8, bf16);
-    calibration: int8 only, the folder of photos that calibrates the quantisation.
+    calibration: int8 only, the folder of photos that calibrates the quantisation. Every backend but eager
+    compiles a snapshot of the weights at construction: build a new Predictor after changing them.
     """
 
     def __init__(self, model: torch.nn.Module, input_size: int | Sequence[int] = 513, multi_pose: bool = True,
@@ -80,7 +81,7 @@ class Predictor:
                  device: str | torch.device | None = None, backend: str = "eager",
                  calibration: str | os.PathLike | None = None) -> None:
         self.device = resolve_device(device)
-        check_backend(backend, self.device)
+        check_backend(backend, self.device)  # before any work: a bad choice fails in one line
         self.model = model.to(self.device).eval()
         self.output_stride = int(model.output_stride)
         sizes = (input_size, input_size) if isinstance(input_size, (int, np.integer)) else tuple(input_size)
