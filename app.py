@@ -26,6 +26,7 @@ from posenet.models import PoseNet
 from posenet.params import Params, load_params
 from posenet.pose import poses_to_json
 from posenet.predict import Predictor
+from posenet.runtime.backends import BACKENDS
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = ROOT / "assets" / "samples"
@@ -62,6 +63,9 @@ def sidebar(params: Params) -> dict[str, Any]:
     sizes = serving.input_size_choices(stride)
     input_size = sb.select_slider("Input resolution (px, k*stride+1)", sizes,
                                   value=serving.nearest_choice(params.predict.input_size, sizes), key="input_size")
+    backend = sb.selectbox("Backend", BACKENDS, index=BACKENDS.index(params.predict.backend), key="backend",
+                           help="How the forward pass runs: eager PyTorch, fused TorchScript, ONNX Runtime fp32 / "
+                                "int8, bfloat16 (see the README's backends table)")
     sb.header("Decoding")
     multi = sb.radio("Poses", ("multi-pose", "single-pose"), index=0 if params.predict.multi_pose else 1,
                      horizontal=True, key="mode") == "multi-pose"
@@ -75,7 +79,7 @@ def sidebar(params: Params) -> dict[str, Any]:
     min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, drawing.MIN_POSE_SCORE, 0.05, key="min_pose_score")
     min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, drawing.MIN_PART_SCORE, 0.05, key="min_part_score")
     part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES), key="part")
-    return dict(model_path=Path(model_path), stride=stride, input_size=input_size, multi=multi,
+    return dict(model_path=Path(model_path), stride=stride, input_size=input_size, backend=backend, multi=multi,
                 score_threshold=score_threshold, nms_radius=nms_radius, max_poses=max_poses,
                 min_pose_score=min_pose_score, min_part_score=min_part_score, part=None if part == ALL_PARTS else part)
 
@@ -170,8 +174,13 @@ def main() -> None:
         st.stop()
     st.info(f"Serving the **{info.kind}** model **{info.variant}** (stride {info.stride}) from "
             f"`{relative(info.path)}`")
-    predictor = Predictor(model, input_size=c["input_size"], multi_pose=c["multi"], max_poses=c["max_poses"],
-                          score_threshold=c["score_threshold"], nms_radius=c["nms_radius"])
+    try:
+        predictor = Predictor(model, input_size=c["input_size"], multi_pose=c["multi"], max_poses=c["max_poses"],
+                              score_threshold=c["score_threshold"], nms_radius=c["nms_radius"], backend=c["backend"],
+                              calibration=ROOT / params.predict.calibration)
+    except PosenetError as err:
+        st.error(f"Backend {c['backend']}: {err}")
+        st.stop()
 
     source = st.radio("Input", INPUTS, horizontal=True, key="input")
     try:

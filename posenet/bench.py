@@ -10,6 +10,12 @@ work; each timing is summarised as median and spread (p10/p90, IQR) in milliseco
   memory; ``preprocess`` is the Predictor's own timing of its letterbox + resize + normalise step in those runs.
 - folder (optional): end to end over every photo of a folder, each read once into memory first (as the
   original script did), timed per image over ``repeats`` passes.
+
+Backends (``posenet.runtime``) are timed side by side: every configuration builds one Predictor per backend
+from the same model and times them interleaved (round r runs backend 1, 2, ... once each), on the same photo
+at the same thread count, so a shared or throttled CPU slows all of them alike and the ratio against
+``eager`` stays meaningful. ``batch``: the end-to-end time per image of ``run_batch`` on ``batch`` copies of the
+photo, for the batch-throughput gain. ``ap``: COCO AP per backend on a small annotated set, optional.
 """
 
 from __future__ import annotations
@@ -27,15 +33,16 @@ import numpy as np
 import torch
 
 from posenet.decode import decode_multiple_poses, decode_single_pose
-from posenet.errors import ImageError
+from posenet.errors import BackendError, ImageError
 from posenet.images import expand_inputs, is_video, read_image
 from posenet.models import create_model, load_model
 from posenet.predict import Predictor
 from posenet.preprocess import prepare_input, to_batch
+from posenet.runtime.backends import CPU_ONLY
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PHASES: tuple[str, ...] = ("preprocess", "forward", "decode", "end_to_end")
 
 
@@ -98,9 +105,11 @@ def _decoder(prediction: Any, stride: int, settings: DecodeSettings) -> Callable
                                          score_threshold=settings.score_threshold, nms_radius=settings.nms_radius)
 
 
-def _predictor(model: torch.nn.Module, input_size: int, settings: DecodeSettings, device: str) -> Predictor:
+def _predictor(model: torch.nn.Module, input_size: int, settings: DecodeSettings, device: str,
+               backend: str = "eager", calibration: str | None = None) -> Predictor:
     return Predictor(model, input_size=input_size, multi_pose=settings.multi_pose, max_poses=settings.max_poses,
-                     score_threshold=settings.score_threshold, nms_radius=settings.nms_radius, device=device)
+                     score_threshold=settings.score_threshold, nms_radius=settings.nms_radius, device=device,
+                     backend=backend, calibration=calibration)
 
 
 def build_model(variant: str, stride: int, weights: str | os.PathLike | None, device: str) -> torch.nn.Module:
@@ -110,22 +119,86 @@ def build_model(variant: str, stride: int, weights: str | os.PathLike | None, de
     return create_model(variant, stride).to(device).eval()
 
 
+def time_interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int, device: str = "cpu"
+                     ) -> dict[str, np.ndarray]:
+    """Per-call wall times in ms ``[repeats]`` of each function, called in turn once per round (``warmup``
+    untimed rounds first) so that they share the machine's state (load, clocks, caches) as equally as possible."""
+    times = {name: np.empty(repeats, dtype=np.float64) for name in fns}
+    for r in range(warmup + repeats):
+        for name, fn in fns.items():
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            if r >= warmup:
+                times[name][r - warmup] = (time.perf_counter() - start) * 1000.0
+    return times
+
+
+def build_predictors(model: torch.nn.Module, input_size: int, settings: DecodeSettings, device: str,
+                     backends: Sequence[str], skipped: list[dict[str, str]], calibration: str | None = None
+                     ) -> dict[str, Predictor]:
+    """One Predictor per backend that can run here (int8 calibrated on the photos of ``calibration``); the
+    others are logged and appended to ``skipped``."""
+    predictors = {}
+    for backend in backends:
+        if backend in CPU_ONLY and device != "cpu":
+            continue
+        try:
+            predictors[backend] = _predictor(model, input_size, settings, device, backend, calibration)
+        except BackendError as err:
+            log.warning("backend %s skipped: %s", backend, err)
+            skipped.append({"backend": backend, "device": device, "reason": str(err)})
+    return predictors
+
+
 def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int, settings: DecodeSettings,
-                 device: str, warmup: int, repeats: int) -> dict[str, Any]:
-    """Time forward, decode and end to end of one model at one input size on one device."""
+                 device: str, warmup: int, repeats: int, backends: Sequence[str] = ("eager",), batch: int = 1,
+                 ap_set: tuple[str, str] | None = None, skipped: list[dict[str, str]] | None = None,
+                 calibration: str | None = None) -> list[dict[str, Any]]:
+    """Time forward, decode and end to end (and batch throughput, AP) of every backend of one model at one input
+    size on one device, backends interleaved -> one entry per backend that can run here."""
     stride = int(model.output_stride)
     x = model_input(image_rgb, input_size, device)
-    predictor = _predictor(model, input_size, settings, device)
+    predictors = build_predictors(model, input_size, settings, device, backends,
+                                  skipped if skipped is not None else [], calibration)
     with torch.inference_mode():
-        forward = time_call(lambda: predictor.forward(x), warmup, repeats, device)
-        prediction = predictor.run(image_rgb)
-        decode = time_call(_decoder(prediction, stride, settings), warmup, repeats, "cpu")
-        runs: list[Any] = []
-        end_to_end = time_call(lambda: runs.append(predictor.run(image_rgb)), warmup, repeats, device)
-    preprocess = [r.timings_ms["preprocess"] for r in runs[warmup:]]
-    return {"preprocess": summarize(preprocess), "forward": summarize(forward), "decode": summarize(decode),
-            "end_to_end": summarize(end_to_end),
-            "poses_found": len(prediction.poses), "output_hw": list(prediction.heatmap_scores.shape[:2])}
+        forward = time_interleaved({b: (lambda p=p: p.forward(x)) for b, p in predictors.items()},
+                                   warmup, repeats, device)
+        predictions = {b: p.run(image_rgb) for b, p in predictors.items()}
+        decode = time_interleaved({b: _decoder(predictions[b], stride, settings) for b in predictors},
+                                  warmup, repeats)
+        runs: dict[str, list[Any]] = {b: [] for b in predictors}
+        end_to_end = time_interleaved({b: (lambda b=b, p=p: runs[b].append(p.run(image_rgb)))
+                                       for b, p in predictors.items()}, warmup, repeats, device)
+        batched = {}
+        if batch > 1:
+            images = [image_rgb] * batch
+            batched = time_interleaved({b: (lambda p=p: p.run_batch(images)) for b, p in predictors.items()},
+                                       1, max(2, repeats // 3), device)
+    entries = []
+    for b, predictor in predictors.items():
+        entry: dict[str, Any] = {
+            "backend": b, "preprocess": summarize([r.timings_ms["preprocess"] for r in runs[b][warmup:]]),
+            "forward": summarize(forward[b]), "decode": summarize(decode[b]), "end_to_end": summarize(end_to_end[b]),
+            "poses_found": len(predictions[b].poses), "output_hw": list(predictions[b].heatmap_scores.shape[:2])}
+        if b in batched:
+            per_image = summarize(batched[b] / batch)
+            entry["batch"] = {"size": batch, "per_image": per_image,
+                              "throughput_gain": per_image["fps"] / entry["end_to_end"]["fps"]}
+        if ap_set is not None:
+            from posenet.evaluate import evaluate_predictor
+
+            entry["ap"] = evaluate_predictor(predictor, *ap_set)[0]
+        entries.append(entry)
+    eager = next((e for e in entries if e["backend"] == "eager"), None)
+    for entry in entries:
+        if eager is not None:
+            entry["vs_eager"] = {phase: eager[phase]["median_ms"] / entry[phase]["median_ms"]
+                                 for phase in ("forward", "end_to_end")}
+            if "ap" in entry:
+                entry["vs_eager"]["ap_drop"] = eager["ap"]["AP"] - entry["ap"]["AP"]
+    return entries
 
 
 def load_folder(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
@@ -189,27 +262,35 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
                   image_rgb: np.ndarray, weights: dict[str, str | os.PathLike], settings: DecodeSettings,
                   warmup: int = 3, repeats: int = 10, devices: Sequence[str] | None = None,
                   photo: str = "", folder: list[tuple[str, np.ndarray]] | None = None, folder_name: str = "",
-                  folder_config: tuple[str, int, int] | None = None) -> dict[str, Any]:
+                  folder_config: tuple[str, int, int] | None = None, backends: Sequence[str] = ("eager",),
+                  batch: int = 1, ap_set: tuple[str, str] | None = None, calibration: str | None = None
+                  ) -> dict[str, Any]:
     """The whole benchmark as a JSON-ready dict.
 
     ``weights`` maps variant -> checkpoint path; variants not in it are timed randomly initialised
     (``"weights": "random"`` in the result; speed does not depend on the values, decode time may).
     ``folder`` (in-memory photos) is timed end to end with ``folder_config`` = (variant, stride, input_size).
+    ``backends`` are timed side by side (see the module docstring); ``batch`` > 1 adds batch throughput;
+    ``ap_set`` = (COCO annotation JSON, image folder) adds AP per backend; ``calibration``: int8's photo folder
+    (None: posenet.runtime.quantize.DEFAULT_CALIBRATION). Backends that cannot run here
+    are listed in ``skipped`` with the reason.
     """
     devices = list(devices or available_devices())
     results: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
     for device in devices:
         for variant in variants:
             for stride in strides:
                 model = build_model(variant, stride, weights.get(variant), device)
                 for size in input_sizes:
                     log.info("benchmark %s stride %d input %d on %s", variant, stride, size, device)
-                    entry = _config(variant, stride, size, device, weights)
-                    entry.update(bench_config(model, image_rgb, size, settings, device, warmup, repeats))
-                    results.append(entry)
+                    for entry in bench_config(model, image_rgb, size, settings, device, warmup, repeats, backends,
+                                              batch, ap_set, skipped, calibration):
+                        results.append({**_config(variant, stride, size, device, weights), **entry})
     report: dict[str, Any] = {"schema": SCHEMA_VERSION, "environment": environment(), "photo": photo,
                               "photo_hw": list(image_rgb.shape[:2]), "warmup": warmup, "repeats": repeats,
-                              "decode": vars(settings), "results": results}
+                              "decode": vars(settings), "backends": list(backends), "batch": batch,
+                              "ap_set": list(ap_set) if ap_set else None, "skipped": skipped, "results": results}
     if folder:
         variant, stride, size = folder_config or (variants[0], strides[0], input_sizes[0])
         report["folder"] = []
@@ -222,15 +303,28 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
 
 
 def speed_metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """The headline numbers of a report, one entry per configuration (``<variant>/s<stride>/<size>px/<device>``):
-    median forward, decode and end-to-end ms and end-to-end fps — small enough for ``dvc exp show``."""
-    return {f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}": {
-        "forward_ms": r["forward"]["median_ms"], "decode_ms": r["decode"]["median_ms"],
-        "end_to_end_ms": r["end_to_end"]["median_ms"], "fps": r["end_to_end"]["fps"]} for r in report["results"]}
+    """The headline numbers of a report, one entry per configuration and backend
+    (``<variant>/s<stride>/<size>px/<device>/<backend>``): median forward, decode and end-to-end ms, end-to-end
+    fps, the end-to-end and forward speed-up against eager, the batch throughput gain and AP where measured —
+    small enough for ``dvc exp show``."""
+    metrics = {}
+    for r in report["results"]:
+        m = {"forward_ms": r["forward"]["median_ms"], "decode_ms": r["decode"]["median_ms"],
+             "end_to_end_ms": r["end_to_end"]["median_ms"], "fps": r["end_to_end"]["fps"]}
+        if "vs_eager" in r:
+            m["speedup"] = r["vs_eager"]["end_to_end"]
+            m["forward_speedup"] = r["vs_eager"]["forward"]
+        if "batch" in r:
+            m["batch_gain"] = r["batch"]["throughput_gain"]
+        if "ap" in r:
+            m["AP"] = r["ap"]["AP"]
+        metrics[f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}/{r['backend']}"] = m
+    return metrics
 
 
 def plot_benchmark(report: dict[str, Any], path: str | os.PathLike) -> None:
-    """Grouped bar chart (median ms, p10-p90 error bars) of preprocess / forward / decode / end to end per configuration."""
+    """Backends side by side: grouped bars of median end-to-end and forward ms (p10-p90 error bars) per
+    configuration, each bar labelled with its ms and its speed-up against eager."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,28 +333,38 @@ def plot_benchmark(report: dict[str, Any], path: str | os.PathLike) -> None:
     from posenet.io import atomic_path
 
     results = report["results"]
-    labels = [f"{r['variant'].replace('mobilenet_', '')}\nstride {r['stride']}, {r['input_size']} px\n{r['device']}"
-              + (" (random init)" if r["weights"] == "random" else "") for r in results]
-    width = 0.8 / len(PHASES)
-    xs = np.arange(len(results))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.8 * len(results) + 2), 4.8), dpi=120)
-    colors = ("#8172B3", "#4C72B0", "#DD8452", "#55A868")
-    for i, (phase, color) in enumerate(zip(PHASES, colors)):
-        med = np.array([r[phase]["median_ms"] for r in results])
-        err = np.array([[m - r[phase]["p10_ms"], r[phase]["p90_ms"] - m] for m, r in zip(med, results)]).T
-        bars = ax.bar(xs + (i - (len(PHASES) - 1) / 2) * width, med, width, yerr=err, capsize=3, color=color,
-                      label=phase.replace("_", "-"), error_kw={"elinewidth": 1})
-        ax.bar_label(bars, labels=[f"{m:.1f}" for m in med], padding=2, fontsize=7)
-    ax.set_xticks(xs, labels, fontsize=8)
-    ax.set_yscale("log")
-    ax.set_ylabel("latency per image (ms, log scale)")
+    configs = list(dict.fromkeys((r["variant"], r["stride"], r["input_size"], r["device"], r["weights"])
+                                 for r in results))
+    backends = list(dict.fromkeys(r["backend"] for r in results))
+    by_key = {(r["variant"], r["stride"], r["input_size"], r["device"], r["weights"], r["backend"]): r
+              for r in results}
+    labels = [f"{v.replace('mobilenet_', '')} s{s}, {n} px\n{d}" + (" (random init)" if w == "random" else "")
+              for v, s, n, d, w in configs]
+    colors = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
+    width = 0.8 / len(backends)
+    xs = np.arange(len(configs))
+    fig, axes = plt.subplots(1, 2, figsize=(max(8.0, 2.4 * len(configs) * 2 + 2), 4.8), dpi=120)
+    for ax, phase in zip(axes, ("end_to_end", "forward")):
+        for i, (backend, color) in enumerate(zip(backends, colors * 2)):
+            rows = [by_key.get((*c, backend)) for c in configs]
+            med = np.array([r[phase]["median_ms"] if r else np.nan for r in rows])
+            err = np.array([[r[phase]["median_ms"] - r[phase]["p10_ms"], r[phase]["p90_ms"] - r[phase]["median_ms"]]
+                            if r else [0.0, 0.0] for r in rows]).T
+            bars = ax.bar(xs + (i - (len(backends) - 1) / 2) * width, med, width, yerr=err, capsize=2, color=color,
+                          label=backend, error_kw={"elinewidth": 1})
+            ax.bar_label(bars, labels=[f"{r[phase]['median_ms']:.0f}" + (f"\n{r['vs_eager'][phase]:.1f}x"
+                                       if "vs_eager" in r else "") if r else "" for r in rows],
+                         padding=2, fontsize=6)
+        ax.set_xticks(xs, labels, fontsize=8)
+        ax.set_ylabel(f"{phase.replace('_', ' ')} per image (ms)")
+        ax.set_title(phase.replace("_", " "), fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+        ax.margins(y=0.2)
+    axes[0].legend(title="backend (median, p10-p90)", fontsize=7, title_fontsize=7)
     env = report["environment"]
-    ax.set_title(f"PoseNet latency ({env['cpu']}, {env['torch_threads']} torch threads"
-                 + (f", {env['cuda_device']}" if env.get("cuda_device") else "") + ")", fontsize=9)
-    ax.legend(title="median, p10-p90 bars", fontsize=8, title_fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
-    ax.margins(y=0.15)
+    fig.suptitle(f"PoseNet latency per backend ({env['cpu']}, {env['torch_threads']} torch threads"
+                 + (f", {env['cuda_device']}" if env.get("cuda_device") else "") + "; interleaved runs)", fontsize=9)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")

@@ -31,3 +31,7 @@ class CredentialsError(PosenetError):
 
 class TrainingError(PosenetError):
     """Training cannot go on (empty split, non-finite loss, ...)."""
+
+
+class BackendError(PosenetError):
+    """An inference backend cannot run here (optional package missing, CPU without the instructions it needs)."""

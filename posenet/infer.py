@@ -105,12 +105,13 @@ class Inferencer:
     whose heatmap is blended under the skeletons. coco_ids: ``{file name: image id}`` for ``fmt="coco"``.
     min_part_score / min_pose_score: drawing thresholds only (every decoded pose goes to the JSON).
     on_error: called with the one-line message of each bad input (default: logged as an error).
+    batch: still images per forward pass (``Predictor.run_batch``; video frames go one by one).
     """
 
     def __init__(self, predictor: Predictor, out_dir: str | os.PathLike, render: bool = True,
                  heatmap: int | str | None = None, fmt: str = "json", coco_ids: dict[str, int] | None = None,
                  min_part_score: float = MIN_PART_SCORE, min_pose_score: float = MIN_POSE_SCORE,
-                 progress: bool = True, on_error: Callable[[str], None] | None = None) -> None:
+                 progress: bool = True, on_error: Callable[[str], None] | None = None, batch: int = 1) -> None:
         if fmt not in ("json", "coco"):
             raise PosenetError(f"unknown output format {fmt!r} (json or coco)")
         if fmt == "coco" and coco_ids is None:
@@ -127,15 +128,21 @@ class Inferencer:
         self.progress = progress
         self.on_error = on_error or (lambda message: log.error("%s", message))
         self._names = _Names()
+        if batch < 1:
+            raise PosenetError(f"batch = {batch} must be at least 1")
+        self.batch = int(batch)
 
     def _annotate(self, image: np.ndarray, prediction: Prediction) -> np.ndarray:
         base = heatmap_overlay(image, prediction, self.heatmap) if self.show_heatmap else image
         return draw_poses(base, prediction.poses, self.min_part_score, self.min_pose_score)
 
     def _predict(self, image: np.ndarray, summary: InferSummary) -> Prediction:
-        prediction = self.predictor.run(image)
-        summary.model_ms += float(sum(prediction.timings_ms.values()))
-        return prediction
+        return self._predict_batch([image], summary)[0]
+
+    def _predict_batch(self, images: list[np.ndarray], summary: InferSummary) -> list[Prediction]:
+        predictions = self.predictor.run_batch(images)
+        summary.model_ms += float(sum(sum(p.timings_ms.values()) for p in predictions))
+        return predictions
 
     def _fail(self, summary: InferSummary, source: str, err: PosenetError) -> None:
         message = str(err) if source in str(err) else f"{source}: {err}"
@@ -163,21 +170,31 @@ class Inferencer:
 
     def _run_images(self, paths: list[Path], summary: InferSummary) -> None:
         results: dict[str, list[Pose]] = {}
-        for path in tqdm(paths, desc="images", unit="img", disable=not self.progress or len(paths) < 2):
-            try:
-                image = read_image(path)
-                if self.fmt == "coco" and path.name not in self.coco_ids:
-                    raise ImageError(f"{path}: not in the COCO annotation file (no image id for {path.name})")
-                prediction = self._predict(image, summary)
-                if self.render:
-                    out = self.out_dir / self._names(path.stem, path.suffix.lower() or ".jpg")
-                    write_image(out, self._annotate(image, prediction))
-                    summary.outputs.append(out)
-            except PosenetError as err:
-                self._fail(summary, str(path), err)
-                continue
-            results[str(path)] = prediction.poses
-            summary.images += 1
+        with tqdm(total=len(paths), desc="images", unit="img", disable=not self.progress or len(paths) < 2) as bar:
+            for start in range(0, len(paths), self.batch):
+                chunk = paths[start:start + self.batch]
+                loaded = []
+                for path in chunk:
+                    try:
+                        image = read_image(path)
+                        if self.fmt == "coco" and path.name not in self.coco_ids:
+                            raise ImageError(f"{path}: not in the COCO annotation file (no image id for {path.name})")
+                        loaded.append((path, image))
+                    except PosenetError as err:
+                        self._fail(summary, str(path), err)
+                predictions = self._predict_batch([image for _, image in loaded], summary) if loaded else []
+                for (path, image), prediction in zip(loaded, predictions):
+                    try:
+                        if self.render:
+                            out = self.out_dir / self._names(path.stem, path.suffix.lower() or ".jpg")
+                            write_image(out, self._annotate(image, prediction))
+                            summary.outputs.append(out)
+                    except PosenetError as err:
+                        self._fail(summary, str(path), err)
+                        continue
+                    results[str(path)] = prediction.poses
+                    summary.images += 1
+                bar.update(len(chunk))
         if not results:
             return                                    # nothing new: leave any earlier output as it was
         if self.fmt == "coco":

@@ -46,6 +46,14 @@ def check_input_size(key: str, size: int, stride: int) -> None:
     raise ParamsError(f"{key} = {size!r} is not k * stride + 1 for stride {stride} ({hint})")
 
 
+def check_backends(key: str, backends: tuple[str, ...]) -> None:
+    """Every name is a registered inference backend (posenet.runtime.BACKENDS)."""
+    from posenet.runtime.backends import BACKENDS  # the registry is the one source of truth
+
+    for backend in backends:
+        _check_choice(key, backend, BACKENDS)
+
+
 def check_model(name_key: str, stride_key: str, name: str, stride: int) -> None:
     """``name`` is a known variant and ``stride`` one it can produce (0.50 and 0.75 stop at 16)."""
     _check_choice(name_key, name, MODEL_NAMES)
@@ -92,9 +100,12 @@ class PredictParams:
     max_poses: int = 10
     score_threshold: float = 0.5
     nms_radius: float = 20.0
+    backend: str = "eager"
+    calibration: str = "data/sample/dataloop/items"
 
     def validate(self, stride: int) -> None:
         check_input_size("predict.input_size", self.input_size, stride)
+        check_backends("predict.backend", (self.backend,))
         _check(self.max_poses >= 1, f"predict.max_poses = {self.max_poses} must be at least 1")
         _check(0.0 <= self.score_threshold <= 1.0, f"predict.score_threshold = {self.score_threshold} is not in [0, 1]")
         _check(self.nms_radius >= 0, f"predict.nms_radius = {self.nms_radius} must not be negative")
@@ -210,8 +221,17 @@ class BenchmarkParams:
     repeats: int = 10
     images: str = ""
     photo: str = "data/sample/dataloop/items/000000217285.jpg"
+    backends: tuple[str, ...] = ("eager", "fused", "onnx", "int8", "bf16")
+    batch: int = 8
+    threads: int = 1
+    ap_annotations: str = "data/annotations/val.json"
+    ap_images: str = "data/images"
 
     def validate(self) -> None:
+        check_backends("benchmark.backends", self.backends)
+        _check(len(self.backends) >= 1, "benchmark.backends must name at least one backend")
+        _check(self.batch >= 1, f"benchmark.batch = {self.batch} must be at least 1")
+        _check(self.threads >= 0, f"benchmark.threads = {self.threads} must be 0 (all cores) or more")
         for stride in self.strides:
             for name in self.variants:
                 check_model("benchmark.variants", "benchmark.strides", name, stride)

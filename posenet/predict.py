@@ -23,6 +23,7 @@ from posenet.device import resolve_device
 from posenet.errors import ParamsError
 from posenet.pose import Pose
 from posenet.preprocess import Letterbox, prepare_input, scale_poses, to_batch, valid_input_size
+from posenet.runtime.backends import check_backend, make_backend
 
 if TYPE_CHECKING:
     from posenet.models import PoseNetOutput
@@ -63,12 +64,17 @@ class Predictor:
 
     input_size: model input side (int, square) or (height, width); sizes that are not ``k*stride+1``
     are rounded down as TF.js does. nms_radius is in model-input pixels. device: None = auto.
+    backend: how the forward pass runs (``posenet.runtime.BACKENDS``: eager, fused, onnx, int8, bf16);
+    calibration: int8 only, the folder of photos that calibrates the quantisation. Every backend but eager
+    compiles a snapshot of the weights at construction: build a new Predictor after changing them.
     """
 
     def __init__(self, model: torch.nn.Module, input_size: int | Sequence[int] = 513, multi_pose: bool = True,
                  max_poses: int = 10, score_threshold: float = 0.5, nms_radius: float = 20.0,
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None, backend: str = "eager",
+                 calibration: str | os.PathLike | None = None) -> None:
         self.device = resolve_device(device)
+        check_backend(backend, self.device)  # before any work: a bad choice fails in one line
         self.model = model.to(self.device).eval()
         self.output_stride = int(model.output_stride)
         sizes = (input_size, input_size) if isinstance(input_size, (int, np.integer)) else tuple(input_size)
@@ -84,6 +90,8 @@ class Predictor:
         self.max_poses = int(max_poses)
         self.score_threshold = float(score_threshold)
         self.nms_radius = float(nms_radius)
+        self.backend_name = backend
+        self.backend = make_backend(backend, self.model, self.device, calibration=calibration, input_hw=self.input_hw)
 
     @classmethod
     def from_params(cls, params: Params, weights: str | os.PathLike | None = None,
@@ -98,7 +106,8 @@ class Predictor:
             model = load_model(params.model.name, params.model.stride, weights=weights, device=device)
         p = dataclasses.replace(params.predict, **{k: v for k, v in overrides.items() if v is not None})
         return cls(model, input_size=p.input_size, multi_pose=p.multi_pose, max_poses=p.max_poses,
-                   score_threshold=p.score_threshold, nms_radius=p.nms_radius, device=device)
+                   score_threshold=p.score_threshold, nms_radius=p.nms_radius, device=device, backend=p.backend,
+                   calibration=p.calibration)
 
     def __call__(self, image: np.ndarray) -> list[Pose]:
         """RGB uint8 [H, W, 3] -> poses in original image pixels."""
@@ -120,10 +129,7 @@ class Predictor:
         inputs, boxes = zip(*(prepare_input(img, self.input_hw) for img in images))
         batch = to_batch(inputs, self.device)
         t1 = time.perf_counter()
-        # TF32 convolutions (PyTorch's CUDA default) move heatmap scores by ~1e-3: keep full float32 like TF.js.
-        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
-            out = self.model(batch)
-            maps = [t.permute(0, 2, 3, 1).float().cpu().numpy() for t in out]
+        maps = [t.permute(0, 2, 3, 1).float().cpu().numpy() for t in self.forward(batch)]
         t2 = time.perf_counter()
         heat_logits, offsets, fwd, bwd = maps
         n = len(images)
@@ -142,12 +148,9 @@ class Predictor:
         return predictions
 
     def forward(self, batch: torch.Tensor) -> PoseNetOutput:
-        """Model outputs for a prepared batch [N, 3, Rh, Rw] on the device, in inference mode.
-
-        TF32 convolutions (PyTorch's CUDA default) move heatmap scores by ~1e-3: full float32, like TF.js.
-        """
-        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
-            return self.model(batch)
+        """Model outputs (NCHW float32) for a prepared batch [N, 3, Rh, Rw] on the device, through the backend:
+        the one entry point of every forward pass."""
+        return self.backend(batch)
 
     def _decode(self, heat: np.ndarray, offsets: np.ndarray, fwd: np.ndarray, bwd: np.ndarray,
                 box: Letterbox) -> list[Pose]:

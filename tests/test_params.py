@@ -55,6 +55,8 @@ def test_missing_file_gives_defaults(tmp_path):
         ("train", "wandb", "maybe", "train.wandb"),
         ("weights", "source", "ftp", "weights.source"),
         ("data", "format", "pascal", "data.format"),
+        ("predict", "backend", "tensorrt", "predict.backend"),
+        ("benchmark", "backends", ["eager", "tpu"], "benchmark.backends"),
     ],
 )
 def test_impossible_values_name_the_key(tmp_path, section, key, value, message):

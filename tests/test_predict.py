@@ -85,9 +85,10 @@ def test_from_params_defaults(pretrained_model, tmp_path):
     from posenet.models import save_checkpoint
 
     save_checkpoint(tmp_path / "pre.pt", pretrained_model, {"variant": "mobilenet_v1_075"})
-    params = Params(predict=PredictParams(input_size=257, max_poses=3))
+    params = Params(predict=PredictParams(input_size=257, max_poses=3, backend="fused"))
     predictor = Predictor.from_params(params, weights=tmp_path / "pre.pt", device="cpu")
     assert predictor.input_hw == (257, 257) and predictor.max_poses == 3 and predictor.multi_pose
+    assert predictor.backend_name == "fused" and Predictor(pretrained_model).backend_name == "eager"
     assert Predictor.__init__.__defaults__[:4] == (513, True, 10, 0.5)
     assert predictor.device == torch.device("cpu")
 

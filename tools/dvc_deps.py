@@ -83,7 +83,7 @@ def main(check: bool) -> None:
     from ruamel.yaml import YAML  # DVC's own YAML library: keeps comments and layout
 
     yaml = YAML()
-    yaml.width = 120
+    yaml.width = 4096  # never fold a long desc
     yaml.indent(mapping=2, sequence=4, offset=2)
     path = REPO / "dvc.yaml"
     doc = yaml.load(path)

@@ -8,9 +8,10 @@
 import click
 
 from posenet.cli import CONTEXT_SETTINGS
+from posenet.commands.export import export
 from posenet.commands.infer import infer
 
-__all__ = ["infer", "main"]
+__all__ = ["export", "infer", "main"]
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -20,3 +21,4 @@ def main() -> None:
 
 
 main.add_command(infer)
+main.add_command(export)

@@ -23,6 +23,7 @@ from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.constants import VALID_STRIDES
 from posenet.infer import Inferencer, load_coco_image_ids
 from posenet.params import MODEL_NAMES, check_input_size, load_params
+from posenet.runtime.backends import BACKENDS
 from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
 
 log = logging.getLogger("posenet.infer")
@@ -50,6 +51,10 @@ log = logging.getLogger("posenet.infer")
               help="Model-input pixels [params predict.nms_radius]")
 @click.option("--max-poses", type=click.IntRange(min=1), default=None, help="[params predict.max_poses]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
+              help="Inference backend (onnx/int8 need the [onnx] extra) [params predict.backend]")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Still images per forward pass (videos go frame by frame).")
 @click.option("--format", "fmt", type=click.Choice(["json", "coco"]), default="json", show_default=True,
               help="json: poses.json {image: [poses]}; coco: coco_results.json (needs --coco-annotations).")
 @click.option("--coco-annotations", type=click.Path(dir_okay=False), default=None,
@@ -65,8 +70,8 @@ log = logging.getLogger("posenet.infer")
 def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
          model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
-         device: str, fmt: str, coco_annotations: str | None, heatmap: str | None, no_render: bool,
-         min_part_score: float, min_pose_score: float) -> None:
+         device: str, backend: str | None, batch: int, fmt: str, coco_annotations: str | None, heatmap: str | None,
+         no_render: bool, min_part_score: float, min_pose_score: float) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
     if not inputs and webcam is None:
         raise click.UsageError("give INPUTS (image files, folders, globs, videos) or --webcam INDEX")
@@ -89,13 +94,13 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     predictor = Predictor.from_params(
         params, model=model, device=torch_device, input_size=size, max_poses=max_poses,
         multi_pose=None if single_pose is None else not single_pose, score_threshold=score_threshold,
-        nms_radius=nms_radius)
+        nms_radius=nms_radius, backend=backend)
     shown = weights_path.relative_to(Path.cwd()) if weights_path.is_relative_to(Path.cwd()) else weights_path
-    log.info("serving the %s %s model from %s (stride %d, input %d, %s)", model_kind(weights_path), name,
-             shown, out_stride, size, predictor.device)
+    log.info("serving the %s %s model from %s (stride %d, input %d, %s, backend %s)", model_kind(weights_path),
+             name, shown, out_stride, size, predictor.device, predictor.backend_name)
     inferencer = Inferencer(predictor, out_dir, render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
                             min_part_score=min_part_score, min_pose_score=min_pose_score,
-                            on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))
+                            on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr), batch=batch)
     with logging_redirect_tqdm():
         summary = inferencer.run(inputs, webcam=webcam, max_frames=max_frames)
     click.echo(summary.closing_line())

@@ -35,19 +35,23 @@ def _params(tmp_path: Path, **benchmark) -> Path:
 def test_tiny_benchmark_writes_json_and_figure(stage, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no models/pretrained here: the variant is timed randomly initialised
     params = _params(tmp_path)
-    result = CliRunner().invoke(stage.main, ["--params", str(params), "--device", "cpu",
-                                             "--images", str(PHOTO.parent)])
+    result = CliRunner().invoke(stage.main, ["--params", str(params), "--device", "cpu", "--backend", "eager",
+                                             "--backend", "fused", "--batch", "2", "--images", str(PHOTO.parent)])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "reports" / "benchmark.json").read_text())
-    (entry,) = report["results"]
-    assert entry["weights"] == "random" and entry["input_size"] == 33
+    eager, fused = report["results"]
+    assert [eager["backend"], fused["backend"]] == ["eager", "fused"] and report["backends"] == ["eager", "fused"]
+    assert eager["weights"] == "random" and eager["input_size"] == 33
     for phase in PHASES:
-        assert 0 < entry[phase]["median_ms"] < 60_000
+        assert 0 < eager[phase]["median_ms"] < 60_000
+    assert fused["vs_eager"]["end_to_end"] == eager["end_to_end"]["median_ms"] / fused["end_to_end"]["median_ms"]
     assert report["folder"][0]["images"] == 2
     speed = json.loads((tmp_path / "reports" / "speed.json").read_text())
-    assert speed == {"mobilenet_v1_050/s16/33px/cpu": {
-        "forward_ms": entry["forward"]["median_ms"], "decode_ms": entry["decode"]["median_ms"],
-        "end_to_end_ms": entry["end_to_end"]["median_ms"], "fps": entry["end_to_end"]["fps"]}}
+    assert speed["mobilenet_v1_050/s16/33px/cpu/eager"] == {
+        "forward_ms": eager["forward"]["median_ms"], "decode_ms": eager["decode"]["median_ms"],
+        "end_to_end_ms": eager["end_to_end"]["median_ms"], "fps": eager["end_to_end"]["fps"], "speedup": 1.0,
+        "forward_speedup": 1.0, "batch_gain": eager["batch"]["throughput_gain"]}
+    assert speed["mobilenet_v1_050/s16/33px/cpu/fused"]["speedup"] == fused["vs_eager"]["end_to_end"]
     figure = tmp_path / "reports" / "figures" / "benchmark.png"
     assert figure.stat().st_size > 10_000
 

@@ -77,6 +77,21 @@ def test_images_give_poses_json_and_overlays(infer, tmp_path):
     _assert_no_temp_files(out)
 
 
+def test_batch_and_fused_backend_give_the_same_poses(infer, tmp_path):
+    """--batch 2 (one forward pass for both photos) with --backend fused: the poses of a plain run."""
+    args = (str(PHOTOS / "pose.jpg"), str(PHOTOS / "back*.jpg"), "--input-size", "257", "--no-render")
+    assert infer(*args, "--out", str(tmp_path / "a")).exit_code == 0
+    result = infer(*args, "--out", str(tmp_path / "b"), "--batch", "2", "--backend", "fused")
+    assert result.exit_code == 0, result.output
+    plain, batched = (json.loads((tmp_path / d / "poses.json").read_text()) for d in ("a", "b"))
+    assert plain.keys() == batched.keys()
+    for key in plain:
+        for p, q in zip(plain[key], batched[key], strict=True):
+            assert abs(p["score"] - q["score"]) < 1e-4
+            assert all(abs(a["x"] - b["x"]) < 1e-2 and abs(a["y"] - b["y"]) < 1e-2
+                       for a, b in zip(p["keypoints"], q["keypoints"]))
+
+
 def test_single_pose_gives_one_pose_per_image(infer, tmp_path):
     result = infer(str(PHOTOS / "multi_skiing.jpg"), "--out", str(tmp_path), "--single-pose", "--no-render")
     assert result.exit_code == 0, result.output

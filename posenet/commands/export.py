@@ -1,0 +1,60 @@
+"""``posenet export``: a PoseNet checkpoint -> an ONNX model (dynamic batch, height and width), float32 or int8.
+
+    posenet export --format onnx --out models/onnx/mobilenet_v1_075_s16.onnx
+    posenet export --model mobilenet_v1_100 --stride 32 --opset 13 --out pn100.onnx
+    posenet export --int8 --out pn075_int8.onnx          # static int8, calibrated on predict.calibration
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from posenet.cli import setup_logging, user_errors
+from posenet.constants import VALID_STRIDES
+from posenet.params import MODEL_NAMES, check_input_size, check_model, load_params
+from posenet.runtime.onnx import DEFAULT_OPSET, MIN_OPSET
+
+log = logging.getLogger("posenet.export")
+
+
+@click.command("export", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--model", "model_name", type=click.Choice(MODEL_NAMES), default=None, help="[params model.name]")
+@click.option("--stride", type=click.Choice([str(s) for s in VALID_STRIDES]), default=None,
+              help="Output stride [params model.stride]")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint .pt [default: models/pretrained/<model>.pt]")
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option("--opset", type=click.IntRange(min=MIN_OPSET), default=DEFAULT_OPSET, show_default=True,
+              help="ONNX opset version.")
+@click.option("--int8", "int8", is_flag=True,
+              help="Quantise to static int8 (QDQ), calibrated on the photos of predict.calibration.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .onnx file.")
+@click.option("--params", "params_path", type=click.Path(dir_okay=False), default="params.yaml", show_default=True)
+@click.option("-v", "--verbose", is_flag=True)
+@user_errors
+def export(model_name: str | None, stride: str | None, weights: str | None, fmt: str, opset: int, int8: bool,
+           out: str, params_path: str, verbose: bool) -> None:
+    """Export a PoseNet checkpoint to ONNX: input [N, 3, H, W] in [-1, 1], H and W = k * stride + 1."""
+    setup_logging(verbose)
+    params = load_params(params_path)
+    name = model_name or params.model.name
+    out_stride = int(stride) if stride else params.model.stride
+    check_model("--model", "--stride", name, out_stride)
+    from posenet.models import load_model
+    from posenet.runtime.onnx import onnx_bytes, write_model
+
+    model = load_model(name, out_stride, weights=weights)
+    if int8:
+        from posenet.runtime.quantize import calibration_batches, calibration_paths, quantize_onnx
+
+        size = params.predict.input_size
+        check_input_size("predict.input_size", size, out_stride)
+        paths = calibration_paths(params.predict.calibration)
+        data = quantize_onnx(onnx_bytes(model, opset), calibration_batches(paths, (size, size)))
+    else:
+        data = onnx_bytes(model, opset)
+    write_model(out, data)
+    click.echo(f"wrote {out} ({fmt}{', int8' if int8 else ''}, opset {opset}, {name} stride {out_stride}, "
+               f"{len(data) / 1e6:.1f} MB)")
