@@ -25,7 +25,6 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from posenet.decode import decode_multiple_poses, decode_single_pose
 from posenet.errors import BackendError, ImageError
 from posenet.images import expand_inputs, is_video, read_image
 from posenet.models import create_model, load_model
+from posenet.params import Params, PredictParams
 from posenet.predict import Predictor
 from posenet.preprocess import prepare_input, to_batch
 from posenet.runtime.backends import CPU_ONLY
@@ -44,16 +44,6 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 PHASES: tuple[str, ...] = ("preprocess", "forward", "decode", "end_to_end")
-
-
-@dataclass(frozen=True)
-class DecodeSettings:
-    """Decoding knobs (the ``predict:`` section of params.yaml)."""
-
-    multi_pose: bool = True
-    max_poses: int = 10
-    score_threshold: float = 0.5
-    nms_radius: float = 20.0
 
 
 def available_devices() -> list[str]:
@@ -96,20 +86,19 @@ def model_input(image_rgb: np.ndarray, input_size: int, device: str) -> torch.Te
     return to_batch([x], device)
 
 
-def _decoder(prediction: Any, stride: int, settings: DecodeSettings) -> Callable[[], Any]:
+def _decoder(prediction: Any, stride: int, predict: PredictParams) -> Callable[[], Any]:
     maps = (prediction.heatmap_scores, prediction.offsets)
-    if not settings.multi_pose:
+    if not predict.multi_pose:
         return lambda: decode_single_pose(*maps, stride)
     disp = (prediction.displacements_fwd, prediction.displacements_bwd)
-    return lambda: decode_multiple_poses(*maps, *disp, stride, max_detections=settings.max_poses,
-                                         score_threshold=settings.score_threshold, nms_radius=settings.nms_radius)
+    return lambda: decode_multiple_poses(*maps, *disp, stride, max_detections=predict.max_poses,
+                                         score_threshold=predict.score_threshold, nms_radius=predict.nms_radius)
 
 
-def _predictor(model: torch.nn.Module, input_size: int, settings: DecodeSettings, device: str,
-               backend: str = "eager", calibration: str | None = None) -> Predictor:
-    return Predictor(model, input_size=input_size, multi_pose=settings.multi_pose, max_poses=settings.max_poses,
-                     score_threshold=settings.score_threshold, nms_radius=settings.nms_radius, device=device,
-                     backend=backend, calibration=calibration)
+def decode_settings(predict: PredictParams) -> dict[str, Any]:
+    """The decoding knobs a report records (params ``predict``)."""
+    return {"multi_pose": predict.multi_pose, "max_poses": predict.max_poses,
+            "score_threshold": predict.score_threshold, "nms_radius": predict.nms_radius}
 
 
 def build_model(variant: str, stride: int, weights: str | os.PathLike | None, device: str) -> torch.nn.Module:
@@ -135,7 +124,7 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: in
     return times
 
 
-def build_predictors(model: torch.nn.Module, input_size: int, settings: DecodeSettings, device: str,
+def build_predictors(model: torch.nn.Module, input_size: int, params: Params, device: str,
                      backends: Sequence[str], skipped: list[dict[str, str]], calibration: str | None = None
                      ) -> dict[str, Predictor]:
     """One Predictor per backend that can run here (int8 calibrated on the photos of ``calibration``); the
@@ -145,14 +134,15 @@ def build_predictors(model: torch.nn.Module, input_size: int, settings: DecodeSe
         if backend in CPU_ONLY and device != "cpu":
             continue
         try:
-            predictors[backend] = _predictor(model, input_size, settings, device, backend, calibration)
+            predictors[backend] = Predictor.from_params(params, model=model, device=device, input_size=input_size,
+                                                        backend=backend, calibration=calibration)
         except BackendError as err:
             log.warning("backend %s skipped: %s", backend, err)
             skipped.append({"backend": backend, "device": device, "reason": str(err)})
     return predictors
 
 
-def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int, settings: DecodeSettings,
+def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int, params: Params,
                  device: str, warmup: int, repeats: int, backends: Sequence[str] = ("eager",), batch: int = 1,
                  ap_set: tuple[str, str] | None = None, skipped: list[dict[str, str]] | None = None,
                  calibration: str | None = None) -> list[dict[str, Any]]:
@@ -160,13 +150,13 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
     size on one device, backends interleaved -> one entry per backend that can run here."""
     stride = int(model.output_stride)
     x = model_input(image_rgb, input_size, device)
-    predictors = build_predictors(model, input_size, settings, device, backends,
+    predictors = build_predictors(model, input_size, params, device, backends,
                                   skipped if skipped is not None else [], calibration)
     with torch.inference_mode():
         forward = time_interleaved({b: (lambda p=p: p.forward(x)) for b, p in predictors.items()},
                                    warmup, repeats, device)
         predictions = {b: p.run(image_rgb) for b, p in predictors.items()}
-        decode = time_interleaved({b: _decoder(predictions[b], stride, settings) for b in predictors},
+        decode = time_interleaved({b: _decoder(predictions[b], stride, params.predict) for b in predictors},
                                   warmup, repeats)
         runs: dict[str, list[Any]] = {b: [] for b in predictors}
         end_to_end = time_interleaved({b: (lambda b=b, p=p: runs[b].append(p.run(image_rgb)))
@@ -213,9 +203,9 @@ def load_folder(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
 
 
 def bench_folder(model: torch.nn.Module, images: list[tuple[str, np.ndarray]], input_size: int,
-                 settings: DecodeSettings, device: str, warmup: int, repeats: int) -> dict[str, Any]:
+                 params: Params, device: str, warmup: int, repeats: int) -> dict[str, Any]:
     """End-to-end time per image over ``repeats`` passes through an in-memory folder of photos."""
-    predictor = _predictor(model, input_size, settings, device)
+    predictor = Predictor.from_params(params, model=model, device=device, input_size=input_size, backend="eager")
     times: list[float] = []
     with torch.inference_mode():
         for _ in range(warmup):
@@ -259,7 +249,7 @@ def _config(variant: str, stride: int, size: int, device: str, weights: dict[str
 
 
 def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: Sequence[int],
-                  image_rgb: np.ndarray, weights: dict[str, str | os.PathLike], settings: DecodeSettings,
+                  image_rgb: np.ndarray, weights: dict[str, str | os.PathLike], params: Params,
                   warmup: int = 3, repeats: int = 10, devices: Sequence[str] | None = None,
                   photo: str = "", folder: list[tuple[str, np.ndarray]] | None = None, folder_name: str = "",
                   folder_config: tuple[str, int, int] | None = None, backends: Sequence[str] = ("eager",),
@@ -284,12 +274,12 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
                 model = build_model(variant, stride, weights.get(variant), device)
                 for size in input_sizes:
                     log.info("benchmark %s stride %d input %d on %s", variant, stride, size, device)
-                    for entry in bench_config(model, image_rgb, size, settings, device, warmup, repeats, backends,
+                    for entry in bench_config(model, image_rgb, size, params, device, warmup, repeats, backends,
                                               batch, ap_set, skipped, calibration):
                         results.append({**_config(variant, stride, size, device, weights), **entry})
     report: dict[str, Any] = {"schema": SCHEMA_VERSION, "environment": environment(), "photo": photo,
                               "photo_hw": list(image_rgb.shape[:2]), "warmup": warmup, "repeats": repeats,
-                              "decode": vars(settings), "backends": list(backends), "batch": batch,
+                              "decode": decode_settings(params.predict), "backends": list(backends), "batch": batch,
                               "ap_set": list(ap_set) if ap_set else None, "skipped": skipped, "results": results}
     if folder:
         variant, stride, size = folder_config or (variants[0], strides[0], input_sizes[0])
@@ -297,7 +287,7 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
         for device in devices:
             model = build_model(variant, stride, weights.get(variant), device)
             entry = {"folder": folder_name, **_config(variant, stride, size, device, weights)}
-            entry.update(bench_folder(model, folder, size, settings, device, warmup, repeats))
+            entry.update(bench_folder(model, folder, size, params, device, warmup, repeats))
             report["folder"].append(entry)
     return report
 

@@ -12,6 +12,7 @@ import torch
 from posenet import bench
 from posenet.errors import ImageError
 from posenet.images import read_image
+from posenet.params import Params
 
 DATA = Path(__file__).parent / "data" / "coco_tiny"
 PHOTO = DATA / "images" / "000000196141.jpg"
@@ -44,7 +45,7 @@ def _check_stats(stats: dict) -> None:
 def tiny_report():
     image = read_image(PHOTO)
     folder = bench.load_folder(DATA / "images")
-    return bench.run_benchmark(["mobilenet_v1_050"], [16], [33, 49], image, {}, bench.DecodeSettings(),
+    return bench.run_benchmark(["mobilenet_v1_050"], [16], [33, 49], image, {}, Params(),
                                warmup=1, repeats=3, devices=["cpu"], photo=str(PHOTO), folder=folder,
                                folder_name="coco_tiny", folder_config=("mobilenet_v1_050", 16, 33))
 
@@ -88,7 +89,7 @@ def test_load_folder_errors(tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_timings():
-    report = bench.run_benchmark(["mobilenet_v1_050"], [16], [33], read_image(PHOTO), {}, bench.DecodeSettings(),
+    report = bench.run_benchmark(["mobilenet_v1_050"], [16], [33], read_image(PHOTO), {}, Params(),
                                  warmup=1, repeats=3, devices=["cuda"])
     (entry,) = report["results"]
     assert entry["device"] == "cuda" and report["environment"]["cuda_device"]

@@ -8,10 +8,11 @@
 import click
 
 from posenet.cli import CONTEXT_SETTINGS
+from posenet.commands.benchmark import benchmark
 from posenet.commands.export import export
 from posenet.commands.infer import infer
 
-__all__ = ["export", "infer", "main"]
+__all__ = ["benchmark", "export", "infer", "main"]
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -22,3 +23,4 @@ def main() -> None:
 
 main.add_command(infer)
 main.add_command(export)
+main.add_command(benchmark)

@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from posenet.cli import setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.constants import VALID_STRIDES
 from posenet.params import MODEL_NAMES, check_input_size, check_model, load_params
 from posenet.runtime.onnx import DEFAULT_OPSET, MIN_OPSET
@@ -19,12 +19,12 @@ from posenet.runtime.onnx import DEFAULT_OPSET, MIN_OPSET
 log = logging.getLogger("posenet.export")
 
 
-@click.command("export", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("export", context_settings=CONTEXT_SETTINGS)
 @click.option("--model", "model_name", type=click.Choice(MODEL_NAMES), default=None, help="[params model.name]")
 @click.option("--stride", type=click.Choice([str(s) for s in VALID_STRIDES]), default=None,
               help="Output stride [params model.stride]")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help="Checkpoint .pt [default: models/pretrained/<model>.pt]")
+              help="Checkpoint .pt [default: Google's pretrained weights, fetched on first use]")
 @click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
 @click.option("--opset", type=click.IntRange(min=MIN_OPSET), default=DEFAULT_OPSET, show_default=True,
               help="ONNX opset version.")
@@ -32,12 +32,11 @@ log = logging.getLogger("posenet.export")
               help="Quantise to static int8 (QDQ), calibrated on the photos of predict.calibration.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .onnx file.")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False), default="params.yaml", show_default=True)
-@click.option("-v", "--verbose", is_flag=True)
+@logging_options
 @user_errors
 def export(model_name: str | None, stride: str | None, weights: str | None, fmt: str, opset: int, int8: bool,
-           out: str, params_path: str, verbose: bool) -> None:
+           out: str, params_path: str) -> None:
     """Export a PoseNet checkpoint to ONNX: input [N, 3, H, W] in [-1, 1], H and W = k * stride + 1."""
-    setup_logging(verbose)
     params = load_params(params_path)
     name = model_name or params.model.name
     out_stride = int(stride) if stride else params.model.stride

@@ -1,0 +1,104 @@
+"""``posenet benchmark`` (the benchmark stage): forward / decode / end-to-end latency -> reports/benchmark.json
+(every statistic), reports/speed.json (the headline medians, a DVC metric) and reports/figures/benchmark.png.
+
+Reads params.yaml sections ``benchmark`` (variants, strides, input sizes, warm-up, repeats, photo, images,
+backends timed side by side, batch size, the small annotated set for AP per backend),
+``model`` (the converted variant, timed with its real weights) and ``predict`` (decoding settings).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import torch
+
+from posenet.bench import available_devices, load_folder, plot_benchmark, run_benchmark, speed_metrics
+from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
+from posenet.errors import ParamsError
+from posenet.images import read_image
+from posenet.io import write_json_atomic
+from posenet.models.pretrained import pretrained_path
+from posenet.params import load_params
+from posenet.runtime.backends import BACKENDS
+
+log = logging.getLogger("posenet.benchmark")
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
+@click.option("--out", default="reports/benchmark.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Benchmark JSON (every statistic, the environment, the settings).")
+@click.option("--metrics", default="reports/speed.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Median ms and fps per configuration (the DVC metric).")
+@click.option("--figure", default="reports/figures/benchmark.png", show_default=True,
+              type=click.Path(dir_okay=False), help="Bar chart of the timings.")
+@click.option("--weights", default=None, type=click.Path(dir_okay=False),
+              help="Checkpoint of model.name [default: models/pretrained/<model.name>.pt; random init if absent].")
+@click.option("--images", default=None, type=click.Path(file_okay=False),
+              help="Also time a folder of real photos end to end [default: benchmark.images].")
+@click.option("--photo", default=None, type=click.Path(dir_okay=False),
+              help="Photo for decode / end-to-end timings [default: benchmark.photo].")
+@click.option("--device", "devices", multiple=True, type=click.Choice(["cpu", "cuda"]),
+              help="Devices to time (repeatable) [default: cpu, plus cuda when present].")
+@click.option("--repeats", type=click.IntRange(min=1), default=None, help="Timed runs [default: benchmark.repeats].")
+@click.option("--warmup", type=click.IntRange(min=0), default=None, help="Warm-up runs [default: benchmark.warmup].")
+@click.option("--backend", "backends", multiple=True, type=click.Choice(BACKENDS),
+              help="Backends to time side by side (repeatable) [default: benchmark.backends].")
+@click.option("--batch", type=click.IntRange(min=1), default=None,
+              help="Images per forward pass for the batch throughput (1: skip) [default: benchmark.batch].")
+@logging_options
+@user_errors
+def benchmark(params_path: str, out: str, metrics: str, figure: str, weights: str | None, images: str | None,
+         photo: str | None, devices: tuple[str, ...], repeats: int | None, warmup: int | None,
+         backends: tuple[str, ...], batch: int | None) -> None:
+    """Time PoseNet forward, decode and end to end for every configured variant, stride, input size and backend."""
+    params = load_params(params_path)
+    bench, predict = params.benchmark, params.predict
+    if "cuda" in devices and "cuda" not in available_devices():
+        raise ParamsError("--device cuda: no CUDA device is available")
+    weights_map: dict[str, str] = {}
+    default_weights = pretrained_path(params.model.name)
+    if weights is not None:
+        weights_map[params.model.name] = weights
+    elif default_weights.is_file():
+        weights_map[params.model.name] = str(default_weights)
+    else:
+        log.warning("%s not found: timing %s randomly initialised", default_weights, params.model.name)
+    if bench.threads:
+        torch.set_num_threads(bench.threads)  # ONNX Runtime sessions take the same count (posenet.runtime.onnx)
+    photo_path = photo or bench.photo
+    image = read_image(photo_path)
+    folder_dir = images if images is not None else bench.images
+    folder = load_folder(folder_dir) if folder_dir else None
+    ap_set = None
+    if bench.ap_annotations:
+        if Path(bench.ap_annotations).is_file():
+            ap_set = (bench.ap_annotations, bench.ap_images)
+        else:
+            log.warning("%s not found: no AP per backend (run `dvc repro fetch_annotations`)", bench.ap_annotations)
+    report = run_benchmark(bench.variants, bench.strides, bench.input_sizes, image, weights_map, params,
+                           warmup=bench.warmup if warmup is None else warmup,
+                           repeats=bench.repeats if repeats is None else repeats,
+                           devices=list(devices) or None, photo=str(photo_path), folder=folder,
+                           folder_name=str(folder_dir),
+                           folder_config=(params.model.name, params.model.stride, predict.input_size),
+                           backends=list(backends) or list(bench.backends),
+                           batch=bench.batch if batch is None else batch, ap_set=ap_set,
+                           calibration=predict.calibration)
+    write_json_atomic(out, report)
+    write_json_atomic(metrics, speed_metrics(report))
+    plot_benchmark(report, figure)
+    for r in report["results"]:
+        log.info("%s s%d %dpx %s %s: preprocess %.1f ms, forward %.1f ms, decode %.1f ms, end-to-end %.1f ms "
+                 "(%.1f fps)%s%s%s", r["variant"], r["stride"], r["input_size"], r["device"], r["backend"],
+                 r["preprocess"]["median_ms"], r["forward"]["median_ms"], r["decode"]["median_ms"],
+                 r["end_to_end"]["median_ms"], r["end_to_end"]["fps"],
+                 f", {r['vs_eager']['end_to_end']:.2f}x eager" if "vs_eager" in r else "",
+                 f", batch {r['batch']['size']}: {r['batch']['throughput_gain']:.2f}x throughput"
+                 if "batch" in r else "",
+                 f", AP {r['ap']['AP']:.3f}" if "ap" in r else "")
+    for f in report.get("folder", []):
+        log.info("folder %s (%d images) on %s: %.1f ms per image, %.1f fps", f["folder"], f["images"], f["device"],
+                 f["end_to_end"]["median_ms"], f["average_fps"])
