@@ -294,68 +294,15 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
 
 def speed_metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     """The headline numbers of a report, one entry per configuration and backend
-    (``<variant>/s<stride>/<size>px/<device>/<backend>``): median forward, decode and end-to-end ms, end-to-end
-    fps, the end-to-end and forward speed-up against eager, the batch throughput gain and AP where measured —
-    small enough for ``dvc exp show``."""
+    (``<variant>/s<stride>/<size>px/<device>/<backend>``): median end-to-end ms, the end-to-end speed-up against
+    eager and AP where measured. Few on purpose, so that ``dvc exp show`` stays readable; every other statistic
+    (forward, decode, fps, batch throughput) is in the full report."""
     metrics = {}
     for r in report["results"]:
-        m = {"forward_ms": r["forward"]["median_ms"], "decode_ms": r["decode"]["median_ms"],
-             "end_to_end_ms": r["end_to_end"]["median_ms"], "fps": r["end_to_end"]["fps"]}
+        m = {"end_to_end_ms": r["end_to_end"]["median_ms"]}
         if "vs_eager" in r:
             m["speedup"] = r["vs_eager"]["end_to_end"]
-            m["forward_speedup"] = r["vs_eager"]["forward"]
-        if "batch" in r:
-            m["batch_gain"] = r["batch"]["throughput_gain"]
         if "ap" in r:
             m["AP"] = r["ap"]["AP"]
         metrics[f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}/{r['backend']}"] = m
     return metrics
-
-
-def plot_benchmark(report: dict[str, Any], path: str | os.PathLike) -> None:
-    """Backends side by side: grouped bars of median end-to-end and forward ms (p10-p90 error bars) per
-    configuration, each bar labelled with its ms and its speed-up against eager."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from posenet.io import atomic_path
-
-    results = report["results"]
-    configs = list(dict.fromkeys((r["variant"], r["stride"], r["input_size"], r["device"], r["weights"])
-                                 for r in results))
-    backends = list(dict.fromkeys(r["backend"] for r in results))
-    by_key = {(r["variant"], r["stride"], r["input_size"], r["device"], r["weights"], r["backend"]): r
-              for r in results}
-    labels = [f"{v.replace('mobilenet_', '')} s{s}, {n} px\n{d}" + (" (random init)" if w == "random" else "")
-              for v, s, n, d, w in configs]
-    colors = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
-    width = 0.8 / len(backends)
-    xs = np.arange(len(configs))
-    fig, axes = plt.subplots(1, 2, figsize=(max(8.0, 2.4 * len(configs) * 2 + 2), 4.8), dpi=120)
-    for ax, phase in zip(axes, ("end_to_end", "forward")):
-        for i, (backend, color) in enumerate(zip(backends, colors * 2)):
-            rows = [by_key.get((*c, backend)) for c in configs]
-            med = np.array([r[phase]["median_ms"] if r else np.nan for r in rows])
-            err = np.array([[r[phase]["median_ms"] - r[phase]["p10_ms"], r[phase]["p90_ms"] - r[phase]["median_ms"]]
-                            if r else [0.0, 0.0] for r in rows]).T
-            bars = ax.bar(xs + (i - (len(backends) - 1) / 2) * width, med, width, yerr=err, capsize=2, color=color,
-                          label=backend, error_kw={"elinewidth": 1})
-            ax.bar_label(bars, labels=[f"{r[phase]['median_ms']:.0f}" + (f"\n{r['vs_eager'][phase]:.1f}x"
-                                       if "vs_eager" in r else "") if r else "" for r in rows],
-                         padding=2, fontsize=6)
-        ax.set_xticks(xs, labels, fontsize=8)
-        ax.set_ylabel(f"{phase.replace('_', ' ')} per image (ms)")
-        ax.set_title(phase.replace("_", " "), fontsize=9)
-        ax.grid(axis="y", alpha=0.3)
-        ax.set_axisbelow(True)
-        ax.margins(y=0.2)
-    axes[0].legend(title="backend (median, p10-p90)", fontsize=7, title_fontsize=7)
-    env = report["environment"]
-    fig.suptitle(f"PoseNet latency per backend ({env['cpu']}, {env['torch_threads']} torch threads"
-                 + (f", {env['cuda_device']}" if env.get("cuda_device") else "") + "; interleaved runs)", fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)

@@ -364,3 +364,44 @@ def plot_targets(axes: Sequence[Any], image: np.ndarray, keypoints: np.ndarray, 
     arrows(axes[2], targets.displacements_fwd, targets.fwd_mask, edges, [n.replace("-", " > ") for n in names])
     base(axes[3], "mid-range bwd: child disk -> parent")
     arrows(axes[3], targets.displacements_bwd, targets.bwd_mask, edges, [n.replace("-", " < ") for n in names])
+
+
+def benchmark_figure(report: dict[str, Any]) -> Figure:
+    """A ``posenet.bench`` report with backends side by side: grouped bars of median end-to-end and forward ms
+    (p10-p90 error bars) per configuration, each bar labelled with its ms and its speed-up against eager."""
+    results = report["results"]
+    configs = list(dict.fromkeys((r["variant"], r["stride"], r["input_size"], r["device"], r["weights"])
+                                 for r in results))
+    backends = list(dict.fromkeys(r["backend"] for r in results))
+    by_key = {(r["variant"], r["stride"], r["input_size"], r["device"], r["weights"], r["backend"]): r
+              for r in results}
+    labels = [f"{v.replace('mobilenet_', '')} s{s}, {n} px\n{d}" + (" (random init)" if w == "random" else "")
+              for v, s, n, d, w in configs]
+    colors = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
+    width = 0.8 / len(backends)
+    xs = np.arange(len(configs))
+    fig = Figure(figsize=(max(8.0, 2.4 * len(configs) * 2 + 2), 4.8), dpi=120)
+    axes = fig.subplots(1, 2)
+    for ax, phase in zip(axes, ("end_to_end", "forward")):
+        for i, (backend, color) in enumerate(zip(backends, colors * 2)):
+            rows = [by_key.get((*c, backend)) for c in configs]
+            med = np.array([r[phase]["median_ms"] if r else np.nan for r in rows])
+            err = np.array([[r[phase]["median_ms"] - r[phase]["p10_ms"], r[phase]["p90_ms"] - r[phase]["median_ms"]]
+                            if r else [0.0, 0.0] for r in rows]).T
+            bars = ax.bar(xs + (i - (len(backends) - 1) / 2) * width, med, width, yerr=err, capsize=2, color=color,
+                          label=backend, error_kw={"elinewidth": 1})
+            ax.bar_label(bars, labels=[f"{r[phase]['median_ms']:.0f}" + (f"\n{r['vs_eager'][phase]:.1f}x"
+                                       if "vs_eager" in r else "") if r else "" for r in rows],
+                         padding=2, fontsize=6)
+        ax.set_xticks(xs, labels, fontsize=8)
+        ax.set_ylabel(f"{phase.replace('_', ' ')} per image (ms)")
+        ax.set_title(phase.replace("_", " "), fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+        ax.margins(y=0.2)
+    axes[0].legend(title="backend (median, p10-p90)", fontsize=7, title_fontsize=7)
+    env = report["environment"]
+    fig.suptitle(f"PoseNet latency per backend ({env['cpu']}, {env['torch_threads']} torch threads"
+                 + (f", {env['cuda_device']}" if env.get("cuda_device") else "") + "; interleaved runs)", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from posenet import bench
+from posenet import bench, figures
 from posenet.errors import ImageError
 from posenet.images import read_image
 from posenet.params import Params
@@ -74,7 +74,7 @@ def test_report_schema_and_numbers(tiny_report):
 
 def test_plot_benchmark_writes_a_png(tiny_report, tmp_path):
     path = tmp_path / "figures" / "benchmark.png"
-    bench.plot_benchmark(tiny_report, path)
+    figures.save_figure(figures.benchmark_figure(tiny_report), path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
     assert sorted(p.name for p in path.parent.iterdir()) == ["benchmark.png"]  # no temp files left

@@ -14,9 +14,10 @@ from pathlib import Path
 import click
 import torch
 
-from posenet.bench import available_devices, load_folder, plot_benchmark, run_benchmark, speed_metrics
+from posenet.bench import available_devices, load_folder, run_benchmark, speed_metrics
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.errors import ParamsError
+from posenet.figures import benchmark_figure, save_figure
 from posenet.images import read_image
 from posenet.io import write_json_atomic
 from posenet.models.pretrained import pretrained_path
@@ -89,7 +90,7 @@ def benchmark(params_path: str, out: str, metrics: str, figure: str, weights: st
                            calibration=predict.calibration)
     write_json_atomic(out, report)
     write_json_atomic(metrics, speed_metrics(report))
-    plot_benchmark(report, figure)
+    save_figure(benchmark_figure(report), figure, dpi=120)
     for r in report["results"]:
         log.info("%s s%d %dpx %s %s: preprocess %.1f ms, forward %.1f ms, decode %.1f ms, end-to-end %.1f ms "
                  "(%.1f fps)%s%s%s", r["variant"], r["stride"], r["input_size"], r["device"], r["backend"],

@@ -47,10 +47,8 @@ def test_tiny_benchmark_writes_json_and_figure(stage, tmp_path, monkeypatch):
     assert fused["vs_eager"]["end_to_end"] == eager["end_to_end"]["median_ms"] / fused["end_to_end"]["median_ms"]
     assert report["folder"][0]["images"] == 2
     speed = json.loads((tmp_path / "reports" / "speed.json").read_text())
-    assert speed["mobilenet_v1_050/s16/33px/cpu/eager"] == {
-        "forward_ms": eager["forward"]["median_ms"], "decode_ms": eager["decode"]["median_ms"],
-        "end_to_end_ms": eager["end_to_end"]["median_ms"], "fps": eager["end_to_end"]["fps"], "speedup": 1.0,
-        "forward_speedup": 1.0, "batch_gain": eager["batch"]["throughput_gain"]}
+    assert speed["mobilenet_v1_050/s16/33px/cpu/eager"] == {"end_to_end_ms": eager["end_to_end"]["median_ms"],
+                                                            "speedup": 1.0}
     assert speed["mobilenet_v1_050/s16/33px/cpu/fused"]["speedup"] == fused["vs_eager"]["end_to_end"]
     figure = tmp_path / "reports" / "figures" / "benchmark.png"
     assert figure.stat().st_size > 10_000
