@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from posenet.data.imagemeta import IMAGE_EXTENSIONS
 from posenet.errors import AnnotationError
+from posenet.images import IMAGE_EXTENSIONS
 
 
 def nfc(text: str) -> str:

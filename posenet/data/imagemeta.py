@@ -13,7 +13,6 @@ from posenet.errors import ImageError
 log = logging.getLogger(__name__)
 
 EXIF_ORIENTATION_TAG = 0x0112
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
 
 def swaps_axes(orientation: object) -> bool:

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from posenet.data.files import index_images, load_yaml, nfc
-from posenet.data.imagemeta import IMAGE_EXTENSIONS, probe_image
+from posenet.data.imagemeta import probe_image
 from posenet.errors import AnnotationError
+from posenet.images import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
