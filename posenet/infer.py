@@ -14,7 +14,6 @@ run goes on. Every output file is written atomically.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -26,13 +25,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
+from posenet.data.files import load_json
+from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
 from posenet.errors import AnnotationError, ImageError, PosenetError
 from posenet.evaluate import coco_results
 from posenet.images import expand_inputs, is_video, read_image, write_image
 from posenet.io import write_json_atomic
 from posenet.pose import Pose, poses_to_json
 from posenet.video import annotate_video, poses_record
-from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
 
 if TYPE_CHECKING:
     from posenet.predict import Prediction, Predictor
@@ -69,17 +69,12 @@ class InferSummary:
 
 def load_coco_image_ids(path: str | os.PathLike) -> dict[str, int]:
     """``{file name: image id}`` from a COCO annotation JSON (file names compared by base name)."""
-    path = Path(path)
+    data = load_json(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         return {Path(im["file_name"]).name: int(im["id"]) for im in data["images"]}
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: no such file") from None
-    except (OSError, ValueError) as err:
-        raise AnnotationError(f"{path}: not a readable JSON file ({err.__class__.__name__})") from None
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, ValueError) as err:
         raise AnnotationError(f"{path}: not a COCO annotation file (needs images[].file_name and images[].id)") \
-            from None
+            from err
 
 
 class _Names:

@@ -7,7 +7,6 @@ Canonical annotation: ``keypoints`` 17*3 flat [x, y, v] in pixels of the display
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from posenet.constants import COCO_PART_NAMES, NUM_KEYPOINTS, SKELETON
-from posenet.data.files import nfc
+from posenet.data.files import load_json, nfc
 from posenet.data.records import Export, ImageRecord, Person
 from posenet.errors import AnnotationError, TrainingError
 
@@ -143,12 +142,9 @@ def load_split(annotations: str | os.PathLike | dict[str, Any]) -> tuple[list[di
     if isinstance(annotations, dict):
         data = annotations
     else:
-        try:
-            data = json.loads(Path(annotations).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise TrainingError(f"{name}: annotation file not found (run the fetch_annotations stage)") from None
-        except (OSError, ValueError) as err:
-            raise AnnotationError(f"{name}: not a readable JSON file ({err.__class__.__name__})") from None
+        if not Path(annotations).exists():
+            raise TrainingError(f"{name}: annotation file not found (run the fetch_annotations stage)")
+        data = load_json(annotations)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise AnnotationError(f"{name}: field 'images' missing or not a list")
     images = data["images"]

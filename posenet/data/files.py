@@ -20,16 +20,20 @@ def nfc(text: str) -> str:
 
 
 def load_json(path: str | os.PathLike) -> Any:
-    """Parse a UTF-8 JSON file (BOM tolerated); ``AnnotationError`` with line and column when malformed."""
+    """Parse a UTF-8 JSON file (BOM tolerated): every annotation JSON (exports, canonical splits, COCO files) is
+    read here. ``AnnotationError`` naming the file when it is missing, unreadable, not UTF-8 or malformed (with
+    line and column)."""
     path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError as err:
+        raise AnnotationError(f"{path}: no such file") from err
     except json.JSONDecodeError as err:
-        raise AnnotationError(f"{path}: malformed JSON at line {err.lineno} column {err.colno} ({err.msg})") from None
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not UTF-8 text") from None
+        raise AnnotationError(f"{path}: malformed JSON at line {err.lineno} column {err.colno} ({err.msg})") from err
+    except UnicodeDecodeError as err:
+        raise AnnotationError(f"{path}: not UTF-8 text") from err
     except OSError as err:
-        raise AnnotationError(f"{path}: cannot read ({err.strerror or err})") from None
+        raise AnnotationError(f"{path}: cannot read ({err.strerror or err})") from err
 
 
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
