@@ -10,7 +10,7 @@ import pytest
 
 from posenet.data.canonical import keypoint_bbox, sanitise_keypoints, to_coco
 from posenet.data.imagemeta import displayed_size, probe_image
-from posenet.data.parts import LabelPolicy, flip_index, normalise_part_name, part_index
+from posenet.data.parts import LabelPolicy, flip_index, label_coco_index, normalise_part_name
 from posenet.data.readers import read_export
 from posenet.data.split import split_coco
 from posenet.data.summary import summarise
@@ -22,13 +22,13 @@ from data_helpers import FIXTURES, assert_matches_expected, expected
 @pytest.mark.parametrize("label", ["Left Eye", "left eye", "left-eye", "leftEye", "1-leftEye", " left_eye "])
 def test_label_normalisation(label):
     assert normalise_part_name(label) == "left_eye"
-    assert part_index(label, "x") == 1
+    assert label_coco_index(label, "x") == 1
 
 
 def test_unknown_label_names_where():
     with pytest.raises(AnnotationError, match=r"f\.json: annotations\[3\]\.label: unknown keypoint label 'tail'"):
-        part_index("tail", "f.json: annotations[3].label")
-    assert part_index("17-person", "x") is None
+        label_coco_index("tail", "f.json: annotations[3].label")
+    assert label_coco_index("17-person", "x") is None
 
 
 def test_label_policy(caplog):
