@@ -30,7 +30,7 @@ from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_
 from posenet.errors import AnnotationError, ImageError, PosenetError
 from posenet.evaluate import coco_results
 from posenet.images import expand_inputs, is_video, read_image, write_image
-from posenet.io import write_json_atomic
+from posenet.io import UniqueNames, write_json_atomic
 from posenet.pose import Pose, poses_to_json
 from posenet.video import annotate_video, poses_record
 
@@ -77,21 +77,6 @@ def load_coco_image_ids(path: str | os.PathLike) -> dict[str, int]:
             from err
 
 
-class _Names:
-    """Unique output file names in one folder: ``x.jpg``, then ``x_1.jpg``, ... ."""
-
-    def __init__(self) -> None:
-        self.used: set[str] = set()
-
-    def __call__(self, stem: str, suffix: str) -> str:
-        name, i = f"{stem}{suffix}", 0
-        while name.lower() in self.used:
-            i += 1
-            name = f"{stem}_{i}{suffix}"
-        self.used.add(name.lower())
-        return name
-
-
 class Inferencer:
     """Runs a predictor over inputs and writes the outputs described in the module docstring.
 
@@ -121,7 +106,7 @@ class Inferencer:
         self.min_pose_score = min_pose_score
         self.progress = progress
         self.on_error = on_error or (lambda message: log.error("%s", message))
-        self._names = _Names()
+        self._names = UniqueNames()
 
     def _annotate(self, image: np.ndarray, prediction: Prediction) -> np.ndarray:
         base = heatmap_overlay(image, prediction, self.heatmap) if self.show_heatmap else image
@@ -165,7 +150,7 @@ class Inferencer:
                     raise ImageError(f"{path}: not in the COCO annotation file (no image id for {path.name})")
                 prediction = self._predict(image, summary)
                 if self.render:
-                    out = self.out_dir / self._names(path.stem, path.suffix.lower() or ".jpg")
+                    out = self.out_dir / self._names(path.stem + (path.suffix.lower() or ".jpg"))
                     write_image(out, self._annotate(image, prediction))
                     summary.outputs.append(out)
             except PosenetError as err:
@@ -184,8 +169,8 @@ class Inferencer:
         summary.outputs.append(out)
 
     def _run_video(self, source: Path | int, label: str, stem: str, summary: InferSummary, max_frames: int) -> None:
-        name = self._names(f"{stem}_pose", ".mp4")
-        json_name = self._names(f"{stem}_poses", ".json")
+        name = self._names(f"{stem}_pose.mp4")
+        json_name = self._names(f"{stem}_poses.json")
         with tqdm(desc=label, unit="frame", disable=not self.progress) as bar:
             def progress(done: int, total: int) -> None:
                 bar.total = total or None
