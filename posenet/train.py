@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -37,6 +36,7 @@ from posenet.errors import ModelError, TrainingError
 from posenet.images import read_image
 from posenet.losses import personlab_loss
 from posenet.models import create_model, load_model, read_checkpoint_file, save_checkpoint, save_torch_atomic
+from posenet.models.pretrained import CHECKPOINTS_DIR, TRAINED_MODEL
 from posenet.params import Params, TrainParams
 from posenet.preprocess import prepare_input, to_batch
 from posenet.target_store import TARGETS_INDEX, load_targets
@@ -55,8 +55,8 @@ class TrainPaths:
     val_annotations: Path = Path("data/annotations/val.json")
     images_dir: Path = Path("data/images")
     pretrained: Path | None = None  # None: models/pretrained/<model.name>.pt
-    output: Path = Path("models/trained/model.pt")
-    checkpoints: Path = Path("models/checkpoints")
+    output: Path = TRAINED_MODEL
+    checkpoints: Path = CHECKPOINTS_DIR
     live_dir: Path | None = Path("dvclive")  # None: no DVCLive logging
     targets_dir: Path = Path("data/targets")  # generate_targets output; <targets_dir>/val gives the val loss
 
