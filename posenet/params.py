@@ -321,7 +321,7 @@ def load_params(path: str | os.PathLike = "params.yaml", validate: bool = True) 
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
-            raise ParamsError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
+            raise ParamsError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
     params = _build(Params, raw, "")
     if validate:
         params.validate()

@@ -148,9 +148,9 @@ class _Logger:
         if params.train.wandb != "disabled":
             try:
                 import wandb
-            except ImportError:
+            except ImportError as err:
                 raise TrainingError("train.wandb is set but the wandb package is not installed "
-                                    "(pip install wandb, or set train.wandb: disabled)") from None
+                                    "(pip install wandb, or set train.wandb: disabled)") from err
             self.wandb_run = wandb.init(project="posenet", mode=params.train.wandb,
                                         config={"model": asdict(params.model), "train": asdict(params.train)})
 
@@ -223,7 +223,7 @@ def load_val_targets_index(folder: Path, params: Params) -> list[dict[str, Any]]
         entries = [{"file_name": str(e["file_name"]), "targets": str(e["targets"])} for e in index["images"]]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise TrainingError(f"{index_path}: unreadable targets index ({err!r}); rerun the generate_targets stage") \
-            from None
+            from err
     wanted = params.targets.input_size, params.model.stride, float(params.targets.radius)
     if built != wanted:
         raise TrainingError(
@@ -240,7 +240,7 @@ def _stored_targets(path: Path) -> Targets:
     try:
         return load_targets(path)[0]
     except (OSError, ValueError, KeyError) as err:
-        raise TrainingError(f"{path}: unreadable targets ({err!r}); rerun the generate_targets stage") from None
+        raise TrainingError(f"{path}: unreadable targets ({err!r}); rerun the generate_targets stage") from err
 
 
 def validation_loss(model: nn.Module, params: Params, entries: list[dict[str, Any]], targets_dir: Path,

@@ -26,8 +26,8 @@ def load_json(path: str | os.PathLike) -> Any:
     path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError as err:
-        raise AnnotationError(f"{path}: no such file") from err
+    except FileNotFoundError:
+        raise AnnotationError(f"{path}: no such file") from None
     except json.JSONDecodeError as err:
         raise AnnotationError(f"{path}: malformed JSON at line {err.lineno} column {err.colno} ({err.msg})") from err
     except UnicodeDecodeError as err:
@@ -44,9 +44,9 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise AnnotationError(f"{path}: malformed YAML{where}") from None
+        raise AnnotationError(f"{path}: malformed YAML{where}") from err
     except OSError as err:
-        raise AnnotationError(f"{path}: cannot read ({err.strerror or err})") from None
+        raise AnnotationError(f"{path}: cannot read ({err.strerror or err})") from err
     if not isinstance(data, dict):
         raise AnnotationError(f"{path}: expected a YAML mapping, got {type(data).__name__}")
     return data

@@ -39,7 +39,7 @@ def displayed_size(path: str | os.PathLike) -> tuple[int, int]:
     except FileNotFoundError:
         raise ImageError(f"{path}: image file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"{path}: not a readable image ({err})") from None
+        raise ImageError(f"{path}: not a readable image ({err})") from err
     if swaps_axes(orientation):
         width, height = height, width
     return width, height
