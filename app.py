@@ -21,7 +21,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from posenet import drawing, figures, serving, video
 from posenet.constants import PART_NAMES
 from posenet.errors import ImageError, PosenetError
-from posenet.images import VIDEO_EXTENSIONS, decode_image_bytes
+from posenet.images import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, decode_image_bytes
 from posenet.models import PoseNet
 from posenet.params import Params, load_params
 from posenet.pose import poses_to_json
@@ -30,7 +30,7 @@ from posenet.runtime.backends import BACKENDS
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = ROOT / "assets" / "samples"
-IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp")
+IMAGE_TYPES = tuple(sorted(IMAGE_EXTENSIONS))
 ALL_PARTS = "all parts (max)"
 INPUTS = ("Sample photo", "Upload image or video", "Camera snapshot")
 

@@ -15,6 +15,8 @@ from posenet.errors import PosenetError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+log = logging.getLogger(__name__)
+
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
@@ -40,13 +42,16 @@ def logging_options(func: F) -> F:
 
 
 def user_errors(func: F) -> F:
-    """Turn ``PosenetError`` and file-system errors into one line ``error: <message>`` and exit code 2."""
+    """Turn ``PosenetError`` and file-system errors into one line ``error: <message>`` and exit code 2. With
+    ``-v`` (debug logging) the traceback of an error that has a cause (I/O, parse, SDK error) is logged first."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except PosenetError as err:
+            if err.__cause__ is not None:
+                log.debug("caused by:", exc_info=err)
             click.echo(f"error: {err}", err=True)
             sys.exit(2)
         except OSError as err:  # unwritable output folder, disk full, a file where a folder should be, ...

@@ -14,7 +14,6 @@ COCO_PART_NAMES: tuple[str, ...] = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
 NUM_KEYPOINTS = len(PART_NAMES)
-PART_IDS: dict[str, int] = {name: i for i, name in enumerate(PART_NAMES)}
 
 # The 16 directed edges of the PoseNet pose tree, rooted at the nose, parents listed first.
 # Displacement channel e (fwd: parent -> child, bwd: child -> parent) belongs to edge e.
@@ -38,11 +37,6 @@ FLIP_PERMUTATION = np.arange(NUM_KEYPOINTS)
 for _a, _b in FLIP_PAIRS:
     FLIP_PERMUTATION[_a], FLIP_PERMUTATION[_b] = _b, _a
 del _a, _b
-
-# COCO OKS per-keypoint sigmas (pycocotools' values).
-COCO_SIGMAS = np.array(
-    [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89]
-) / 10.0
 
 VALID_STRIDES: tuple[int, ...] = (8, 16, 32)
 

@@ -55,11 +55,11 @@ def decode_image_bytes(data: bytes, name: str = "<upload>") -> np.ndarray:
                 array = np.asarray(img, dtype=np.uint8)
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image (unknown or unsupported format)") from None
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ImageError(f"{name}: image too large to decode safely") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise ImageError(f"{name}: image too large to decode safely") from err
     except (OSError, SyntaxError, ValueError) as err:
         reason = str(err).split("\n")[0] or err.__class__.__name__
-        raise ImageError(f"{name}: corrupt or truncated image ({reason})") from None
+        raise ImageError(f"{name}: corrupt or truncated image ({reason})") from err
     if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError(f"{name}: image has no pixels")
     return np.ascontiguousarray(array)
@@ -75,7 +75,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise ImageError(f"{path}: cannot read ({err.strerror})") from None
+        raise ImageError(f"{path}: cannot read ({err.strerror})") from err
     return decode_image_bytes(data, name=str(path))
 
 

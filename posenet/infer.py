@@ -14,7 +14,6 @@ run goes on. Every output file is written atomically.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -26,13 +25,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
+from posenet.data.files import load_json
+from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
 from posenet.errors import AnnotationError, ImageError, PosenetError
 from posenet.evaluate import coco_results
 from posenet.images import expand_inputs, is_video, read_image, write_image
-from posenet.io import write_json_atomic
+from posenet.io import UniqueNames, write_json_atomic
 from posenet.pose import Pose, poses_to_json
 from posenet.video import annotate_video, poses_record
-from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
 
 if TYPE_CHECKING:
     from posenet.predict import Prediction, Predictor
@@ -69,32 +69,12 @@ class InferSummary:
 
 def load_coco_image_ids(path: str | os.PathLike) -> dict[str, int]:
     """``{file name: image id}`` from a COCO annotation JSON (file names compared by base name)."""
-    path = Path(path)
+    data = load_json(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
         return {Path(im["file_name"]).name: int(im["id"]) for im in data["images"]}
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: no such file") from None
-    except (OSError, ValueError) as err:
-        raise AnnotationError(f"{path}: not a readable JSON file ({err.__class__.__name__})") from None
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, ValueError) as err:
         raise AnnotationError(f"{path}: not a COCO annotation file (needs images[].file_name and images[].id)") \
-            from None
-
-
-class _Names:
-    """Unique output file names in one folder: ``x.jpg``, then ``x_1.jpg``, ... ."""
-
-    def __init__(self) -> None:
-        self.used: set[str] = set()
-
-    def __call__(self, stem: str, suffix: str) -> str:
-        name, i = f"{stem}{suffix}", 0
-        while name.lower() in self.used:
-            i += 1
-            name = f"{stem}_{i}{suffix}"
-        self.used.add(name.lower())
-        return name
+            from err
 
 
 class Inferencer:
@@ -127,7 +107,7 @@ class Inferencer:
         self.min_pose_score = min_pose_score
         self.progress = progress
         self.on_error = on_error or (lambda message: log.error("%s", message))
-        self._names = _Names()
+        self._names = UniqueNames()
         if batch < 1:
             raise PosenetError(f"batch = {batch} must be at least 1")
         self.batch = int(batch)
@@ -186,7 +166,7 @@ class Inferencer:
                 for (path, image), prediction in zip(loaded, predictions):
                     try:
                         if self.render:
-                            out = self.out_dir / self._names(path.stem, path.suffix.lower() or ".jpg")
+                            out = self.out_dir / self._names(path.stem + (path.suffix.lower() or ".jpg"))
                             write_image(out, self._annotate(image, prediction))
                             summary.outputs.append(out)
                     except PosenetError as err:
@@ -206,8 +186,8 @@ class Inferencer:
         summary.outputs.append(out)
 
     def _run_video(self, source: Path | int, label: str, stem: str, summary: InferSummary, max_frames: int) -> None:
-        name = self._names(f"{stem}_pose", ".mp4")
-        json_name = self._names(f"{stem}_poses", ".json")
+        name = self._names(f"{stem}_pose.mp4")
+        json_name = self._names(f"{stem}_poses.json")
         with tqdm(desc=label, unit="frame", disable=not self.progress) as bar:
             def progress(done: int, total: int) -> None:
                 bar.total = total or None

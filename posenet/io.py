@@ -1,4 +1,4 @@
-"""Atomic file output: readers never see a half-written file or folder."""
+"""File output: atomic writes (readers never see a half-written file or folder), unique names in one folder."""
 
 from __future__ import annotations
 
@@ -96,3 +96,21 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class UniqueNames:
+    """Unique file names in one folder: ``x.jpg``, then ``x_1.jpg``, ``x_2.jpg``, ... . Names are compared
+    case-insensitively so they stay distinct on case-insensitive file systems (macOS, Windows)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def __call__(self, name: str) -> str:
+        """``name`` itself when not used yet, else ``<stem>_<n><suffix>`` with the smallest free ``n``."""
+        stem, suffix = Path(name).stem, Path(name).suffix
+        candidate, n = name, 0
+        while candidate.lower() in self.used:
+            n += 1
+            candidate = f"{stem}_{n}{suffix}"
+        self.used.add(candidate.lower())
+        return candidate

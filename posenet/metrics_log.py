@@ -23,7 +23,7 @@ def read_dvclive_metrics(metrics_dir: str | os.PathLike) -> dict[str, tuple[np.n
         column = header.index(path.stem) if path.stem in header else len(header) - 1
         try:
             rows = np.array([[float(r[header.index("step")]), float(r[column])] for r in lines[1:]])
-        except (ValueError, IndexError):
-            raise PosenetError(f"{path}: not a DVCLive metric table (step and {path.stem} columns)") from None
+        except (ValueError, IndexError) as err:
+            raise PosenetError(f"{path}: not a DVCLive metric table (step and {path.stem} columns)") from err
         curves[key] = (rows[:, 0], rows[:, 1])
     return curves

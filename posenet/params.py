@@ -14,12 +14,13 @@ from typing import Any, get_type_hints
 
 import yaml
 
-from posenet.constants import DEFAULT_GOOGLE_URL, DEFAULT_NPM_PACKAGE, VALID_STRIDES
 from posenet.augment import AugmentParams
+from posenet.constants import DEFAULT_GOOGLE_URL, DEFAULT_NPM_PACKAGE, VALID_STRIDES
 from posenet.errors import ParamsError
 from posenet.losses import LossWeights
+from posenet.models.mobilenet import VARIANTS, reachable_strides
 
-MODEL_NAMES: tuple[str, ...] = ("mobilenet_v1_050", "mobilenet_v1_075", "mobilenet_v1_100", "mobilenet_v1_101")
+MODEL_NAMES: tuple[str, ...] = tuple(VARIANTS)  # the layer tables are the one source of truth
 WEIGHT_SOURCES: tuple[str, ...] = ("auto", "google", "npm", "local")
 DATA_SOURCES: tuple[str, ...] = ("local", "dataloop", "roboflow")
 DATA_FORMATS: tuple[str, ...] = ("dataloop", "roboflow_coco", "roboflow_yolov8", "roboflow_legacy", "coco")
@@ -58,8 +59,6 @@ def check_model(name_key: str, stride_key: str, name: str, stride: int) -> None:
     """``name`` is a known variant and ``stride`` one it can produce (0.50 and 0.75 stop at 16)."""
     _check_choice(name_key, name, MODEL_NAMES)
     _check_choice(stride_key, stride, VALID_STRIDES)
-    from posenet.models.mobilenet import reachable_strides  # the layer tables are the one source of truth
-
     reachable = reachable_strides(name)
     _check(stride in reachable,
            f"{stride_key} = {stride} is not reachable by {name} (reachable: {', '.join(map(str, reachable))})")
@@ -329,7 +328,7 @@ def load_params(path: str | os.PathLike = "params.yaml", validate: bool = True) 
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
-            raise ParamsError(f"{path}: not valid YAML ({err.__class__.__name__})") from None
+            raise ParamsError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
     params = _build(Params, raw, "")
     if validate:
         params.validate()

@@ -65,7 +65,7 @@ class Pose:
                 raise PosenetError("pose keypoints repeat a part name")
             return cls(score=data["score"], keypoints=xy, keypoint_scores=scores)
         except (KeyError, TypeError, ValueError) as err:
-            raise PosenetError(f"not a pose in poses.json schema: bad or missing field ({err})") from None
+            raise PosenetError(f"not a pose in poses.json schema: bad or missing field ({err})") from err
 
     def scaled(self, scale_yx: Sequence[float], offset_yx: Sequence[float]) -> Pose:
         """Pose with positions ``y * scale_y - offset_y``, ``x * scale_x - offset_x`` (float64); scores kept."""

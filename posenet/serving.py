@@ -21,7 +21,6 @@ from typing import Any
 import torch
 
 from posenet import video
-from posenet.errors import ModelError
 from posenet.models import PoseNet, checkpoint_variant, load_checkpoint, load_model, pretrained, reachable_strides
 from posenet.params import Params
 from posenet.pose import Pose
@@ -82,7 +81,8 @@ def model_choices(params: Params, root: str | os.PathLike | None = None) -> list
 def model_kind(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
     """``trained`` for files under ``models/trained`` or ``models/checkpoints``, else ``pretrained``."""
     parts = Path(os.path.relpath(Path(path).resolve(), Path(root or pretrained.project_root()).resolve())).parts
-    return "trained" if parts[:2] in (("models", "trained"), ("models", "checkpoints")) else "pretrained"
+    trained_dirs = (pretrained.TRAINED_MODEL.parent.parts, pretrained.CHECKPOINTS_DIR.parts)
+    return "trained" if parts[:2] in trained_dirs else "pretrained"
 
 
 def ensure_pretrained(params: Params, root: str | os.PathLike | None = None) -> Path:

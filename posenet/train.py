@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -38,6 +37,7 @@ from posenet.errors import ModelError, TrainingError
 from posenet.images import read_image
 from posenet.losses import personlab_loss
 from posenet.models import create_model, load_model, read_checkpoint_file, save_checkpoint, save_torch_atomic
+from posenet.models.pretrained import CHECKPOINTS_DIR, TRAINED_MODEL
 from posenet.params import Params, TrainParams
 from posenet.preprocess import prepare_input, to_batch
 from posenet.target_store import TARGETS_INDEX, load_targets
@@ -56,8 +56,8 @@ class TrainPaths:
     val_annotations: Path = Path("data/annotations/val.json")
     images_dir: Path = Path("data/images")
     pretrained: Path | None = None  # None: models/pretrained/<model.name>.pt
-    output: Path = Path("models/trained/model.pt")
-    checkpoints: Path = Path("models/checkpoints")
+    output: Path = TRAINED_MODEL
+    checkpoints: Path = CHECKPOINTS_DIR
     live_dir: Path | None = Path("dvclive")  # None: no DVCLive logging
     targets_dir: Path = Path("data/targets")  # generate_targets output; <targets_dir>/val gives the val loss
 
@@ -152,9 +152,9 @@ class _Logger:
         if params.train.wandb != "disabled":
             try:
                 import wandb
-            except ImportError:
+            except ImportError as err:
                 raise TrainingError("train.wandb is set but the wandb package is not installed "
-                                    "(pip install wandb, or set train.wandb: disabled)") from None
+                                    "(pip install wandb, or set train.wandb: disabled)") from err
             self.wandb_run = wandb.init(project="posenet", mode=params.train.wandb,
                                         config={"model": asdict(params.model), "train": asdict(params.train)})
 
@@ -231,7 +231,7 @@ def load_val_targets_index(folder: Path, params: Params) -> list[dict[str, Any]]
         entries = [{"file_name": str(e["file_name"]), "targets": str(e["targets"])} for e in index["images"]]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise TrainingError(f"{index_path}: unreadable targets index ({err!r}); rerun the generate_targets stage") \
-            from None
+            from err
     wanted = params.targets.input_size, params.model.stride, float(params.targets.radius)
     if built != wanted:
         raise TrainingError(
@@ -248,7 +248,7 @@ def _stored_targets(path: Path) -> Targets:
     try:
         return load_targets(path)[0]
     except (OSError, ValueError, KeyError) as err:
-        raise TrainingError(f"{path}: unreadable targets ({err!r}); rerun the generate_targets stage") from None
+        raise TrainingError(f"{path}: unreadable targets ({err!r}); rerun the generate_targets stage") from err
 
 
 def validation_loss(model: nn.Module, params: Params, entries: list[dict[str, Any]], targets_dir: Path,

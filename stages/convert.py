@@ -8,6 +8,7 @@ import click
 
 from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
 from posenet.models import save_checkpoint
+from posenet.models.pretrained import PRETRAINED_DIR, pretrained_path
 from posenet.params import load_params
 from posenet.weights import convert_folder
 
@@ -16,7 +17,7 @@ from posenet.weights import convert_folder
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
 @click.option("--name", default=None, help="variant (default: params model.name)")
 @click.option("--tfjs-dir", default=None, help="TF.js folder (default: models/tfjs/<name>)")
-@click.option("--out", default=None, help="checkpoint path (default: models/pretrained/<name>.pt)")
+@click.option("--out", default=None, help=f"checkpoint path (default: {PRETRAINED_DIR}/<name>.pt)")
 @click.option("-v", "--verbose", is_flag=True)
 @user_errors
 def main(params_path: str, name: str | None, tfjs_dir: str | None, out: str | None, verbose: bool) -> None:
@@ -26,7 +27,7 @@ def main(params_path: str, name: str | None, tfjs_dir: str | None, out: str | No
     name = name or params.model.name
     start = time.perf_counter()
     state, meta = convert_folder(tfjs_dir or f"models/tfjs/{name}", name)
-    out = out or f"models/pretrained/{name}.pt"
+    out = out or str(pretrained_path(name, root="."))
     save_checkpoint(out, state, meta)
     count = sum(t.numel() for t in state.values())
     click.echo(f"{name}: {count} parameters from {meta['source']} ({meta['format']}) -> {out} "

@@ -14,6 +14,7 @@ import click
 
 from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
 from posenet.io import write_json_atomic
+from posenet.models.pretrained import CHECKPOINTS_DIR, PRETRAINED_DIR, TRAINED_MODEL
 from posenet.params import load_params
 from posenet.train import TrainPaths, train
 
@@ -28,10 +29,10 @@ from posenet.train import TrainPaths, train
 @click.option("--targets", "targets_dir", default="data/targets", show_default=True, type=click.Path(file_okay=False),
               help="Targets of the generate_targets stage; <targets>/val gives the val loss.")
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
-              help="Initial weights for train.init = pretrained (default models/pretrained/<model.name>.pt).")
-@click.option("--out", default="models/trained/model.pt", show_default=True, type=click.Path(dir_okay=False),
+              help=f"Initial weights for train.init = pretrained (default {PRETRAINED_DIR}/<model.name>.pt).")
+@click.option("--out", default=str(TRAINED_MODEL), show_default=True, type=click.Path(dir_okay=False),
               help="Trained model file (same format as the pretrained one).")
-@click.option("--checkpoints", default="models/checkpoints", show_default=True, type=click.Path(file_okay=False),
+@click.option("--checkpoints", default=str(CHECKPOINTS_DIR), show_default=True, type=click.Path(file_okay=False),
               help="Checkpoint folder (step_<N>.pt).")
 @click.option("--live-dir", default="dvclive", show_default=True, help="DVCLive folder ('' disables DVCLive).")
 @click.option("--metrics", default="reports/train.json", show_default=True, type=click.Path(dir_okay=False),

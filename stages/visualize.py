@@ -19,6 +19,7 @@ from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
 from posenet.data.canonical import load_split
 from posenet.errors import AnnotationError
 from posenet.io import atomic_dir
+from posenet.models.pretrained import PRETRAINED_DIR, TRAINED_MODEL
 from posenet.params import load_params
 from posenet.predict import Predictor
 
@@ -32,8 +33,8 @@ log = logging.getLogger("stages.visualize")
 @click.option("--images", "images_dir", default="data/images", show_default=True, type=click.Path(file_okay=False),
               help="Folder of the dataset images.")
 @click.option("--pretrained", default=None, type=click.Path(dir_okay=False),
-              help="Pretrained checkpoint [default: models/pretrained/<model.name>.pt].")
-@click.option("--trained", default="models/trained/model.pt", show_default=True, type=click.Path(dir_okay=False),
+              help=f"Pretrained checkpoint [default: {PRETRAINED_DIR}/<model.name>.pt].")
+@click.option("--trained", default=str(TRAINED_MODEL), show_default=True, type=click.Path(dir_okay=False),
               help="Trained checkpoint.")
 @click.option("--metrics-dir", default="dvclive/plots/metrics", show_default=True, type=click.Path(file_okay=False),
               help="DVCLive metric TSVs for the training curves (skipped with a warning when absent).")

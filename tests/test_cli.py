@@ -1,3 +1,5 @@
+import logging
+
 import click
 from click.testing import CliRunner
 
@@ -38,3 +40,16 @@ def test_file_system_error_is_one_line_exit_2(tmp_path):
 def test_other_exceptions_are_not_swallowed():
     result = CliRunner().invoke(_command(ValueError("a bug")))
     assert result.exit_code == 1 and isinstance(result.exception, ValueError)
+
+
+def test_verbose_logs_the_cause_before_the_one_line(caplog):
+    try:
+        raise OSError(5, "Input/output error")
+    except OSError as cause:
+        err = ImageError("photo.jpg: cannot read")
+        err.__cause__ = cause
+    with caplog.at_level(logging.DEBUG, logger="posenet.cli"):
+        result = CliRunner().invoke(_command(err))
+    assert result.exit_code == 2 and result.output == "error: photo.jpg: cannot read\n"
+    logged = [r for r in caplog.records if r.exc_info]
+    assert len(logged) == 1 and logged[0].exc_info[1].__cause__ is err.__cause__

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from posenet.io import atomic_dir, atomic_path, write_json_atomic
+from posenet.io import UniqueNames, atomic_dir, atomic_path, write_json_atomic
 
 
 def test_atomic_path_replaces_only_on_success(tmp_path):
@@ -43,3 +43,9 @@ def test_outputs_get_ordinary_permissions(tmp_path):
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "f.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+
+def test_unique_names_number_repeats_case_insensitively():
+    names = UniqueNames()
+    assert [names(n) for n in ("a.jpg", "A.JPG", "a.jpg", "a_1.jpg", "b")] == [
+        "a.jpg", "A_1.JPG", "a_2.jpg", "a_1_1.jpg", "b"]

@@ -7,7 +7,6 @@ Canonical annotation: ``keypoints`` 17*3 flat [x, y, v] in pixels of the display
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -16,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from posenet.constants import COCO_PART_NAMES, NUM_KEYPOINTS, SKELETON
-from posenet.data.files import nfc
+from posenet.data.files import load_json, nfc
 from posenet.data.records import Export, ImageRecord, Person
 from posenet.errors import AnnotationError, TrainingError
+from posenet.io import UniqueNames
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +66,6 @@ def flat_file_name(rel: str) -> str:
     return nfc(rel).replace("\\", "/").strip("/").replace("/", "__")
 
 
-def _unique(name: str, taken: set[str]) -> str:
-    stem, suffix = Path(name).stem, Path(name).suffix
-    candidate, n = name, 1
-    while candidate.lower() in taken:  # lower(): case-insensitive file systems
-        candidate, n = f"{stem}_{n}{suffix}", n + 1
-    taken.add(candidate.lower())
-    return candidate
-
-
 def _annotation(person: Person, ann_id: int, image: ImageRecord, tolerance: float) -> dict[str, Any] | None:
     kp = sanitise_keypoints(person.keypoints, image.width, image.height, tolerance)
     num = int((kp[:, 2] > 0).sum())
@@ -103,7 +94,7 @@ def to_coco(export: Export, tolerance: float = 0.0, keep_empty: bool = True) -> 
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     sources: list[Path] = []
-    taken: set[str] = set()
+    file_names = UniqueNames()
     dropped = 0
     for record in export.images:
         anns = []
@@ -119,7 +110,7 @@ def to_coco(export: Export, tolerance: float = 0.0, keep_empty: bool = True) -> 
         for ann in anns:
             ann["image_id"] = image_id
         annotations.extend(anns)
-        images.append({"id": image_id, "file_name": _unique(flat_file_name(record.name), taken),
+        images.append({"id": image_id, "file_name": file_names(flat_file_name(record.name)),
                        "width": int(record.width), "height": int(record.height), "source": record.rel})
         sources.append(record.path)
     if dropped:
@@ -143,12 +134,9 @@ def load_split(annotations: str | os.PathLike | dict[str, Any]) -> tuple[list[di
     if isinstance(annotations, dict):
         data = annotations
     else:
-        try:
-            data = json.loads(Path(annotations).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise TrainingError(f"{name}: annotation file not found (run the fetch_annotations stage)") from None
-        except (OSError, ValueError) as err:
-            raise AnnotationError(f"{name}: not a readable JSON file ({err.__class__.__name__})") from None
+        if not Path(annotations).exists():
+            raise TrainingError(f"{name}: annotation file not found (run the fetch_annotations stage)")
+        data = load_json(annotations)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise AnnotationError(f"{name}: field 'images' missing or not a list")
     images = data["images"]

@@ -15,10 +15,11 @@ import numpy as np
 
 from posenet.data.canonical import empty_keypoints
 from posenet.data.files import index_images, load_json, nfc
-from posenet.data.imagemeta import IMAGE_EXTENSIONS, probe_image, swaps_axes
+from posenet.data.imagemeta import probe_image, swaps_axes
 from posenet.data.parts import LabelPolicy, normalise_part_name
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.errors import AnnotationError
+from posenet.images import IMAGE_EXTENSIONS
 from posenet.params import DataloopParams
 
 log = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ def _sdk(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as err:
-        raise FetchError(f"the {name} package is not installed ({err}); pip install {name}") from None
+        raise FetchError(f"the {name} package is not installed ({err}); pip install {name}") from err
 
 
 @contextlib.contextmanager
@@ -48,9 +48,9 @@ def _network_errors(what: str) -> Iterator[None]:
     try:
         yield
     except requests.RequestException as err:
-        raise FetchError(f"{what}: network error ({err.__class__.__name__}: {err})") from None
+        raise FetchError(f"{what}: network error ({err.__class__.__name__}: {err})") from err
     except OSError as err:
-        raise FetchError(f"{what}: cannot write the download ({err.strerror or err})") from None
+        raise FetchError(f"{what}: cannot write the download ({err.strerror or err})") from err
 
 
 def fetch_dataloop(project: str, dataset: str, dest: str | Path) -> Path:
@@ -64,17 +64,17 @@ def fetch_dataloop(project: str, dataset: str, dest: str | Path) -> Path:
         try:
             dl.login_api_key(key)
         except ValueError as err:
-            raise CredentialsError(f"Dataloop rejected the key in {DATALOOP_KEY_ENV} ({err})") from None
+            raise CredentialsError(f"Dataloop rejected the key in {DATALOOP_KEY_ENV} ({err})") from err
         try:
             ds = dl.projects.get(project_name=project).datasets.get(dataset_name=dataset)
             log.info("downloading %s to %s", what, dest)
             ds.download(local_path=str(dest), annotation_options=[dl.ViewAnnotationOptions.JSON], overwrite=True)
         except dl.exceptions.NotFound as err:
-            raise FetchError(f"{what}: not found ({err.message}); check data.dataloop.project / dataset") from None
+            raise FetchError(f"{what}: not found ({err.message}); check data.dataloop.project / dataset") from err
         except auth_errors as err:
-            raise CredentialsError(f"{what}: access denied ({err.message}); check {DATALOOP_KEY_ENV}") from None
+            raise CredentialsError(f"{what}: access denied ({err.message}); check {DATALOOP_KEY_ENV}") from err
         except dl.exceptions.ExceptionMain as err:
-            raise FetchError(f"{what}: Dataloop error {err.status_code} ({err.message})") from None
+            raise FetchError(f"{what}: Dataloop error {err.status_code} ({err.message})") from err
     return dest
 
 
@@ -90,11 +90,11 @@ def fetch_roboflow(workspace: str, project: str, version: int, fmt: str, dest: s
         try:
             rf = roboflow.Roboflow(api_key=key)
         except (RuntimeError, ValueError) as err:
-            raise CredentialsError(f"Roboflow rejected the key in {ROBOFLOW_KEY_ENV} ({err})") from None
+            raise CredentialsError(f"Roboflow rejected the key in {ROBOFLOW_KEY_ENV} ({err})") from err
         try:
             log.info("downloading %s to %s", what, dest)
             dataset = rf.workspace(workspace).project(project).version(version).download(
                 fmt, location=str(dest), overwrite=True)
         except (RuntimeError, ValueError, rf_error) as err:
-            raise FetchError(f"{what}: {err}") from None
+            raise FetchError(f"{what}: {err}") from err
     return Path(dataset.location)

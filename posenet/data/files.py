@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from posenet.data.imagemeta import IMAGE_EXTENSIONS
 from posenet.errors import AnnotationError
+from posenet.images import IMAGE_EXTENSIONS
 
 
 def nfc(text: str) -> str:
@@ -20,16 +20,20 @@ def nfc(text: str) -> str:
 
 
 def load_json(path: str | os.PathLike) -> Any:
-    """Parse a UTF-8 JSON file (BOM tolerated); ``AnnotationError`` with line and column when malformed."""
+    """Parse a UTF-8 JSON file (BOM tolerated): every annotation JSON (exports, canonical splits, COCO files) is
+    read here. ``AnnotationError`` naming the file when it is missing, unreadable, not UTF-8 or malformed (with
+    line and column)."""
     path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise AnnotationError(f"{path}: no such file") from None
     except json.JSONDecodeError as err:
-        raise AnnotationError(f"{path}: malformed JSON at line {err.lineno} column {err.colno} ({err.msg})") from None
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not UTF-8 text") from None
+        raise AnnotationError(f"{path}: malformed JSON at line {err.lineno} column {err.colno} ({err.msg})") from err
+    except UnicodeDecodeError as err:
+        raise AnnotationError(f"{path}: not UTF-8 text") from err
     except OSError as err:
-        raise AnnotationError(f"{path}: cannot read ({err.strerror or err})") from None
+        raise AnnotationError(f"{path}: cannot read ({err.strerror or err})") from err
 
 
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
@@ -40,9 +44,9 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise AnnotationError(f"{path}: malformed YAML{where}") from None
+        raise AnnotationError(f"{path}: malformed YAML{where}") from err
     except OSError as err:
-        raise AnnotationError(f"{path}: cannot read ({err.strerror or err})") from None
+        raise AnnotationError(f"{path}: cannot read ({err.strerror or err})") from err
     if not isinstance(data, dict):
         raise AnnotationError(f"{path}: expected a YAML mapping, got {type(data).__name__}")
     return data

@@ -13,7 +13,6 @@ from posenet.errors import ImageError
 log = logging.getLogger(__name__)
 
 EXIF_ORIENTATION_TAG = 0x0112
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
 
 def swaps_axes(orientation: object) -> bool:
@@ -40,7 +39,7 @@ def displayed_size(path: str | os.PathLike) -> tuple[int, int]:
     except FileNotFoundError:
         raise ImageError(f"{path}: image file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"{path}: not a readable image ({err})") from None
+        raise ImageError(f"{path}: not a readable image ({err})") from err
     if swaps_axes(orientation):
         width, height = height, width
     return width, height

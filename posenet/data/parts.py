@@ -38,7 +38,7 @@ def is_person_label(label: str) -> bool:
     return normalise_part_name(label) in PERSON_LABELS
 
 
-def part_index(label: str, where: str) -> int | None:
+def label_coco_index(label: str, where: str) -> int | None:
     """COCO index of a keypoint label. ``None`` for a person label (a legacy ``17-person`` box).
 
     Raises ``AnnotationError`` naming ``where`` (file and field) for an unknown label.
@@ -77,7 +77,7 @@ class LabelPolicy:
         if normalise_part_name(label) in self.ignore_labels:
             return self._leave_out(label, where)
         try:
-            idx = part_index(label, where)
+            idx = label_coco_index(label, where)
             if idx is None and not person_ok:
                 raise AnnotationError(f"{where}: {label!r} is a person label, not a keypoint")
         except AnnotationError:

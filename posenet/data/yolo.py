@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from posenet.data.files import index_images, load_yaml, nfc
-from posenet.data.imagemeta import IMAGE_EXTENSIONS, probe_image
+from posenet.data.imagemeta import probe_image
 from posenet.errors import AnnotationError
+from posenet.images import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def _listed_images(txt: Path) -> tuple[list[Path], int]:
     try:
         lines = [ln.strip() for ln in txt.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
     except (OSError, UnicodeDecodeError) as err:
-        raise AnnotationError(f"{txt}: cannot read split file ({err})") from None
+        raise AnnotationError(f"{txt}: cannot read split file ({err})") from err
     found = [p for p in (_locate(txt.parent, ln) for ln in lines) if p is not None and p.is_file()]
     return found, len(lines) - len(found)
 
@@ -195,7 +196,7 @@ def read_label_rows(path: Path, columns: int) -> list[tuple[int, np.ndarray]]:
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as err:
-        raise AnnotationError(f"{path}: cannot read label file ({err})") from None
+        raise AnnotationError(f"{path}: cannot read label file ({err})") from err
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue

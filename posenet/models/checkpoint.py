@@ -45,7 +45,7 @@ def read_checkpoint_file(path: str | os.PathLike) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
-        raise ModelError(f"{path}: not a readable checkpoint ({err.__class__.__name__})") from None
+        raise ModelError(f"{path}: not a readable checkpoint ({err.__class__.__name__})") from err
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -82,6 +82,6 @@ def load_model(name: str = "mobilenet_v1_075", stride: int = 16, weights: str | 
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         first = str(err).strip().splitlines()
-        raise ModelError(f"{path}: weights do not fit {name}: {' '.join(s.strip() for s in first[:2])}") from None
+        raise ModelError(f"{path}: weights do not fit {name}: {' '.join(s.strip() for s in first[:2])}") from err
     log.debug("loaded %s (stride %d) from %s", name, stride, path)
     return model.to(device or "cpu").eval()

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PRETRAINED_DIR = Path("models") / "pretrained"
 TRAINED_MODEL = Path("models") / "trained" / "model.pt"
+CHECKPOINTS_DIR = Path("models") / "checkpoints"  # the train stage's step_<N>.pt files
 
 
 def project_root() -> Path:

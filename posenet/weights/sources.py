@@ -120,7 +120,7 @@ def download(session: requests.Session, url: str, dest: Path, timeout: float) ->
                 if total is not None and size != total:
                     raise WeightsError(f"{url}: got {size} bytes, expected {total}")
     except requests.RequestException as err:
-        raise WeightsError(f"{url}: unreachable ({err.__class__.__name__})") from None
+        raise WeightsError(f"{url}: unreachable ({err.__class__.__name__})") from err
     return {"size": size, "sha256": digest.hexdigest()}
 
 
@@ -135,8 +135,8 @@ def fetch_google(name: str, base_url: str, dest: Path, timeout: float = 20.0, re
         try:
             manifest = json.loads((dest / LEGACY_MANIFEST).read_text(encoding="utf-8"))
             filenames = sorted({spec["filename"] for spec in manifest.values()})
-        except (ValueError, TypeError, KeyError, AttributeError):
-            raise WeightsError(f"{base}{LEGACY_MANIFEST}: not a legacy TF.js weights manifest") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise WeightsError(f"{base}{LEGACY_MANIFEST}: not a legacy TF.js weights manifest") from err
         for filename in tqdm(filenames, desc=f"{name} variables", unit="file", disable=None):
             check_file_name(filename, f"{base}{LEGACY_MANIFEST}")
             files[filename] = download(session, base + filename, dest / filename, timeout)
@@ -201,7 +201,7 @@ def extract_members(tarball: Path, target: Path, wanted: tuple[str, ...]) -> lis
                         shutil.copyfileobj(source, out, _CHUNK)
                 found[member.name] = dest
     except (tarfile.TarError, EOFError, OSError) as err:
-        raise WeightsError(f"{tarball.name}: not a readable archive ({err.__class__.__name__}: {err})") from None
+        raise WeightsError(f"{tarball.name}: not a readable archive ({err.__class__.__name__}: {err})") from err
     missing = [m for m in wanted if m not in found]
     if missing:
         raise WeightsError(f"{tarball.name}: member {missing[0]} not found")
@@ -306,5 +306,5 @@ def read_source_record(folder: str | os.PathLike) -> dict[str, Any]:
         return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise WeightsError(f"{path}: not readable JSON") from None
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"{path}: not readable JSON") from err

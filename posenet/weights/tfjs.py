@@ -44,7 +44,7 @@ def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise WeightsError(f"{path}: not readable JSON ({err.__class__.__name__})") from None
+        raise WeightsError(f"{path}: not readable JSON ({err.__class__.__name__})") from err
 
 
 def check_file_name(name: Any, where: str) -> str:
@@ -106,8 +106,8 @@ def _decode(buffer: memoryview, offset: int, spec: dict, where: str) -> tuple[np
     if isinstance(quant, dict) and dtype_name in ("uint8", "uint16"):
         try:
             scale, minimum = float(quant["scale"]), float(quant["min"])
-        except (KeyError, TypeError, ValueError):
-            raise WeightsError(f"{where}: quantisation needs numeric 'scale' and 'min'") from None
+        except (KeyError, TypeError, ValueError) as err:
+            raise WeightsError(f"{where}: quantisation needs numeric 'scale' and 'min'") from err
         values = (raw.astype(np.float32) * np.float32(scale) + np.float32(minimum)).astype(np.float32)
     else:
         values = raw.astype(np.float32)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from posenet.data.canonical import keypoint_bbox, sanitise_keypoints, to_coco
+from posenet.data.files import load_json
 from posenet.data.imagemeta import displayed_size, probe_image
-from posenet.data.parts import LabelPolicy, flip_index, normalise_part_name, part_index
+from posenet.data.parts import LabelPolicy, flip_index, label_coco_index, normalise_part_name
 from posenet.data.readers import read_export
 from posenet.data.split import split_coco
 from posenet.data.summary import summarise
@@ -22,13 +23,13 @@ from data_helpers import FIXTURES, assert_matches_expected, expected
 @pytest.mark.parametrize("label", ["Left Eye", "left eye", "left-eye", "leftEye", "1-leftEye", " left_eye "])
 def test_label_normalisation(label):
     assert normalise_part_name(label) == "left_eye"
-    assert part_index(label, "x") == 1
+    assert label_coco_index(label, "x") == 1
 
 
 def test_unknown_label_names_where():
     with pytest.raises(AnnotationError, match=r"f\.json: annotations\[3\]\.label: unknown keypoint label 'tail'"):
-        part_index("tail", "f.json: annotations[3].label")
-    assert part_index("17-person", "x") is None
+        label_coco_index("tail", "f.json: annotations[3].label")
+    assert label_coco_index("17-person", "x") is None
 
 
 def test_label_policy(caplog):
@@ -177,6 +178,16 @@ def test_dataloop_malformed_json(fixture_copy):
     (root / "json" / "frame_004.json").write_text('{"annotations": [', encoding="utf-8")
     with pytest.raises(AnnotationError, match=r"frame_004\.json: malformed JSON at line 1"):
         read_export("dataloop", root)
+
+
+def test_json_errors_name_the_file_and_keep_the_cause(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"images": [', encoding="utf-8")
+    with pytest.raises(AnnotationError, match=r"bad\.json: malformed JSON at line 1") as caught:
+        load_json(bad)
+    assert isinstance(caught.value.__cause__, json.JSONDecodeError)
+    with pytest.raises(AnnotationError, match=r"missing\.json: no such file"):
+        load_json(tmp_path / "missing.json")
 
 
 def test_dataloop_annotations_not_a_list(fixture_copy):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from posenet.data.parts import normalise_part_name, part_index
+from posenet.data.parts import label_coco_index, normalise_part_name
 from posenet.data.readers import read_export
 from posenet.errors import AnnotationError
 
@@ -167,7 +167,7 @@ def test_fewer_than_half_labelled_warns(tmp_path, caplog):
     ("Left Shoulder", "left_shoulder"), ("leftShoulder", "left_shoulder"), ("left_shoulder", "left_shoulder"),
     ("shoulder_left", "left_shoulder"), ("LEFT_WRIST", "left_wrist")])
 def test_label_variants(label, name):
-    assert normalise_part_name(label) == name and part_index(label, "x") >= 0
+    assert normalise_part_name(label) == name and label_coco_index(label, "x") >= 0
 
 
 def test_openpose_names_with_extra_points():
