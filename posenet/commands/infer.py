@@ -22,6 +22,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.constants import VALID_STRIDES
 from posenet.infer import Inferencer, load_coco_image_ids
+from posenet.models.pretrained import PRETRAINED_DIR, TRAINED_MODEL, default_model_file
 from posenet.params import MODEL_NAMES, check_input_size, load_params
 from posenet.runtime.backends import BACKENDS
 from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
@@ -39,8 +40,8 @@ log = logging.getLogger("posenet.infer")
 @click.option("--params", "params_path", type=click.Path(dir_okay=False), default="params.yaml", show_default=True)
 @click.option("--model", "model_name", type=click.Choice(MODEL_NAMES), default=None, help="[params model.name]")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help="Checkpoint .pt [default: models/trained/model.pt if it is a trained <model>, "
-                   "else models/pretrained/<model>.pt]")
+              help=f"Checkpoint .pt [default: {TRAINED_MODEL} if it is a trained <model>, else Google's "
+                   f"pretrained weights: {PRETRAINED_DIR}/<model>.pt, or fetched once into the user cache]")
 @click.option("--stride", type=click.Choice([str(s) for s in VALID_STRIDES]), default=None,
               help="Output stride [params model.stride]")
 @click.option("--input-size", type=int, default=None, help="Model input side, k * stride + 1 [params predict.input_size]")
@@ -83,7 +84,6 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
 
     from posenet.models import load_model
-    from posenet.models.pretrained import default_model_file
     from posenet.device import resolve_device
     from posenet.predict import Predictor
     from posenet.serving import model_kind
