@@ -26,7 +26,7 @@ from posenet.models import PoseNet
 from posenet.params import Params, load_params
 from posenet.pose import poses_to_json
 from posenet.predict import Predictor
-from posenet.runtime.backends import BACKENDS
+from posenet.runtime import BACKENDS
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = ROOT / "assets" / "samples"

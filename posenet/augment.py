@@ -19,6 +19,9 @@ import numpy as np
 from posenet.constants import FLIP_PERMUTATION
 from posenet.preprocess import letterbox
 
+__all__ = ["AugmentParams", "apply", "hflip_matrix", "letterbox_matrix", "random_matrix", "transform_keypoints",
+           "warp"]
+
 
 @dataclass(frozen=True)
 class AugmentParams:

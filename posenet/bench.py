@@ -40,6 +40,10 @@ from posenet.predict import Predictor
 from posenet.preprocess import prepare_input, to_batch
 from posenet.runtime.backends import CPU_ONLY
 
+__all__ = ["PHASES", "SCHEMA_VERSION", "available_devices", "bench_config", "bench_folder", "build_model",
+           "build_predictors", "decode_settings", "environment", "load_folder", "model_input", "run_benchmark",
+           "speed_metrics", "summarize", "time_call", "time_interleaved"]
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2

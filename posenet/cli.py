@@ -13,6 +13,8 @@ import click
 
 from posenet.errors import PosenetError
 
+__all__ = ["CONTEXT_SETTINGS", "logging_options", "setup_logging", "user_errors"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 log = logging.getLogger(__name__)

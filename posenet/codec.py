@@ -29,6 +29,8 @@ from posenet.constants import CHILD_IDS, NUM_KEYPOINTS, PARENT_IDS
 from posenet.decode import decode_multiple_poses, decode_single_pose
 from posenet.pose import Pose
 
+__all__ = ["PERSONLAB_RADIUS", "PersonLabCodec", "Targets", "collate_targets", "output_grid_size"]
+
 PERSONLAB_RADIUS = 32.0  # disk radius R of the PersonLab paper, model-input pixels
 
 

@@ -18,6 +18,8 @@ import numpy as np
 from posenet.constants import CHILD_IDS, NUM_EDGES, NUM_KEYPOINTS, PARENT_IDS
 from posenet.pose import Pose
 
+__all__ = ["OFFSET_REFINE_STEPS", "decode_multiple_poses", "decode_single_pose"]
+
 _PARENTS = PARENT_IDS.tolist()
 _CHILDREN = CHILD_IDS.tolist()
 OFFSET_REFINE_STEPS = 2

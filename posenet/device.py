@@ -8,6 +8,8 @@ import torch
 
 from posenet.errors import ParamsError
 
+__all__ = ["resolve_device"]
+
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 

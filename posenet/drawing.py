@@ -23,6 +23,9 @@ from posenet.pose import Pose
 if TYPE_CHECKING:
     from posenet.predict import Prediction
 
+__all__ = ["CENTER_COLOR", "LEFT_COLOR", "MIN_PART_SCORE", "MIN_POSE_SCORE", "RIGHT_COLOR", "cell_centres",
+           "draw_poses", "grid_to_image", "heatmap_overlay", "part_index"]
+
 # RGB colours: left side orange, right side blue, centre (nose, cross-body limbs) green.
 LEFT_COLOR = (255, 140, 0)
 RIGHT_COLOR = (30, 144, 255)

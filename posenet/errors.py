@@ -1,5 +1,8 @@
 """User-facing errors. CLIs print ``str(err)`` on one line and exit with code 2."""
 
+__all__ = ["AnnotationError", "BackendError", "CredentialsError", "ImageError", "ModelError", "ParamsError",
+           "PosenetError", "TrainingError", "WeightsError"]
+
 
 class PosenetError(Exception):
     """Base class of every error caused by the user's input, params, files or environment."""

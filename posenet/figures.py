@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from posenet.predict import Prediction, Predictor
     from posenet.target_store import PreviewSample
 
+__all__ = ["PREVIEW_EDGES", "PREVIEW_PARTS", "benchmark_figure", "contact_sheet", "displacement_field",
+           "ground_truth_poses", "heatmap_grid", "offset_field", "plot_targets", "render_val_figures", "save_figure",
+           "save_targets_preview", "side_by_side", "strongest_part", "telling_edge", "training_curves"]
+
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> None:
     """Save ``fig`` atomically (format from the extension, cropped to its content)."""

@@ -23,6 +23,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from posenet.errors import ImageError
 from posenet.io import atomic_path, write_bytes_atomic
 
+__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "VideoInfo", "VideoReader", "VideoWriter", "decode_image_bytes",
+           "expand_inputs", "is_video", "read_image", "write_image"]
+
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})

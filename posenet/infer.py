@@ -37,6 +37,8 @@ from posenet.video import annotate_video, poses_record
 if TYPE_CHECKING:
     from posenet.predict import Prediction, Predictor
 
+__all__ = ["InferSummary", "Inferencer", "load_coco_image_ids"]
+
 log = logging.getLogger(__name__)
 
 

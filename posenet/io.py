@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["UniqueNames", "atomic_dir", "atomic_path", "write_bytes_atomic", "write_json_atomic", "write_npz_atomic",
+           "write_text_atomic"]
+
 
 def _umask() -> int:
     umask = os.umask(0)

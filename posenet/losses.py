@@ -20,6 +20,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+__all__ = ["LossWeights", "masked_huber", "personlab_loss"]
+
 
 @dataclass(frozen=True)
 class LossWeights:

@@ -9,6 +9,8 @@ import numpy as np
 
 from posenet.errors import PosenetError
 
+__all__ = ["read_dvclive_metrics"]
+
 
 def read_dvclive_metrics(metrics_dir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """DVCLive step metrics ``<metrics_dir>/<group>/<name>.tsv`` -> {"group/name": (steps, values)}."""

@@ -16,6 +16,8 @@ import numpy as np
 from posenet.constants import NUM_KEYPOINTS, PART_NAMES
 from posenet.errors import PosenetError
 
+__all__ = ["Pose", "poses_from_json", "poses_to_json"]
+
 
 @dataclass
 class Pose:

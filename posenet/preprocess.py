@@ -19,6 +19,9 @@ import torch
 from posenet.errors import ImageError
 from posenet.pose import Pose
 
+__all__ = ["Letterbox", "check_image", "js_round", "letterbox", "prepare_input", "resize_letterboxed", "scale_poses",
+           "to_batch", "valid_input_size"]
+
 
 def valid_input_size(size: int, output_stride: int) -> int:
     """A model input side TF.js accepts: ``size`` if ``(size - 1) % stride == 0`` else ``floor(size/stride)*stride + 1``."""

@@ -27,6 +27,10 @@ from posenet.pose import Pose
 from posenet.video import VideoResult
 from posenet.drawing import MIN_PART_SCORE, draw_poses
 
+__all__ = ["ModelInfo", "VIDEO_FOURCC", "VIDEO_MIME", "VIDEO_SUFFIX", "annotate_video", "default_model",
+           "ensure_pretrained", "input_size_choices", "keypoint_rows", "load_serving_model", "model_choices",
+           "model_kind", "model_variant", "nearest_choice", "pose_rows", "pretrained_path", "stride_choices"]
+
 log = logging.getLogger(__name__)
 
 # Browsers play VP8 WebM natively; OpenCV's pip wheels cannot encode H.264, and their mp4v (MPEG-4 part 2)

@@ -23,6 +23,9 @@ from posenet.images import read_image
 from posenet.io import write_json_atomic, write_npz_atomic
 from posenet.preprocess import letterbox, resize_letterboxed
 
+__all__ = ["PreviewSample", "SPLITS", "TARGETS_INDEX", "load_targets", "preview_samples", "save_targets",
+           "write_split_targets", "write_targets"]
+
 log = logging.getLogger(__name__)
 
 

@@ -42,6 +42,10 @@ from posenet.params import Params, TrainParams
 from posenet.preprocess import prepare_input, to_batch
 from posenet.target_store import TARGETS_INDEX, load_targets
 
+__all__ = ["CHECKPOINT_PATTERN", "LOSS_PARTS", "TRAINING_STATE_KEYS", "TrainPaths", "TrainResult", "build_optimizer",
+           "evaluate_model", "find_last_checkpoint", "init_scratch", "load_val_targets_index", "lr_factor", "train",
+           "validation_loss"]
+
 log = logging.getLogger(__name__)
 
 CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)\.pt$")

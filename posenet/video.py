@@ -19,6 +19,8 @@ import numpy as np
 from posenet.images import VideoReader, VideoWriter
 from posenet.pose import Pose, poses_to_json
 
+__all__ = ["R", "VideoResult", "annotate_video", "poses_record"]
+
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")

@@ -7,8 +7,7 @@ import time
 import click
 
 from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
-from posenet.models import save_checkpoint
-from posenet.models.pretrained import PRETRAINED_DIR, pretrained_path
+from posenet.models import PRETRAINED_DIR, pretrained_path, save_checkpoint
 from posenet.params import load_params
 from posenet.weights import convert_folder
 

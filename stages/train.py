@@ -14,7 +14,7 @@ import click
 
 from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
 from posenet.io import write_json_atomic
-from posenet.models.pretrained import CHECKPOINTS_DIR, PRETRAINED_DIR, TRAINED_MODEL
+from posenet.models import CHECKPOINTS_DIR, PRETRAINED_DIR, TRAINED_MODEL
 from posenet.params import load_params
 from posenet.train import TrainPaths, train
 

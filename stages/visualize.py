@@ -16,10 +16,10 @@ import click
 
 from posenet import figures
 from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
-from posenet.data.canonical import load_split
+from posenet.data import load_split
 from posenet.errors import AnnotationError
 from posenet.io import atomic_dir
-from posenet.models.pretrained import PRETRAINED_DIR, TRAINED_MODEL
+from posenet.models import PRETRAINED_DIR, TRAINED_MODEL
 from posenet.params import load_params
 from posenet.predict import Predictor
 

@@ -34,3 +34,27 @@ def test_the_import_linter_contracts_are_kept():
     done = subprocess.run([str(lint)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
+
+
+def _from_imports(path: Path) -> list[tuple[str, str]]:
+    """(module, name) of every ``from posenet... import name`` in ``path``, at any depth."""
+    return [(node.module, alias.name) for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "posenet"
+            for alias in node.names]
+
+
+def test_stages_and_the_app_use_only_the_public_api():
+    """Stages and app.py import names listed in ``__all__``, from a subpackage itself, never from its modules."""
+    import importlib
+
+    users = [*sorted((REPO / "stages").glob("*.py")), REPO / "app.py"]
+    wrong = []
+    for path in users:
+        for module, name in _from_imports(path):
+            parts = module.split(".")
+            inner = len(parts) > 2 and (REPO / parts[0] / parts[1] / "__init__.py").is_file()
+            public = getattr(importlib.import_module(module), "__all__", ())
+            is_module = (REPO.joinpath(*parts) / f"{name}.py").is_file()  # `from posenet import drawing`
+            if inner or not (name in public or is_module):
+                wrong.append(f"{path.name}: from {module} import {name}")
+    assert not wrong, "\n".join(wrong)

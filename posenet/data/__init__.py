@@ -4,3 +4,8 @@
 ``split.split_coco`` splits it, ``writer.write_dataset`` writes it; ``fetch`` downloads exports with the
 platform SDKs (imported lazily: importing this package has no side effects).
 """
+
+from posenet.data.canonical import load_split
+from posenet.data.pipeline import build_dataset
+
+__all__ = ["build_dataset", "load_split"]

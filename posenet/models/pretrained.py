@@ -25,6 +25,10 @@ from posenet.errors import ModelError
 from posenet.models.checkpoint import checkpoint_variant, load_checkpoint, save_checkpoint
 from posenet.models.mobilenet import get_variant
 
+__all__ = ["CHECKPOINTS_DIR", "PRETRAINED_DIR", "PROJECT_ROOT", "TRAINED_MODEL", "cached_pretrained_path",
+           "default_model_file", "pretrained_checkpoint", "pretrained_dir", "pretrained_path", "project_root",
+           "trained_model_for", "trained_path", "weights_options_from_env"]
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
