@@ -21,11 +21,11 @@ from typing import Any
 import torch
 
 from posenet import video
+from posenet.drawing import MIN_PART_SCORE, draw_poses
 from posenet.models import PoseNet, checkpoint_variant, load_checkpoint, load_model, pretrained, reachable_strides
 from posenet.params import Params
 from posenet.pose import Pose
 from posenet.video import VideoResult
-from posenet.drawing import MIN_PART_SCORE, draw_poses
 
 __all__ = ["ModelInfo", "VIDEO_FOURCC", "VIDEO_MIME", "VIDEO_SUFFIX", "annotate_video", "default_model",
            "ensure_pretrained", "input_size_choices", "keypoint_rows", "load_serving_model", "model_choices",

@@ -17,8 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from app_support import PHOTO, make_app_root, write_walk_video
+
 from posenet import serving
 from posenet.params import load_params
 

@@ -8,8 +8,8 @@ import pytest
 from posenet import augment
 from posenet.constants import FLIP_PERMUTATION
 from posenet.params import AugmentParams
-from posenet.preprocess import prepare_input, scale_poses
 from posenet.pose import Pose
+from posenet.preprocess import prepare_input, scale_poses
 
 
 def _image(h: int, w: int, seed: int = 0) -> np.ndarray:

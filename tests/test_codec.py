@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from posenet.constants import CHILD_IDS, NUM_EDGES, NUM_KEYPOINTS, PARENT_IDS, POSE_CHAIN
 from posenet.codec import PersonLabCodec, Targets, collate_targets, output_grid_size
+from posenet.constants import CHILD_IDS, NUM_EDGES, NUM_KEYPOINTS, PARENT_IDS, POSE_CHAIN
 
 DATA = Path(__file__).parent / "data"
 COCO_MINI = DATA / "coco_mini_keypoints.json"

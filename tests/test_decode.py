@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from reference_cases import KP_TOL, LOCAL_CASES, SCORE_TOL, SHARED_CASES, case_id, load_case, pose_diffs
 
 from posenet.decode import _max_heap_order, decode_multiple_poses, decode_single_pose
-from reference_cases import KP_TOL, LOCAL_CASES, SCORE_TOL, SHARED_CASES, case_id, load_case, pose_diffs
 
 
 def decode_case(npz):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from posenet.errors import ImageError
-from posenet.images import (VideoReader, VideoWriter, decode_image_bytes, expand_inputs, read_image, write_image)
+from posenet.images import VideoReader, VideoWriter, decode_image_bytes, expand_inputs, read_image, write_image
 
 DATA = Path(__file__).parent / "data" / "images"
 POSE_JPG = DATA / "pose.jpg"

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from posenet.codec import PersonLabCodec, collate_targets
 from posenet.losses import personlab_loss
 from posenet.models import PoseNetOutput
 from posenet.params import LossWeights
-from posenet.codec import PersonLabCodec, collate_targets
 
 
 def outputs_like(batch: dict[str, torch.Tensor], noise: float = 0.0, seed: int = 0) -> PoseNetOutput:

@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from reference_cases import LOCAL
 
 from posenet.constants import PART_NAMES
 from posenet.errors import PosenetError
 from posenet.pose import Pose, poses_from_json, poses_to_json
-from reference_cases import LOCAL
 
 
 def test_round_trip_reference_json():

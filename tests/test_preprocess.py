@@ -5,12 +5,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from reference_cases import LOCAL_CASES, SHARED_CASES, case_id, image_path, load_case, read_like_harness
 
 from posenet.errors import ImageError
 from posenet.pose import Pose
-from posenet.preprocess import (js_round, letterbox, prepare_input, resize_letterboxed, scale_poses, to_batch,
-                                valid_input_size)
-from reference_cases import LOCAL_CASES, SHARED_CASES, case_id, image_path, load_case, read_like_harness
+from posenet.preprocess import (
+    js_round,
+    letterbox,
+    prepare_input,
+    resize_letterboxed,
+    scale_poses,
+    to_batch,
+    valid_input_size,
+)
 
 MODEL_INPUT_CASES = [c for c in LOCAL_CASES if c.parent.name == "tfjs_reference"]
 

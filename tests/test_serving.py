@@ -7,6 +7,7 @@ import math
 import cv2
 import numpy as np
 import pytest
+from app_support import PHOTO
 
 from posenet import serving
 from posenet.errors import ImageError, ModelError
@@ -14,8 +15,6 @@ from posenet.images import VideoReader
 from posenet.models import create_model, save_checkpoint
 from posenet.params import Params
 from posenet.pose import Pose
-
-from app_support import PHOTO
 
 
 def test_input_size_choices_are_k_stride_plus_one():

@@ -21,11 +21,11 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.constants import VALID_STRIDES
+from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
 from posenet.infer import Inferencer, load_coco_image_ids
 from posenet.models.pretrained import PRETRAINED_DIR, TRAINED_MODEL, default_model_file
 from posenet.params import MODEL_NAMES, check_input_size, load_params
 from posenet.runtime.backends import BACKENDS
-from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
 
 log = logging.getLogger("posenet.infer")
 
@@ -83,8 +83,8 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     check_input_size("--input-size", size, out_stride)
     coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
 
-    from posenet.models import load_model
     from posenet.device import resolve_device
+    from posenet.models import load_model
     from posenet.predict import Predictor
     from posenet.serving import model_kind
 

@@ -7,8 +7,15 @@ import torch
 
 import posenet
 from posenet.errors import ModelError
-from posenet.models import (VARIANTS, create_model, load_checkpoint, load_model, max_output_stride, reachable_strides,
-                            save_checkpoint)
+from posenet.models import (
+    VARIANTS,
+    create_model,
+    load_checkpoint,
+    load_model,
+    max_output_stride,
+    reachable_strides,
+    save_checkpoint,
+)
 from posenet.models.mobilenet import strided_layers
 
 REACHABLE = {"mobilenet_v1_050": (8, 16), "mobilenet_v1_075": (8, 16),

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from reference_cases import LOCAL, SHARED_CASES, case_id, image_path, load_case, read_like_harness
 
 pytestmark = pytest.mark.network  # the weights come from the npm package (cached once per machine)

@@ -7,6 +7,7 @@ import unicodedata
 
 import numpy as np
 import pytest
+from data_helpers import FIXTURES, assert_matches_expected, expected
 
 from posenet.data.canonical import keypoint_bbox, sanitise_keypoints, to_coco
 from posenet.data.files import load_json
@@ -16,8 +17,6 @@ from posenet.data.readers import read_export
 from posenet.data.split import split_coco
 from posenet.data.summary import summarise
 from posenet.errors import AnnotationError, ImageError
-
-from data_helpers import FIXTURES, assert_matches_expected, expected
 
 
 @pytest.mark.parametrize("label", ["Left Eye", "left eye", "left-eye", "leftEye", "1-leftEye", " left_eye "])
@@ -222,7 +221,7 @@ def test_declared_size_that_differs_is_warned_and_the_image_wins(caplog):
     size = displayed_size(image)
     assert probe_image(image, size, "a.json") == probe_image(image, (None, 0), "b.json") == size
     assert "says" not in caplog.text
-    assert probe_image(image, (size[1], "%d" % size[0]), "c.json: images[4]") == size
+    assert probe_image(image, (size[1], f"{size[0]}"), "c.json: images[4]") == size
     assert f"c.json: images[4]: says {size[1]}x{size[0]} but" in caplog.text and "using the image" in caplog.text
 
 

@@ -7,12 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+from data_helpers import FIXTURES
 
 from posenet.data import fetch
 from posenet.data.readers import read_export
 from posenet.errors import CredentialsError, PosenetError
-
-from data_helpers import FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from data_helpers import FIXTURES, assert_matches_expected, expected
 
 from posenet.data.imagemeta import displayed_size
 from posenet.data.readers import read_export
-
-from data_helpers import FIXTURES, assert_matches_expected, expected
 
 
 def test_dataloop_fixture(caplog):

@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from data_helpers import REPO, expected
 
 from posenet.data.parts import label_coco_index, normalise_part_name
 from posenet.data.readers import read_export
 from posenet.errors import AnnotationError
-
-from data_helpers import REPO, expected
 
 sys.path.insert(0, str(REPO / "stages"))
 import fetch_annotations  # noqa: E402

@@ -9,14 +9,13 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from data_helpers import SAMPLE
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from posenet.data.canonical import to_coco
 from posenet.data.readers import read_export
 from posenet.errors import AnnotationError
-
-from data_helpers import SAMPLE
 
 ORIGINAL = SAMPLE / "coco" / "person_keypoints.json"
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from data_helpers import FIXTURES, REPO
 
 from posenet.data import writer
 from posenet.errors import ImageError
-
-from data_helpers import FIXTURES, REPO
 
 sys.path.insert(0, str(REPO / "stages"))
 import fetch_annotations  # noqa: E402

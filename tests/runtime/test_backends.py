@@ -7,12 +7,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from reference_cases import LOCAL, TESTS, load_case
 
 from posenet.errors import BackendError
 from posenet.predict import Predictor
 from posenet.runtime import BACKENDS, make_backend
 from posenet.runtime.bf16 import check_bf16, cpu_flags
-from reference_cases import LOCAL, TESTS, load_case
 
 # How far the best pose's score may move: float32 backends compute the same numbers up to summation order.
 POSE_SCORE_TOL = {"eager": 0.0, "fused": 1e-4, "onnx": 1e-4, "int8": 0.1, "bf16": 0.1}

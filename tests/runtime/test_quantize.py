@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from reference_cases import SHARED_EVAL, TESTS
 
 from posenet.errors import BackendError
 from posenet.runtime.quantize import calibration_paths
-from reference_cases import SHARED_EVAL, TESTS
 
 COCO_MINI = SHARED_EVAL / "coco_mini"
 UNLABELED = SHARED_EVAL / "unlabeled"  # real photos, none of them in coco_mini (the sample's photos all are)

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from weights.tfjs_helpers import write_graph
 
 from posenet.models import create_model, load_checkpoint, load_model
 from posenet.weights import state_dict_to_tfjs, write_legacy
-
-from weights.tfjs_helpers import write_graph
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tfjs_helpers import write_graph
 
 from posenet.errors import WeightsError
 from posenet.models import VARIANTS, create_model
 from posenet.weights import read_legacy, read_tfjs, state_dict_to_tfjs, tfjs_to_state_dict, write_legacy
-
-from tfjs_helpers import write_graph
 
 
 def equal_states(a, b) -> bool:
