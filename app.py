@@ -23,9 +23,9 @@ from posenet.constants import PART_NAMES
 from posenet.errors import ImageError, PosenetError
 from posenet.images import VIDEO_EXTENSIONS, decode_image_bytes
 from posenet.models import PoseNet
-from posenet.params import Params, load_params
+from posenet.params import PREDICT_PRESETS, Params, load_params
 from posenet.pose import poses_to_json
-from posenet.predict import Predictor
+from posenet.predict import Predictor, predictor_settings
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = ROOT / "assets" / "samples"
@@ -63,13 +63,17 @@ def sidebar(params: Params) -> dict[str, Any]:
     input_size = sb.select_slider("Input resolution (px, k*stride+1)", sizes,
                                   value=serving.nearest_choice(params.predict.input_size, sizes), key="input_size")
     sb.header("Decoding")
+    preset = sb.selectbox("Preset", PREDICT_PRESETS, index=PREDICT_PRESETS.index(params.predict.preset), key="preset",
+                          help="tfjs: TF.js PoseNet exactly; fast: one larger input; accurate: two larger inputs "
+                               "and their mirror images fused (README: Speed and accuracy)")
+    defaults = predictor_settings(params.predict, preset)
     multi = sb.radio("Poses", ("multi-pose", "single-pose"), index=0 if params.predict.multi_pose else 1,
                      horizontal=True, key="mode") == "multi-pose"
-    score_threshold = sb.slider("Pose score threshold", 0.0, 1.0, float(params.predict.score_threshold), 0.05,
+    score_threshold = sb.slider("Pose score threshold", 0.0, 1.0, float(defaults["score_threshold"]), 0.05,
                                 disabled=not multi, key="score_threshold")
     nms_radius = sb.slider("NMS radius (model-input px)", 1.0, 60.0, float(params.predict.nms_radius), 1.0,
                            disabled=not multi, key="nms_radius")
-    max_poses = int(sb.number_input("Max poses", 1, 50, int(params.predict.max_poses), disabled=not multi,
+    max_poses = int(sb.number_input("Max poses", 1, 50, int(defaults["max_poses"]), disabled=not multi,
                                     key="max_poses"))
     sb.header("Display")
     min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, viz.MIN_POSE_SCORE, 0.05, key="min_pose_score")
@@ -77,6 +81,7 @@ def sidebar(params: Params) -> dict[str, Any]:
     part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES), key="part")
     return dict(model_path=Path(model_path), stride=stride, input_size=input_size, multi=multi,
                 score_threshold=score_threshold, nms_radius=nms_radius, max_poses=max_poses,
+                tta={key: defaults[key] for key in ("scales", "flip") if key in defaults},
                 min_pose_score=min_pose_score, min_part_score=min_part_score, part=None if part == ALL_PARTS else part)
 
 
@@ -171,7 +176,7 @@ def main() -> None:
     st.info(f"Serving the **{info.kind}** model **{info.variant}** (stride {info.stride}) from "
             f"`{relative(info.path)}`")
     predictor = Predictor(model, input_size=c["input_size"], multi_pose=c["multi"], max_poses=c["max_poses"],
-                          score_threshold=c["score_threshold"], nms_radius=c["nms_radius"])
+                          score_threshold=c["score_threshold"], nms_radius=c["nms_radius"], **c["tta"])
 
     source = st.radio("Input", INPUTS, horizontal=True, key="input")
     try:

@@ -38,6 +38,10 @@ FLIP_PERMUTATION = np.arange(NUM_KEYPOINTS)
 for _a, _b in FLIP_PAIRS:
     FLIP_PERMUTATION[_a], FLIP_PERMUTATION[_b] = _b, _a
 del _a, _b
+# Edge e' of POSE_CHAIN that edge e becomes under a horizontal flip (both ends swapped left/right).
+EDGE_FLIP_PERMUTATION = np.array(
+    [POSE_CHAIN.index((int(FLIP_PERMUTATION[p]), int(FLIP_PERMUTATION[c]))) for p, c in POSE_CHAIN], dtype=np.int64
+)
 
 # COCO OKS per-keypoint sigmas (pycocotools' values).
 COCO_SIGMAS = np.array(

@@ -21,6 +21,9 @@ from posenet.errors import AnnotationError
 from posenet.pose import Pose
 
 if TYPE_CHECKING:
+    import torch
+
+    from posenet.params import Params
     from posenet.predict import Predictor
 
 log = logging.getLogger(__name__)
@@ -113,3 +116,13 @@ def evaluate_predictor(predictor: Predictor, annotations: str | os.PathLike | Ma
         poses[int(img["id"])] = predictor(read_image(images_dir / img["file_name"]))
     results = coco_results(poses)
     return evaluate_keypoints(data, results), results
+
+
+def evaluate_presets(params: Params, model: torch.nn.Module, annotations: str | os.PathLike | Mapping[str, Any],
+                     images_dir: str | os.PathLike, presets: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Metrics of ``model`` under each Predictor preset (over ``params.predict``) -> {preset: metrics}."""
+    from posenet.predict import Predictor
+
+    data = load_annotations(annotations)
+    return {preset: evaluate_predictor(Predictor.from_params(params, model=model, preset=preset), data, images_dir)[0]
+            for preset in presets}

@@ -21,6 +21,7 @@ MODEL_NAMES: tuple[str, ...] = ("mobilenet_v1_050", "mobilenet_v1_075", "mobilen
 WEIGHT_SOURCES: tuple[str, ...] = ("auto", "google", "npm", "local")
 DATA_SOURCES: tuple[str, ...] = ("local", "dataloop", "roboflow")
 DATA_FORMATS: tuple[str, ...] = ("dataloop", "roboflow_coco", "roboflow_yolov8", "roboflow_legacy", "coco")
+PREDICT_PRESETS: tuple[str, ...] = ("tfjs", "fast", "accurate")  # their settings: posenet.predict.PRESETS
 
 
 def _check(ok: bool, message: str) -> None:
@@ -79,9 +80,11 @@ class PredictParams:
     max_poses: int = 10
     score_threshold: float = 0.5
     nms_radius: float = 20.0
+    preset: str = "tfjs"
 
     def validate(self, stride: int) -> None:
         check_input_size("predict.input_size", self.input_size, stride)
+        _check_choice("predict.preset", self.preset, PREDICT_PRESETS)
         _check(self.max_poses >= 1, f"predict.max_poses = {self.max_poses} must be at least 1")
         _check(0.0 <= self.score_threshold <= 1.0, f"predict.score_threshold = {self.score_threshold} is not in [0, 1]")
         _check(self.nms_radius >= 0, f"predict.nms_radius = {self.nms_radius} must not be negative")

@@ -1,7 +1,9 @@
 """evaluate stage: COCO OKS keypoint metrics of the pretrained and the trained model on the val split.
 
 Reads params ``model`` and ``predict`` (the decoding settings every consumer uses) and writes
-``reports/metrics.json`` = ``{"pretrained": {AP, AP50, AP75, APm, APl, AR}, "trained": {...}}`` atomically.
+``reports/metrics.json`` = ``{"pretrained": {AP, AP50, AP75, APm, APl, AR}, "trained": {...},
+"pretrained_presets": {"tfjs": {...}, "fast": {...}, "accurate": {...}}}`` atomically: the first two under
+``predict.preset``, the last the pretrained model under every Predictor preset (README "Speed and accuracy").
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import logging
 import click
 
 from posenet.cli import setup_logging, user_errors
-from posenet.evaluate import evaluate_predictor
+from posenet.evaluate import evaluate_predictor, evaluate_presets
 from posenet.io import write_json_atomic
+from posenet.models import load_model
 from posenet.params import load_params
-from posenet.predict import Predictor
+from posenet.predict import PRESETS, Predictor
 
 log = logging.getLogger("stages.evaluate")
 
@@ -35,7 +38,7 @@ log = logging.getLogger("stages.evaluate")
 @user_errors
 def main(params_path: str, annotations: str, images_dir: str, pretrained: str | None, trained: str, out: str,
          verbose: bool) -> None:
-    """Evaluate the pretrained and the trained model on the val split -> reports/metrics.json."""
+    """Evaluate the pretrained and the trained model (and the pretrained one per preset) on the val split."""
     setup_logging(verbose)
     params = load_params(params_path)
     metrics = {}
@@ -43,6 +46,12 @@ def main(params_path: str, annotations: str, images_dir: str, pretrained: str | 
         predictor = Predictor.from_params(params, weights=weights)
         metrics[name], _ = evaluate_predictor(predictor, annotations, images_dir)
         log.info("%s: %s", name, ", ".join(f"{k} {v:.4f}" for k, v in metrics[name].items()))
+    others = [p for p in PRESETS if p != params.predict.preset]
+    presets = {params.predict.preset: metrics["pretrained"],
+               **evaluate_presets(params, load_model(params.model.name, params.model.stride, weights=pretrained),
+                                  annotations, images_dir, others)}
+    metrics["pretrained_presets"] = {p: presets[p] for p in PRESETS}
+    log.info("pretrained AP per preset: %s", ", ".join(f"{p} {m['AP']:.4f}" for p, m in presets.items()))
     write_json_atomic(out, metrics)
 
 

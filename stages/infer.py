@@ -21,7 +21,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from posenet.cli import setup_logging, user_errors
 from posenet.constants import VALID_STRIDES
 from posenet.infer import Inferencer, load_coco_image_ids
-from posenet.params import MODEL_NAMES, check_input_size, load_params
+from posenet.params import MODEL_NAMES, PREDICT_PRESETS, check_input_size, load_params
 from posenet.viz import MIN_PART_SCORE, MIN_POSE_SCORE
 
 log = logging.getLogger("infer")
@@ -48,6 +48,9 @@ log = logging.getLogger("infer")
 @click.option("--nms-radius", type=click.FloatRange(min=0), default=None,
               help="Model-input pixels [params predict.nms_radius]")
 @click.option("--max-poses", type=click.IntRange(min=1), default=None, help="[params predict.max_poses]")
+@click.option("--preset", type=click.Choice(PREDICT_PRESETS), default=None,
+              help="tfjs (TF.js exactly), fast or accurate (test-time augmentation); options above override it "
+                   "[params predict.preset]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--format", "fmt", type=click.Choice(["json", "coco"]), default="json", show_default=True,
               help="json: poses.json {image: [poses]}; coco: coco_results.json (needs --coco-annotations).")
@@ -64,7 +67,7 @@ log = logging.getLogger("infer")
 def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
          model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
-         device: str, fmt: str, coco_annotations: str | None, heatmap: str | None, no_render: bool,
+         preset: str | None, device: str, fmt: str, coco_annotations: str | None, heatmap: str | None, no_render: bool,
          min_part_score: float, min_pose_score: float, verbose: bool) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
     setup_logging(verbose)
@@ -78,19 +81,17 @@ def main(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: 
     coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
 
     from posenet.models import load_model
-    from posenet.predict import Predictor, resolve_device
+    from posenet.predict import Predictor, predictor_settings, resolve_device
     from posenet.serving import default_model, model_kind
 
     weights_path = Path(weights) if weights is not None else default_model(params, name)
     torch_device = resolve_device(device)
     model = load_model(name, out_stride, weights=weights_path, device=torch_device)
-    predictor = Predictor(
-        model, input_size=size,
-        multi_pose=params.predict.multi_pose if single_pose is None else not single_pose,
-        max_poses=max_poses or params.predict.max_poses,
-        score_threshold=params.predict.score_threshold if score_threshold is None else score_threshold,
-        nms_radius=params.predict.nms_radius if nms_radius is None else nms_radius,
-        device=torch_device)
+    settings = predictor_settings(params.predict, preset)  # params, the preset on top, given options on top of both
+    options = {"input_size": size, "multi_pose": None if single_pose is None else not single_pose,
+               "max_poses": max_poses, "score_threshold": score_threshold, "nms_radius": nms_radius}
+    settings.update({key: value for key, value in options.items() if value is not None})
+    predictor = Predictor(model, device=torch_device, **settings)
     log.info("serving the %s %s model from %s (stride %d, input %d, %s)", model_kind(weights_path), name,
              weights_path, out_stride, size, predictor.device)
     inferencer = Inferencer(predictor, out_dir, render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
