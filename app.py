@@ -51,6 +51,13 @@ def relative(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def apply_preset(params: Params) -> None:
+    """Preset changed: the decoding controls it sets take its values (the user may change them again)."""
+    defaults = predictor_settings(params.predict, st.session_state["preset"])
+    st.session_state["score_threshold"] = float(defaults["score_threshold"])
+    st.session_state["max_poses"] = int(defaults["max_poses"])
+
+
 def sidebar(params: Params) -> dict[str, Any]:
     """All controls; returns their values."""
     sb = st.sidebar
@@ -65,16 +72,17 @@ def sidebar(params: Params) -> dict[str, Any]:
     sb.header("Decoding")
     preset = sb.selectbox("Preset", PREDICT_PRESETS, index=PREDICT_PRESETS.index(params.predict.preset), key="preset",
                           help="tfjs: TF.js PoseNet exactly; fast: one larger input; accurate: two larger inputs "
-                               "and their mirror images fused (README: Speed and accuracy)")
+                               "and their mirror images fused (README: Speed and accuracy)",
+                          on_change=apply_preset, args=(params,))
     defaults = predictor_settings(params.predict, preset)
+    st.session_state.setdefault("score_threshold", float(defaults["score_threshold"]))  # later: apply_preset's
+    st.session_state.setdefault("max_poses", int(defaults["max_poses"]))
     multi = sb.radio("Poses", ("multi-pose", "single-pose"), index=0 if params.predict.multi_pose else 1,
                      horizontal=True, key="mode") == "multi-pose"
-    score_threshold = sb.slider("Pose score threshold", 0.0, 1.0, float(defaults["score_threshold"]), 0.05,
-                                disabled=not multi, key="score_threshold")
+    score_threshold = sb.slider("Pose score threshold", 0.0, 1.0, step=0.05, disabled=not multi, key="score_threshold")
     nms_radius = sb.slider("NMS radius (model-input px)", 1.0, 60.0, float(params.predict.nms_radius), 1.0,
                            disabled=not multi, key="nms_radius")
-    max_poses = int(sb.number_input("Max poses", 1, 50, int(defaults["max_poses"]), disabled=not multi,
-                                    key="max_poses"))
+    max_poses = int(sb.number_input("Max poses", 1, 50, disabled=not multi, key="max_poses"))
     sb.header("Display")
     min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, viz.MIN_POSE_SCORE, 0.05, key="min_pose_score")
     min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, viz.MIN_PART_SCORE, 0.05, key="min_part_score")
