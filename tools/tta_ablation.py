@@ -27,13 +27,15 @@ from posenet.predict import _sigmoid_like_tfjs
 from posenet.preprocess import letterbox, prepare_input, scale_poses, to_batch
 from posenet.tta import PoseMaps, average_maps, flip_maps, fuse_scales
 
-SIZES = (513, 641, 769, 1025)
+SIZES = (513, 577, 609, 641, 769, 1025)
 # (label, input sizes, flip, max poses, part score threshold, fusion, OKS-NMS threshold or 0, rescoring)
 SETTINGS = (
     ("tfjs (TF.js exactly)", (513,), False, 10, 0.5, "maps", 0.0, "tfjs"),
     ("513 + flip", (513,), True, 10, 0.5, "maps", 0.0, "tfjs"),
     ("513 + flip, 20 poses, threshold 0.2", (513,), True, 20, 0.2, "maps", 0.0, "tfjs"),
-    ("641, 20 poses, threshold 0.2 (fast)", (641,), False, 20, 0.2, "maps", 0.0, "tfjs"),
+    ("577, 20 poses, threshold 0.2", (577,), False, 20, 0.2, "maps", 0.0, "tfjs"),
+    ("609, 20 poses, threshold 0.2 (fast)", (609,), False, 20, 0.2, "maps", 0.0, "tfjs"),
+    ("641, 20 poses, threshold 0.2", (641,), False, 20, 0.2, "maps", 0.0, "tfjs"),
     ("769 + flip, 20 poses, threshold 0.2", (769,), True, 20, 0.2, "maps", 0.0, "tfjs"),
     ("1025 + flip, 20 poses, threshold 0.2", (1025,), True, 20, 0.2, "maps", 0.0, "tfjs"),
     ("769 + 1025 + flip, 10 poses, threshold 0.5", (769, 1025), True, 10, 0.5, "maps", 0.0, "tfjs"),
