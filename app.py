@@ -23,9 +23,9 @@ from posenet.constants import PART_NAMES
 from posenet.errors import ImageError, PosenetError
 from posenet.images import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, decode_image_bytes
 from posenet.models import PoseNet
-from posenet.params import Params, load_params
+from posenet.params import PREDICT_PRESETS, Params, load_params
 from posenet.pose import poses_to_json
-from posenet.predict import Predictor
+from posenet.predict import Predictor, predictor_settings
 from posenet.runtime import BACKENDS
 
 ROOT = Path(__file__).resolve().parent
@@ -52,6 +52,13 @@ def relative(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def apply_preset(params: Params) -> None:
+    """Preset changed: the decoding controls it sets take its values (the user may change them again)."""
+    defaults = predictor_settings(params.predict, st.session_state["preset"])
+    st.session_state["score_threshold"] = float(defaults["score_threshold"])
+    st.session_state["max_poses"] = int(defaults["max_poses"])
+
+
 def sidebar(params: Params) -> dict[str, Any]:
     """All controls; returns their values."""
     sb = st.sidebar
@@ -67,20 +74,26 @@ def sidebar(params: Params) -> dict[str, Any]:
                            help="How the forward pass runs: eager PyTorch, fused TorchScript, ONNX Runtime fp32 / "
                                 "int8, bfloat16 (see the README's backends table)")
     sb.header("Decoding")
+    preset = sb.selectbox("Preset", PREDICT_PRESETS, index=PREDICT_PRESETS.index(params.predict.preset), key="preset",
+                          help="tfjs: TF.js PoseNet exactly; fast: one larger input; accurate: two larger inputs "
+                               "and their mirror images fused (README: Speed and accuracy)",
+                          on_change=apply_preset, args=(params,))
+    defaults = predictor_settings(params.predict, preset)
+    st.session_state.setdefault("score_threshold", float(defaults["score_threshold"]))  # later: apply_preset's
+    st.session_state.setdefault("max_poses", int(defaults["max_poses"]))
     multi = sb.radio("Poses", ("multi-pose", "single-pose"), index=0 if params.predict.multi_pose else 1,
                      horizontal=True, key="mode") == "multi-pose"
-    score_threshold = sb.slider("Pose score threshold", 0.0, 1.0, float(params.predict.score_threshold), 0.05,
-                                disabled=not multi, key="score_threshold")
+    score_threshold = sb.slider("Pose score threshold", 0.0, 1.0, step=0.05, disabled=not multi, key="score_threshold")
     nms_radius = sb.slider("NMS radius (model-input px)", 1.0, 60.0, float(params.predict.nms_radius), 1.0,
                            disabled=not multi, key="nms_radius")
-    max_poses = int(sb.number_input("Max poses", 1, 50, int(params.predict.max_poses), disabled=not multi,
-                                    key="max_poses"))
+    max_poses = int(sb.number_input("Max poses", 1, 50, disabled=not multi, key="max_poses"))
     sb.header("Display")
     min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, drawing.MIN_POSE_SCORE, 0.05, key="min_pose_score")
     min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, drawing.MIN_PART_SCORE, 0.05, key="min_part_score")
     part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES), key="part")
     return dict(model_path=Path(model_path), stride=stride, input_size=input_size, backend=backend, multi=multi,
                 score_threshold=score_threshold, nms_radius=nms_radius, max_poses=max_poses,
+                preset=preset,
                 min_pose_score=min_pose_score, min_part_score=min_part_score, part=None if part == ALL_PARTS else part)
 
 
@@ -175,9 +188,10 @@ def main() -> None:
     st.info(f"Serving the **{info.kind}** model **{info.variant}** (stride {info.stride}) from "
             f"`{relative(info.path)}`")
     try:
-        predictor = Predictor(model, input_size=c["input_size"], multi_pose=c["multi"], max_poses=c["max_poses"],
-                              score_threshold=c["score_threshold"], nms_radius=c["nms_radius"], backend=c["backend"],
-                              calibration=ROOT / params.predict.calibration)
+        predictor = Predictor.from_params(
+            params, model=model, preset=c["preset"], input_size=c["input_size"], multi_pose=c["multi"],
+            max_poses=c["max_poses"], score_threshold=c["score_threshold"], nms_radius=c["nms_radius"],
+            backend=c["backend"], calibration=ROOT / params.predict.calibration)
     except PosenetError as err:
         st.error(f"Backend {c['backend']}: {err}")
         st.stop()

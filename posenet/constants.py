@@ -2,6 +2,10 @@
 
 import numpy as np
 
+__all__ = ["CHILD_IDS", "COCO_PART_NAMES", "DEFAULT_GOOGLE_URL", "DEFAULT_NPM_PACKAGE", "EDGE_FLIP_PERMUTATION",
+           "FLIP_PAIRS", "FLIP_PERMUTATION", "NUM_EDGES", "NUM_KEYPOINTS", "PARENT_IDS", "PART_NAMES", "POSE_CHAIN",
+           "SKELETON", "VALID_STRIDES"]
+
 PART_NAMES: tuple[str, ...] = (
     "nose", "leftEye", "rightEye", "leftEar", "rightEar",
     "leftShoulder", "rightShoulder", "leftElbow", "rightElbow", "leftWrist", "rightWrist",
@@ -37,6 +41,10 @@ FLIP_PERMUTATION = np.arange(NUM_KEYPOINTS)
 for _a, _b in FLIP_PAIRS:
     FLIP_PERMUTATION[_a], FLIP_PERMUTATION[_b] = _b, _a
 del _a, _b
+# Edge e' of POSE_CHAIN that edge e becomes under a horizontal flip (both ends swapped left/right).
+EDGE_FLIP_PERMUTATION = np.array(
+    [POSE_CHAIN.index((int(FLIP_PERMUTATION[p]), int(FLIP_PERMUTATION[c]))) for p, c in POSE_CHAIN], dtype=np.int64
+)
 
 VALID_STRIDES: tuple[int, ...] = (8, 16, 32)
 

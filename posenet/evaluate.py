@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -17,11 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from posenet.data.files import load_json
 from posenet.errors import AnnotationError
 from posenet.pose import Pose
 
 if TYPE_CHECKING:
+    import torch
+
+    from posenet.params import Params
     from posenet.predict import Predictor
+
+__all__ = ["METRIC_NAMES", "PERSON_CATEGORY_ID", "coco_results", "evaluate_keypoints", "evaluate_predictor",
+           "evaluate_presets", "load_annotations"]
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +53,9 @@ def load_annotations(annotations: str | os.PathLike | Mapping[str, Any]) -> dict
     if isinstance(annotations, Mapping):
         data, name = dict(annotations), "annotations"
     else:
-        name = str(annotations)
-        try:
-            data = json.loads(Path(annotations).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise AnnotationError(f"{name}: no such file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise AnnotationError(f"{name}: not a readable COCO JSON ({err.__class__.__name__})") from None
+        name, data = str(annotations), load_json(annotations)
+        if not isinstance(data, dict):
+            raise AnnotationError(f"{name}: not a COCO annotation file (a JSON object)")
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise AnnotationError(f"{name}: missing list field '{key}'")
@@ -113,3 +115,13 @@ def evaluate_predictor(predictor: Predictor, annotations: str | os.PathLike | Ma
         poses[int(img["id"])] = predictor(read_image(images_dir / img["file_name"]))
     results = coco_results(poses)
     return evaluate_keypoints(data, results), results
+
+
+def evaluate_presets(params: Params, model: torch.nn.Module, annotations: str | os.PathLike | Mapping[str, Any],
+                     images_dir: str | os.PathLike, presets: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Metrics of ``model`` under each Predictor preset (over ``params.predict``) -> {preset: metrics}."""
+    from posenet.predict import Predictor
+
+    data = load_annotations(annotations)
+    return {preset: evaluate_predictor(Predictor.from_params(params, model=model, preset=preset), data, images_dir)[0]
+            for preset in presets}

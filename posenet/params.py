@@ -19,11 +19,18 @@ from posenet.constants import DEFAULT_GOOGLE_URL, DEFAULT_NPM_PACKAGE, VALID_STR
 from posenet.errors import ParamsError
 from posenet.losses import LossWeights
 from posenet.models.mobilenet import VARIANTS, reachable_strides
+from posenet.presets import PRESET_NAMES
+
+__all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DataParams", "DataloopParams", "MODEL_NAMES",
+           "ModelParams", "PREDICT_PRESETS", "Params", "PredictParams", "RoboflowParams", "TargetsParams",
+           "TrainParams", "VisualizeParams", "WEIGHT_SOURCES", "WeightsParams", "check_backends", "check_input_size",
+           "check_model", "load_params"]
 
 MODEL_NAMES: tuple[str, ...] = tuple(VARIANTS)  # the layer tables are the one source of truth
 WEIGHT_SOURCES: tuple[str, ...] = ("auto", "google", "npm", "local")
 DATA_SOURCES: tuple[str, ...] = ("local", "dataloop", "roboflow")
 DATA_FORMATS: tuple[str, ...] = ("dataloop", "roboflow_coco", "roboflow_yolov8", "roboflow_legacy", "coco")
+PREDICT_PRESETS: tuple[str, ...] = PRESET_NAMES
 
 
 def _check(ok: bool, message: str) -> None:
@@ -101,10 +108,12 @@ class PredictParams:
     nms_radius: float = 20.0
     backend: str = "eager"
     calibration: str = "data/sample/dataloop/items"
+    preset: str = "tfjs"
 
     def validate(self, stride: int) -> None:
         check_input_size("predict.input_size", self.input_size, stride)
         check_backends("predict.backend", (self.backend,))
+        _check_choice("predict.preset", self.preset, PREDICT_PRESETS)
         _check(self.max_poses >= 1, f"predict.max_poses = {self.max_poses} must be at least 1")
         _check(0.0 <= self.score_threshold <= 1.0, f"predict.score_threshold = {self.score_threshold} is not in [0, 1]")
         _check(self.nms_radius >= 0, f"predict.nms_radius = {self.nms_radius} must not be negative")

@@ -7,7 +7,6 @@ rescale to the image. Defaults are the reference ``res513`` settings.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -23,11 +22,15 @@ from posenet.device import resolve_device
 from posenet.errors import ParamsError
 from posenet.pose import Pose
 from posenet.preprocess import Letterbox, prepare_input, scale_poses, to_batch, valid_input_size
+from posenet.presets import PRESETS
 from posenet.runtime.backends import check_backend, make_backend
+from posenet.tta import PoseMaps, average_maps, flip_maps, fuse_scales
 
 if TYPE_CHECKING:
     from posenet.models import PoseNetOutput
-    from posenet.params import Params
+    from posenet.params import Params, PredictParams
+
+__all__ = ["PRESETS", "Prediction", "Predictor", "predictor_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,16 @@ class Prediction:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+def predictor_settings(predict: PredictParams, preset: str | None = None) -> dict[str, Any]:
+    """Predictor keyword arguments: params ``predict`` with the preset's settings on top (default predict.preset)."""
+    name = predict.preset if preset is None else preset
+    if name not in PRESETS:
+        raise ParamsError(f"preset = {name!r} is not one of {', '.join(PRESETS)}")
+    return {"input_size": predict.input_size, "multi_pose": predict.multi_pose, "max_poses": predict.max_poses,
+            "score_threshold": predict.score_threshold, "nms_radius": predict.nms_radius, "backend": predict.backend,
+            "calibration": predict.calibration, **PRESETS[name]}
+
+
 def _sigmoid_like_tfjs(logits: np.ndarray) -> np.ndarray:
     """TF.js CPU sigmoid: ``1 / (1 + exp(-x))`` in double, stored as float32 (saturates to exactly 1.0)."""
     return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
@@ -67,12 +80,17 @@ class Predictor:
     backend: how the forward pass runs (``posenet.runtime.BACKENDS``: eager, fused, onnx, int8, bf16);
     calibration: int8 only, the folder of photos that calibrates the quantisation. Every backend but eager
     compiles a snapshot of the weights at construction: build a new Predictor after changing them.
+    Test-time augmentation (posenet.tta; the defaults are TF.js exactly): ``scales`` runs the model at
+    ``input_size * scale`` for each scale (rounded down to valid sizes) and fuses the maps on the largest grid,
+    which the decoder then reads (nms_radius stays in its pixels); ``flip`` adds each input mirrored, its maps
+    mirrored back and averaged in.
     """
 
     def __init__(self, model: torch.nn.Module, input_size: int | Sequence[int] = 513, multi_pose: bool = True,
                  max_poses: int = 10, score_threshold: float = 0.5, nms_radius: float = 20.0,
                  device: str | torch.device | None = None, backend: str = "eager",
-                 calibration: str | os.PathLike | None = None) -> None:
+                 calibration: str | os.PathLike | None = None, scales: Sequence[float] = (1.0,),
+                 flip: bool = False) -> None:
         self.device = resolve_device(device)
         check_backend(backend, self.device)  # before any work: a bad choice fails in one line
         self.model = model.to(self.device).eval()
@@ -92,60 +110,80 @@ class Predictor:
         self.nms_radius = float(nms_radius)
         self.backend_name = backend
         self.backend = make_backend(backend, self.model, self.device, calibration=calibration, input_hw=self.input_hw)
+        if len(scales) == 0 or min(scales) <= 0:
+            raise ParamsError(f"scales = {tuple(scales)!r} must be positive factors of the input size")
+        # Test-time augmentation (posenet.tta): model inputs of input_size * scale, decoded on the largest grid.
+        self.scales = tuple(float(s) for s in scales)
+        self.scale_hws = [tuple(valid_input_size(int(s * side), self.output_stride) for side in self.input_hw)
+                          for s in self.scales]
+        if min(min(hw) for hw in self.scale_hws) <= self.output_stride:
+            raise ParamsError(f"scales = {self.scales!r} shrink the input to the output stride or below")
+        self.flip = bool(flip)
 
     @classmethod
     def from_params(cls, params: Params, weights: str | os.PathLike | None = None,
                     device: str | torch.device | None = None, model: torch.nn.Module | None = None,
-                    **overrides: Any) -> Predictor:
-        """Predictor from a ``posenet.params.Params`` (predict section) for ``model``, or, when no model is
-        given, for ``load_model(params.model.name, params.model.stride, weights)``. ``overrides``: predict
-        settings (``input_size``, ``max_poses``, ...) that replace the params' values unless None."""
+                    preset: str | None = None, **overrides: Any) -> Predictor:
+        """Predictor from a ``posenet.params.Params`` for ``model``, or, when no model is given, for
+        ``load_model(params.model.name, params.model.stride, weights)``: the predict section, the ``preset`` (default
+        predict.preset) on top, then ``overrides`` (``input_size``, ``max_poses``, ``backend``, ...) unless None."""
+        settings = predictor_settings(params.predict, preset)
+        settings.update({k: v for k, v in overrides.items() if v is not None})
         if model is None:
             from posenet.models import load_model
 
             model = load_model(params.model.name, params.model.stride, weights=weights, device=device)
-        p = dataclasses.replace(params.predict, **{k: v for k, v in overrides.items() if v is not None})
-        return cls(model, input_size=p.input_size, multi_pose=p.multi_pose, max_poses=p.max_poses,
-                   score_threshold=p.score_threshold, nms_radius=p.nms_radius, device=device, backend=p.backend,
-                   calibration=p.calibration)
+        return cls(model, device=device, **settings)
 
     def __call__(self, image: np.ndarray) -> list[Pose]:
         """RGB uint8 [H, W, 3] -> poses in original image pixels."""
         return self.run(image).poses
-
-    def predict_batch(self, images: Sequence[np.ndarray]) -> list[list[Pose]]:
-        """Several RGB uint8 images (any sizes) in one forward pass -> poses per image."""
-        return [p.poses for p in self.run_batch(images)]
 
     def run(self, image: np.ndarray) -> Prediction:
         """One image -> Prediction (poses + raw maps + timings)."""
         return self.run_batch([image])[0]
 
     def run_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
-        """Images -> one Prediction each; the images share one batched forward pass."""
+        """Images -> one Prediction each; the images (and their mirrored copies) share a forward pass per scale."""
         if len(images) == 0:
             return []
-        t0 = time.perf_counter()
-        inputs, boxes = zip(*(prepare_input(img, self.input_hw) for img in images))
-        batch = to_batch(inputs, self.device)
-        t1 = time.perf_counter()
-        maps = [t.permute(0, 2, 3, 1).float().cpu().numpy() for t in self.forward(batch)]
-        t2 = time.perf_counter()
-        heat_logits, offsets, fwd, bwd = maps
         n = len(images)
+        per_scale = []  # (letterboxes, [heatmap logits, offsets, fwd, bwd] as numpy [N, h, w, C]) per input size
+        prep_s = forward_s = 0.0
+        for hw in self.scale_hws:
+            t0 = time.perf_counter()
+            inputs, boxes = zip(*(prepare_input(img, hw) for img in images))
+            batch = to_batch(inputs, self.device)
+            if self.flip:
+                batch = torch.cat([batch, batch.flip(-1)])
+            t1 = time.perf_counter()
+            per_scale.append((boxes, [t.permute(0, 2, 3, 1).float().cpu().numpy() for t in self.forward(batch)]))
+            prep_s, forward_s = prep_s + t1 - t0, forward_s + time.perf_counter() - t1
+        target = int(np.argmax([h * w for h, w in self.scale_hws]))
         predictions = []
         for b in range(n):
             t3 = time.perf_counter()
-            heat = _sigmoid_like_tfjs(heat_logits[b])
-            poses = self._decode(heat, offsets[b], fwd[b], bwd[b], boxes[b])
+            box = per_scale[target][0][b]
+            maps = fuse_scales([self._image_maps(m, b, n) for _, m in per_scale], [bx[b] for bx, _ in per_scale],
+                               box, self.output_stride)
+            poses = self._decode(*maps, box)
             t4 = time.perf_counter()
             predictions.append(Prediction(
-                poses=poses, heatmap_scores=heat, offsets=offsets[b], displacements_fwd=fwd[b],
-                displacements_bwd=bwd[b], input_hw=self.input_hw, padding=boxes[b].padding,
-                scale_yx=boxes[b].scale_yx, output_stride=self.output_stride,
-                timings_ms={"preprocess": (t1 - t0) * 1e3 / n, "forward": (t2 - t1) * 1e3 / n,
+                poses=poses, heatmap_scores=maps.heatmap_scores, offsets=maps.offsets,
+                displacements_fwd=maps.displacements_fwd, displacements_bwd=maps.displacements_bwd,
+                input_hw=box.input_hw, padding=box.padding, scale_yx=box.scale_yx, output_stride=self.output_stride,
+                timings_ms={"preprocess": prep_s * 1e3 / n, "forward": forward_s * 1e3 / n,
                             "decode": (t4 - t3) * 1e3}))
         return predictions
+
+    def _image_maps(self, maps: list[np.ndarray], b: int, n: int) -> PoseMaps:
+        """Image ``b``'s maps at one input size: sigmoid heatmaps, averaged with its mirrored copy's under flip."""
+        heat, off, fwd, bwd = maps
+        own = PoseMaps(_sigmoid_like_tfjs(heat[b]), off[b], fwd[b], bwd[b])
+        if not self.flip:
+            return own
+        mirrored = PoseMaps(_sigmoid_like_tfjs(heat[n + b]), off[n + b], fwd[n + b], bwd[n + b])
+        return average_maps([own, flip_maps(mirrored)])
 
     def forward(self, batch: torch.Tensor) -> PoseNetOutput:
         """Model outputs (NCHW float32) for a prepared batch [N, 3, Rh, Rw] on the device, through the backend:

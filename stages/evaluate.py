@@ -1,7 +1,9 @@
 """evaluate stage: COCO OKS keypoint metrics of the pretrained and the trained model on the val split.
 
 Reads params ``model`` and ``predict`` (the decoding settings every consumer uses) and writes
-``reports/metrics.json`` = ``{"pretrained": {AP, AP50, AP75, APm, APl, AR}, "trained": {...}}`` atomically.
+``reports/metrics.json`` = ``{"pretrained": {AP, AP50, AP75, APm, APl, AR}, "trained": {...},
+"pretrained_presets": {"tfjs": {...}, "fast": {...}, "accurate": {...}}}`` atomically: the first two under
+``predict.preset``, the last the pretrained model under every Predictor preset (README "Speed and accuracy").
 """
 
 from __future__ import annotations
@@ -10,24 +12,25 @@ import logging
 
 import click
 
-from posenet.cli import setup_logging, user_errors
-from posenet.evaluate import evaluate_predictor
+from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
+from posenet.evaluate import evaluate_predictor, evaluate_presets
 from posenet.io import write_json_atomic
+from posenet.models import PRETRAINED_DIR, TRAINED_MODEL, load_model
 from posenet.params import load_params
-from posenet.predict import Predictor
+from posenet.predict import PRESETS, Predictor
 
 log = logging.getLogger("stages.evaluate")
 
 
-@click.command()
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
 @click.option("--annotations", default="data/annotations/val.json", show_default=True,
               type=click.Path(dir_okay=False), help="Val split (canonical COCO keypoints).")
 @click.option("--images", "images_dir", default="data/images", show_default=True, type=click.Path(file_okay=False),
               help="Folder with the images named by the annotations.")
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
-              help="Pretrained weights (default models/pretrained/<model.name>.pt).")
-@click.option("--trained", default="models/trained/model.pt", show_default=True, type=click.Path(dir_okay=False),
+              help=f"Pretrained weights (default {PRETRAINED_DIR}/<model.name>.pt, or fetched on first use).")
+@click.option("--trained", default=str(TRAINED_MODEL), show_default=True, type=click.Path(dir_okay=False),
               help="Trained model file.")
 @click.option("--out", default="reports/metrics.json", show_default=True, type=click.Path(dir_okay=False),
               help="Metrics JSON.")
@@ -35,14 +38,20 @@ log = logging.getLogger("stages.evaluate")
 @user_errors
 def main(params_path: str, annotations: str, images_dir: str, pretrained: str | None, trained: str, out: str,
          verbose: bool) -> None:
-    """Evaluate the pretrained and the trained model on the val split -> reports/metrics.json."""
+    """Evaluate the pretrained and the trained model (and the pretrained one per preset) on the val split."""
     setup_logging(verbose)
     params = load_params(params_path)
+    models = {name: load_model(params.model.name, params.model.stride, weights=weights)
+              for name, weights in (("pretrained", pretrained), ("trained", trained))}
     metrics = {}
-    for name, weights in (("pretrained", pretrained), ("trained", trained)):
-        predictor = Predictor.from_params(params, weights=weights)
-        metrics[name], _ = evaluate_predictor(predictor, annotations, images_dir)
+    for name, model in models.items():
+        metrics[name], _ = evaluate_predictor(Predictor.from_params(params, model=model), annotations, images_dir)
         log.info("%s: %s", name, ", ".join(f"{k} {v:.4f}" for k, v in metrics[name].items()))
+    others = [p for p in PRESETS if p != params.predict.preset]
+    presets = {params.predict.preset: metrics["pretrained"],
+               **evaluate_presets(params, models["pretrained"], annotations, images_dir, others)}
+    metrics["pretrained_presets"] = {p: presets[p] for p in PRESETS}
+    log.info("pretrained AP per preset: %s", ", ".join(f"{p} {m['AP']:.4f}" for p, m in presets.items()))
     write_json_atomic(out, metrics)
 
 

@@ -95,6 +95,24 @@ def test_strides_follow_the_chosen_checkpoints_variant(app_root, at):
         wide.unlink()
 
 
+def test_accurate_preset_sets_its_decoding_defaults_and_test_time_augmentation(app_root, at):
+    at.selectbox(key="preset").set_value("accurate").run()
+    no_failure(at)
+    assert at.slider(key="score_threshold").value == 0.2 and at.number_input(key="max_poses").value == 20
+    assert not any("Session State" in w.value for w in at.warning)  # no default-vs-state clash
+    at.slider(key="min_pose_score").set_value(0.0)
+    data = MULTI.read_bytes()
+    upload(at, MULTI.name, data, "image/jpeg")
+    no_failure(at)
+    model = load_model("mobilenet_v1_075", 16, weights=app_root / "models" / "pretrained" / "mobilenet_v1_075.pt")
+    expected = Predictor(model, input_size=257, max_poses=20, score_threshold=0.2, scales=(1.5, 2.0),
+                         flip=True)(decode_image_bytes(data))
+    _, _, _, poses = rows_and_json(at)
+    assert len(poses) == len(expected) > 0
+    xy = np.array([[(k["x"], k["y"]) for k in p["keypoints"]] for p in poses])
+    np.testing.assert_allclose(xy, [p.keypoints for p in expected], atol=1e-3)
+
+
 @pytest.mark.parametrize("multi", [True, False])
 def test_upload_with_controls_agrees_with_predictor(app_root, at, multi):
     data = MULTI.read_bytes()

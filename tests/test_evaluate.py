@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from posenet.errors import AnnotationError
-from posenet.evaluate import METRIC_NAMES, coco_results, evaluate_keypoints, evaluate_predictor
+from posenet.evaluate import METRIC_NAMES, coco_results, evaluate_keypoints, evaluate_predictor, evaluate_presets
 from posenet.pose import Pose
 from posenet.predict import Predictor
 from reference_cases import SHARED, SHARED_EVAL, TESTS
@@ -87,3 +87,15 @@ def test_default_settings_reach_reference_ap_on_coco_mini(pretrained_model):
                                           COCO_MINI / "images")
     print("coco_mini AP at 513:", metrics)
     assert metrics["AP"] >= 0.275 and len(results) == 77
+
+
+@pytest.mark.slow
+@needs_coco_mini
+def test_accurate_preset_beats_tfjs_on_coco_mini(pretrained_model):
+    from posenet.params import Params
+
+    metrics = evaluate_presets(Params(), pretrained_model, COCO_MINI / "annotations.json", COCO_MINI / "images",
+                               ["tfjs", "accurate"])
+    print("coco_mini AP per preset:", {p: m["AP"] for p, m in metrics.items()})
+    assert metrics["tfjs"]["AP"] == pytest.approx(0.280, abs=0.005)
+    assert metrics["accurate"]["AP"] > metrics["tfjs"]["AP"] + 0.05

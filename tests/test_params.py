@@ -51,6 +51,7 @@ def test_missing_file_gives_defaults(tmp_path):
         ("predict", "input_size", 500, "predict.input_size"),
         ("targets", "input_size", 256, "targets.input_size"),
         ("predict", "score_threshold", 1.5, "predict.score_threshold"),
+        ("predict", "preset", "fastest", "predict.preset"),
         ("train", "lr", 0, "train.lr"),
         ("train", "wandb", "maybe", "train.wandb"),
         ("weights", "source", "ftp", "weights.source"),

@@ -5,14 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from reference_cases import (
+    KP_TOL,
+    LOCAL_CASES,
+    SCORE_TOL,
+    SHARED_CASES,
+    case_id,
+    image_path,
+    load_case,
+    pose_diffs,
+    read_like_harness,
+)
 
 from posenet.decode import decode_single_pose
 from posenet.errors import ParamsError
-from posenet.params import Params, PredictParams
-from posenet.predict import Predictor
+from posenet.params import PREDICT_PRESETS, Params, PredictParams
+from posenet.predict import PRESETS, Predictor, predictor_settings
 from posenet.preprocess import letterbox, scale_poses
-from reference_cases import (KP_TOL, LOCAL_CASES, SCORE_TOL, SHARED_CASES, case_id, image_path,
-                             load_case, pose_diffs, read_like_harness)
 
 
 def predictor_for(model, arrays, ref, multi_pose=True):
@@ -68,8 +77,7 @@ def test_batch_equals_single_and_prediction_fields(pretrained_model):
         assert got.heatmap_scores.shape == (9, 9, 17) and got.offsets.shape == (9, 9, 34)
         assert got.displacements_fwd.shape == got.displacements_bwd.shape == (9, 9, 32)
         assert set(got.timings_ms) == {"preprocess", "forward", "decode"}
-    assert [len(p) for p in predictor.predict_batch(images)] == [len(p.poses) for p in batch]
-    assert predictor.predict_batch([]) == []
+    assert predictor.run_batch([]) == []
 
 
 def test_input_size_rounding_and_bad_settings(pretrained_model):
@@ -105,3 +113,31 @@ def test_cuda_matches_cpu(pretrained_model):
     kp, sc = pose_diffs(gpu.poses, ref["multi_poses"])
     assert kp <= KP_TOL and sc <= SCORE_TOL, (kp, sc)
     assert torch.backends.cudnn.allow_tf32  # the global default is left as it was
+
+
+def test_presets(pretrained_model):
+    assert tuple(PRESETS) == PREDICT_PRESETS and PRESETS["tfjs"] == {}
+    params = Params(predict=PredictParams(max_poses=7))
+    tfjs = Predictor.from_params(params, model=pretrained_model, device="cpu")
+    assert tfjs.scale_hws == [(513, 513)] and not tfjs.flip and tfjs.max_poses == 7
+    accurate = Predictor.from_params(params, model=pretrained_model, device="cpu", preset="accurate")
+    assert accurate.scale_hws == [(769, 769), (1025, 1025)] and accurate.flip and accurate.max_poses == 20
+    assert predictor_settings(params.predict, "fast")["input_size"] == 513
+    with pytest.raises(ParamsError, match="preset"):
+        Predictor.from_params(params, model=pretrained_model, preset="best")
+    with pytest.raises(ParamsError, match="scales"):
+        Predictor(pretrained_model, scales=(1.0, 0.0))
+
+
+def test_flip_and_repeated_scales_end_to_end(pretrained_model):
+    """Flip TTA keeps the mirrored copy in one batch; a scale given twice fuses to that scale alone."""
+    image = read_like_harness(image_path(LOCAL_CASES[0], load_case(LOCAL_CASES[0])[1]))
+    plain = Predictor(pretrained_model, input_size=257, device="cpu").run(image)
+    flip = Predictor(pretrained_model, input_size=257, flip=True, device="cpu").run(image)
+    twice = Predictor(pretrained_model, input_size=257, flip=True, scales=(1.0, 1.0), device="cpu").run(image)
+    assert flip.heatmap_scores.shape == plain.heatmap_scores.shape == (17, 17, 17) and flip.input_hw == (257, 257)
+    assert not np.array_equal(flip.heatmap_scores, plain.heatmap_scores)
+    np.testing.assert_array_equal(twice.heatmap_scores, flip.heatmap_scores)
+    assert [p.score for p in twice.poses] == [p.score for p in flip.poses] and len(flip.poses) > 0
+    two_sizes = Predictor(pretrained_model, input_size=257, scales=(1.0, 1.5), device="cpu").run(image)
+    assert two_sizes.input_hw == (385, 385) and two_sizes.heatmap_scores.shape == (25, 25, 17)

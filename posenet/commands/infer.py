@@ -24,7 +24,7 @@ from posenet.constants import VALID_STRIDES
 from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
 from posenet.infer import Inferencer, load_coco_image_ids
 from posenet.models.pretrained import PRETRAINED_DIR, TRAINED_MODEL, default_model_file
-from posenet.params import MODEL_NAMES, check_input_size, load_params
+from posenet.params import MODEL_NAMES, PREDICT_PRESETS, check_input_size, load_params
 from posenet.runtime.backends import BACKENDS
 
 log = logging.getLogger("posenet.infer")
@@ -51,6 +51,9 @@ log = logging.getLogger("posenet.infer")
 @click.option("--nms-radius", type=click.FloatRange(min=0), default=None,
               help="Model-input pixels [params predict.nms_radius]")
 @click.option("--max-poses", type=click.IntRange(min=1), default=None, help="[params predict.max_poses]")
+@click.option("--preset", type=click.Choice(PREDICT_PRESETS), default=None,
+              help="tfjs (TF.js exactly), fast or accurate (test-time augmentation); options above override it "
+                   "[params predict.preset]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Inference backend (onnx/int8 need the [onnx] extra) [params predict.backend]")
@@ -71,7 +74,7 @@ log = logging.getLogger("posenet.infer")
 def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
          model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
-         device: str, backend: str | None, batch: int, fmt: str, coco_annotations: str | None, heatmap: str | None,
+         preset: str | None, device: str, backend: str | None, batch: int, fmt: str, coco_annotations: str | None, heatmap: str | None,
          no_render: bool, min_part_score: float, min_pose_score: float) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
     if not inputs and webcam is None:
@@ -92,7 +95,7 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     weights_path = Path(weights) if weights is not None else default_model_file(name, **params.weights.fetch_options())
     model = load_model(name, out_stride, weights=weights_path, device=torch_device)
     predictor = Predictor.from_params(
-        params, model=model, device=torch_device, input_size=size, max_poses=max_poses,
+        params, model=model, device=torch_device, preset=preset, input_size=input_size, max_poses=max_poses,
         multi_pose=None if single_pose is None else not single_pose, score_threshold=score_threshold,
         nms_radius=nms_radius, backend=backend)
     shown = weights_path.relative_to(Path.cwd()) if weights_path.is_relative_to(Path.cwd()) else weights_path

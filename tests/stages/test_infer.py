@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from posenet.constants import NUM_KEYPOINTS, PART_NAMES
 from posenet.images import read_image
+from posenet.predict import Predictor
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO / "tests" / "data" / "images"
@@ -98,6 +99,18 @@ def test_single_pose_gives_one_pose_per_image(infer, tmp_path):
     poses = json.loads((tmp_path / "poses.json").read_text())
     assert [len(v) for v in poses.values()] == [1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["poses.json"]
+
+
+def test_preset_runs_its_settings_and_given_options_win(infer, tmp_path, pretrained_model):
+    photo = PHOTOS / "multi_skiing.jpg"
+    result = infer(str(photo), "--out", str(tmp_path), "--preset", "accurate", "--max-poses", "3", "--no-render")
+    assert result.exit_code == 0, result.output
+    (poses,) = json.loads((tmp_path / "poses.json").read_text()).values()
+    expected = Predictor(pretrained_model, input_size=int(SIZE), max_poses=3, score_threshold=0.2, scales=(1.5, 2.0),
+                         flip=True)(read_image(photo))
+    assert len(poses) == len(expected) == 3
+    np.testing.assert_allclose([[(k["x"], k["y"]) for k in p["keypoints"]] for p in poses],
+                               [p.keypoints for p in expected], atol=1e-3)
 
 
 def test_video_comes_back_annotated_with_every_frame(infer, tmp_path):

@@ -87,8 +87,11 @@ def test_train_then_evaluate(workdir, load_stage):
         "--trained", str(workdir / "trained.pt"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     metrics = json.loads(out.read_text())
-    assert set(metrics) == {"pretrained", "trained"}
-    assert all(set(m) == METRICS and all(0.0 <= v <= 1.0 or v == -1.0 for v in m.values()) for m in metrics.values())
+    presets = metrics.pop("pretrained_presets")
+    assert set(metrics) == {"pretrained", "trained"} and list(presets) == ["tfjs", "fast", "accurate"]
+    assert presets["tfjs"] == metrics["pretrained"]  # params.yaml's preset is tfjs: evaluated once
+    assert all(set(m) == METRICS and all(0.0 <= v <= 1.0 or v == -1.0 for v in m.values())
+               for m in (*metrics.values(), *presets.values()))
 
 
 def test_train_stage_empty_split_exits_2_without_output(workdir):
