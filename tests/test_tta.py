@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from posenet.codec import PersonLabCodec
 from posenet.constants import FLIP_PERMUTATION
 from posenet.decode import decode_multiple_poses
 from posenet.preprocess import letterbox
-from posenet.targets import build_targets
 from posenet.tta import PoseMaps, average_maps, flip_maps, fuse_scales, resample_maps
 
 STRIDE = 16
@@ -21,7 +21,7 @@ POSE = np.array([[121.3, 50.2], [114.1, 42.7], [129.6, 43.9], [104.8, 47.5], [13
 def pose_maps(keypoints_xy: np.ndarray, input_size: int) -> PoseMaps:
     """Decodable maps of one person: Gaussian heatmap peaks (sigma 12 px), exact offset/displacement fields."""
     kps = np.concatenate([keypoints_xy, np.full((17, 1), 2.0)], axis=1)[None]
-    t = build_targets(kps, (input_size, input_size), STRIDE, radius=4 * input_size)
+    t = PersonLabCodec((input_size, input_size), STRIDE, radius=4 * input_size).encode(kps)
     grid = np.arange(t.heatmaps.shape[1]) * STRIDE
     d2 = (grid[:, None, None] - keypoints_xy[:, 1]) ** 2 + (grid[None, :, None] - keypoints_xy[:, 0]) ** 2
     heat = np.exp(-d2 / (2 * 12.0 ** 2)).astype(np.float32)
