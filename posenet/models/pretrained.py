@@ -17,19 +17,44 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from posenet.constants import DEFAULT_GOOGLE_URL, DEFAULT_NPM_PACKAGE
 from posenet.errors import ModelError
 from posenet.models.checkpoint import checkpoint_variant, load_checkpoint, save_checkpoint
-from posenet.models.mobilenet import get_variant
+from posenet.models.mobilenet import VARIANTS, get_variant
 
-__all__ = ["CHECKPOINTS_DIR", "PRETRAINED_DIR", "PROJECT_ROOT", "TRAINED_MODEL", "cached_pretrained_path",
+__all__ = ["CHECKPOINTS_DIR", "PRETRAINED_CFGS", "PRETRAINED_DIR", "PROJECT_ROOT", "PretrainedCfg", "TRAINED_MODEL",
+           "cached_pretrained_path", "pretrained_cfg",
            "default_model_file", "pretrained_checkpoint", "pretrained_dir", "pretrained_path", "project_root",
            "trained_model_for", "trained_path", "weights_options_from_env"]
 
 log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class PretrainedCfg:
+    """Where one variant's pretrained weights come from (like timm's ``default_cfgs``). Every variant takes RGB
+    ``x / 127.5 - 1`` inputs of side ``k * stride + 1`` (posenet.preprocess), TF.js's default being 513."""
+
+    variant: str
+    google_dir: str  # folder of its legacy manifest under ``weights.google_url``
+    in_npm: bool  # shipped by the npm package (DEFAULT_NPM_PACKAGE): Google's 0.75 net only
+    checkpoint: str  # file name under models/pretrained/ and in the user cache
+
+
+PRETRAINED_CFGS: dict[str, PretrainedCfg] = {
+    name: PretrainedCfg(name, google_dir=name, in_npm=name == "mobilenet_v1_075", checkpoint=f"{name}.pt")
+    for name in VARIANTS
+}
+
+
+def pretrained_cfg(name: str) -> PretrainedCfg:
+    """The pretrained config of variant ``name`` (ModelError naming the known ones otherwise)."""
+    get_variant(name)
+    return PRETRAINED_CFGS[name]
+
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PRETRAINED_DIR = Path("models") / "pretrained"
@@ -50,7 +75,7 @@ def pretrained_dir(root: str | os.PathLike | None = None) -> Path:
 
 def pretrained_path(name: str, root: str | os.PathLike | None = None) -> Path:
     """Where the convert stage writes the pretrained checkpoint of variant ``name`` under project ``root``."""
-    return pretrained_dir(root) / f"{name}.pt"
+    return pretrained_dir(root) / pretrained_cfg(name).checkpoint
 
 
 def trained_path(root: str | os.PathLike | None = None) -> Path:
@@ -62,7 +87,7 @@ def cached_pretrained_path(name: str) -> Path:
     """The per-machine copy of the pretrained checkpoint of ``name`` (``$POSENET_CACHE/pretrained/<name>.pt``)."""
     from posenet.weights.sources import cache_dir
 
-    return cache_dir() / "pretrained" / f"{name}.pt"
+    return cache_dir() / "pretrained" / pretrained_cfg(name).checkpoint
 
 
 def weights_options_from_env() -> dict[str, Any]:

