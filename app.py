@@ -116,7 +116,8 @@ def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict[str, 
     st.caption("Timing: " + ", ".join(f"{k} {v:.1f} ms" for k, v in timings.items())
                + f" — total {sum(timings.values()):.1f} ms")
     left, right = st.columns(2)
-    left.image(drawing.draw_poses(image, poses, c["min_part_score"], c["min_pose_score"]), caption="Poses", width="stretch")
+    left.image(drawing.draw_poses(image, poses, c["min_part_score"], c["min_pose_score"]), caption="Poses",
+               width="stretch")
     right.image(drawing.heatmap_overlay(image, prediction, c["part"]), width="stretch",
                 caption=f"Heatmap score: {c['part'] or ALL_PARTS}")
     st.subheader("Poses")

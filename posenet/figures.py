@@ -68,7 +68,8 @@ def heatmap_grid(image_rgb: np.ndarray, prediction: Prediction, title: str | Non
     axes = fig.subplots(3, 6)
     gray = np.repeat(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
     strong = _strong(prediction.poses, min_pose_score)
-    _show(axes.flat[0], draw_poses(image_rgb, strong, min_pose_score=min_pose_score), f"{len(strong)} poses with score >= {min_pose_score}")
+    _show(axes.flat[0], draw_poses(image_rgb, strong, min_pose_score=min_pose_score),
+          f"{len(strong)} poses with score >= {min_pose_score}")
     mappable = None
     for k in range(NUM_KEYPOINTS):
         ax = axes.flat[k + 1]
@@ -114,7 +115,8 @@ def offset_field(image_rgb: np.ndarray, prediction: Prediction, part: int | str,
     sel = np.nonzero(score >= min_score)
     dy = prediction.offsets[:, :, k][sel] * scale_y
     dx = prediction.offsets[:, :, k + NUM_KEYPOINTS][sel] * scale_x
-    fig, ax = _field_axes(image_rgb, f"short-range offsets: {PART_NAMES[k]} ({len(dy)} cells with score >= {min_score})")
+    fig, ax = _field_axes(image_rgb,
+                          f"short-range offsets: {PART_NAMES[k]} ({len(dy)} cells with score >= {min_score})")
     _quiver(ax, xs[sel[1]], ys[sel[0]], dx, dy, score[sel], "heatmap score of the cell")
     _mark_keypoints(ax, _strong(prediction.poses, min_pose_score), [k])
     return fig

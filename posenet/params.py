@@ -95,7 +95,8 @@ class WeightsParams:
 
     def validate(self) -> None:
         _check_choice("weights.source", self.source, WEIGHT_SOURCES)
-        _check(self.source != "local" or bool(self.local_dir), "weights.local_dir must be set for weights.source = local")
+        _check(self.source != "local" or bool(self.local_dir),
+               "weights.local_dir must be set for weights.source = local")
         _check(self.timeout_s > 0, f"weights.timeout_s = {self.timeout_s} must be positive")
 
 
@@ -207,7 +208,8 @@ class TrainParams:
         _check(self.weight_decay >= 0, f"train.weight_decay = {self.weight_decay} must not be negative")
         _check(self.batch_size >= 1, f"train.batch_size = {self.batch_size} must be at least 1")
         _check(self.epochs >= 1 or self.max_steps >= 1, "train.epochs or train.max_steps must be at least 1")
-        _check(self.max_steps >= 0 and self.warmup_steps >= 0, "train.max_steps and train.warmup_steps must not be negative")
+        _check(self.max_steps >= 0 and self.warmup_steps >= 0,
+               "train.max_steps and train.warmup_steps must not be negative")
         _check(self.checkpoint_every >= 1, f"train.checkpoint_every = {self.checkpoint_every} must be at least 1")
         _check(self.eval_every >= 0, f"train.eval_every = {self.eval_every} must not be negative")
         _check(self.num_workers >= 0, f"train.num_workers = {self.num_workers} must not be negative")

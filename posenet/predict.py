@@ -100,7 +100,8 @@ class Predictor:
             raise ParamsError(f"input_size = {input_size!r} must be larger than the output stride {self.output_stride}")
         self.input_hw = tuple(valid_input_size(int(s), self.output_stride) for s in sizes)
         if self.input_hw != sizes:
-            log.info("input size %s rounded down to the valid %s (k * %d + 1)", sizes, self.input_hw, self.output_stride)
+            log.info("input size %s rounded down to the valid %s (k * %d + 1)", sizes, self.input_hw,
+                     self.output_stride)
         self.codec = PersonLabCodec(self.input_hw, self.output_stride)
         if max_poses < 1:
             raise ParamsError(f"max_poses = {max_poses} must be at least 1")

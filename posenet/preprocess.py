@@ -24,7 +24,8 @@ __all__ = ["Letterbox", "check_image", "js_round", "letterbox", "prepare_input",
 
 
 def valid_input_size(size: int, output_stride: int) -> int:
-    """A model input side TF.js accepts: ``size`` if ``(size - 1) % stride == 0`` else ``floor(size/stride)*stride + 1``."""
+    """A model input side TF.js accepts: ``size`` if ``(size - 1) % stride == 0``
+    else ``floor(size/stride)*stride + 1``."""
     if (size - 1) % output_stride == 0:
         return int(size)
     return (size // output_stride) * output_stride + 1
@@ -141,7 +142,8 @@ def prepare_input(image: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndar
 
 
 def to_batch(inputs: Sequence[np.ndarray], device: str | torch.device = "cpu") -> torch.Tensor:
-    """Model inputs float32 [Rh, Rw, 3] (all one size, from :func:`prepare_input`) -> NCHW [N, 3, Rh, Rw] on ``device``."""
+    """Model inputs float32 [Rh, Rw, 3] (all one size, from :func:`prepare_input`) -> NCHW [N, 3, Rh, Rw]
+    on ``device``."""
     return torch.from_numpy(np.stack(inputs)).permute(0, 3, 1, 2).contiguous().to(device)
 
 

@@ -36,7 +36,8 @@ def main(params_path: str, source: str | None, fmt: str | None, path: str | None
     """Read a Dataloop / Roboflow / COCO keypoint export and write the canonical train/val dataset."""
     setup_logging(verbose)
     params = load_params(params_path)
-    overrides = {k: v for k, v in {"source": source, "format": fmt, "path": path, "images": images}.items() if v is not None}
+    overrides = {k: v for k, v in {"source": source, "format": fmt, "path": path, "images": images}.items()
+                 if v is not None}
     data = dataclasses.replace(params.data, **overrides)
     data.validate()
     start = time.perf_counter()

@@ -1,7 +1,8 @@
 """train stage: fine-tune PoseNet (or train from scratch) -> models/trained/model.pt, checkpoints, dvclive/.
 
 Reads params ``model``, ``targets``, ``train`` (and ``predict`` for the per-epoch val AP); options override
-them. The val loss reads the val targets of the generate_targets stage (``--targets``/val). Multi-GPU / multi-process: ``torchrun --nproc_per_node N stages/train.py`` (DDP; gloo on CPU).
+them. The val loss reads the val targets of the generate_targets stage (``--targets``/val). Multi-GPU /
+multi-process: ``torchrun --nproc_per_node N stages/train.py`` (DDP; gloo on CPU).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Per val image (at most ``visualize.max_images``): ground truth, pretrained and trained skeletons side by side
 (``<stem>_skeletons.png``), the trained model's 17 heatmaps (``<stem>_heatmaps.png``), its short-range offsets
 (``<stem>_offsets.png``) and mid-range displacements (``<stem>_displacements.png``) for the strongest part and
-the longest confident edge; plus the training curves from DVCLive (``training_curves.png``) and one contact sheet of the trained
-model's skeletons on every rendered image (``contact_sheet.png``).
+the longest confident edge; plus the training curves from DVCLive (``training_curves.png``) and one contact sheet
+of the trained model's skeletons on every rendered image (``contact_sheet.png``).
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def main(params_path: str, annotations: str, images_dir: str, pretrained: str | 
     log.info("rendering %d val images with %s (stride %d, input %d)", len(records), name, stride,
              params.predict.input_size)
     with atomic_dir(out) as tmp:
-        figures.render_val_figures(records, persons, images_dir, pretrained_predictor, trained_predictor, tmp, min_score)
+        figures.render_val_figures(records, persons, images_dir, pretrained_predictor, trained_predictor, tmp,
+                                   min_score)
         if Path(metrics_dir).is_dir():
             figures.save_figure(figures.training_curves(metrics_dir), tmp / "training_curves.png")
         else:

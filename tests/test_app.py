@@ -10,9 +10,9 @@ import json
 
 import numpy as np
 import pytest
+from app_support import PHOTO, REPO, make_app_root, write_walk_video
 from streamlit.testing.v1 import AppTest
 
-from app_support import PHOTO, REPO, make_app_root, write_walk_video
 from posenet.images import decode_image_bytes
 from posenet.models import create_model, load_model, pretrained, save_checkpoint
 from posenet.predict import Predictor

@@ -85,7 +85,8 @@ def browser(tmp_path):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chrome-profile'}", "--window-size=1400,1800"):
+                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chrome-profile'}",
+                 "--window-size=1400,1800"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(STARTUP_S)

@@ -53,7 +53,8 @@ def test_heatmap_follows_letterbox_geometry(image_hw):
 
 
 def test_part_index_accepts_names_and_indices():
-    assert drawing.part_index("leftWrist") == drawing.part_index("left_wrist") == drawing.part_index(9) == drawing.part_index("9") == 9
+    assert (drawing.part_index("leftWrist") == drawing.part_index("left_wrist") == drawing.part_index(9)
+            == drawing.part_index("9") == 9)
     with pytest.raises(PosenetError, match="unknown keypoint"):
         drawing.part_index("tail")
 

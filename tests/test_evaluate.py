@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from reference_cases import SHARED, SHARED_EVAL, TESTS
 
 from posenet.errors import AnnotationError
 from posenet.evaluate import METRIC_NAMES, coco_results, evaluate_keypoints, evaluate_predictor, evaluate_presets
 from posenet.pose import Pose
 from posenet.predict import Predictor
-from reference_cases import SHARED, SHARED_EVAL, TESTS
 
 TINY = TESTS / "data" / "coco_tiny"
 COCO_MINI = SHARED_EVAL / "coco_mini"

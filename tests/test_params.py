@@ -1,6 +1,6 @@
+import dataclasses
 from pathlib import Path
 
-import dataclasses
 import pytest
 import yaml
 
@@ -98,7 +98,8 @@ def test_unreachable_stride_fails_before_any_work(tmp_path):
     raw["model"].update(name="mobilenet_v1_075", stride=32)
     raw["predict"]["input_size"] = 513
     raw["targets"]["input_size"] = 257
-    with pytest.raises(ParamsError, match=r"model\.stride = 32 is not reachable by mobilenet_v1_075 \(reachable: 8, 16\)"):
+    with pytest.raises(ParamsError,
+                       match=r"model\.stride = 32 is not reachable by mobilenet_v1_075 \(reachable: 8, 16\)"):
         load_params(_write(tmp_path, raw))
     raw["model"]["name"] = "mobilenet_v1_100"
     assert load_params(_write(tmp_path, raw)).model.stride == 32

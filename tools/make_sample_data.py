@@ -60,7 +60,8 @@ def dataloop_item(image: dict, persons: list[dict], size_bytes: int) -> dict:
     for person in persons:
         pose_id = _id("pose", person["id"])
         annotations.append(_annotation(item_id, pose_id, "pose", "person",
-                                       {"templateId": TEMPLATE_ID, "instanceId": _id("instance", person["id"])}, None, {}))
+                                       {"templateId": TEMPLATE_ID, "instanceId": _id("instance", person["id"])},
+                                       None, {}))
         for k, (x, y, v) in enumerate(zip(*[iter(person["keypoints"])] * 3)):
             if v > 0:
                 annotations.append(_annotation(item_id, _id("point", person["id"], k), "point", DATALOOP_LABELS[k],
@@ -68,7 +69,8 @@ def dataloop_item(image: dict, persons: list[dict], size_bytes: int) -> dict:
                                                {"visibility": "Visible" if v == 2 else "Occluded"}))
     name = image["file_name"]
     return {
-        "id": item_id, "datasetId": DATASET_ID, "url": _gate("items", item_id), "dataset": _gate("datasets", DATASET_ID),
+        "id": item_id, "datasetId": DATASET_ID, "url": _gate("items", item_id),
+        "dataset": _gate("datasets", DATASET_ID),
         "createdAt": "2024-05-24T09:00:00.000Z", "dir": "/", "filename": f"/{name}", "type": "file", "hidden": False,
         "metadata": {"system": {"channels": 3, "height": image["height"], "width": image["width"], "isBinary": True,
                                 "mimetype": "image/jpeg", "originalname": name, "size": size_bytes}},
@@ -165,7 +167,8 @@ def main(coco_dir: str, out: str, copy: bool) -> None:
                  "nc": 1, "names": ["person"],
                  "roboflow": {"workspace": "posenet-sample", "project": "coco-mini-keypoints", "version": 1,
                               "license": "CC BY 4.0", "url": "https://cocodataset.org"}}
-    (out_dir / "roboflow_yolov8" / "data.yaml").write_text(yaml.safe_dump(data_yaml, sort_keys=False, default_flow_style=None), encoding="utf-8")
+    (out_dir / "roboflow_yolov8" / "data.yaml").write_text(
+        yaml.safe_dump(data_yaml, sort_keys=False, default_flow_style=None), encoding="utf-8")
     click.echo(f"{len(images)} images, {sum(map(len, persons_of.values()))} persons -> {out_dir}")
 
 

@@ -44,7 +44,8 @@ log = logging.getLogger("posenet.infer")
                    f"pretrained weights: {PRETRAINED_DIR}/<model>.pt, or fetched once into the user cache]")
 @click.option("--stride", type=click.Choice([str(s) for s in VALID_STRIDES]), default=None,
               help="Output stride [params model.stride]")
-@click.option("--input-size", type=int, default=None, help="Model input side, k * stride + 1 [params predict.input_size]")
+@click.option("--input-size", type=int, default=None,
+              help="Model input side, k * stride + 1 [params predict.input_size]")
 @click.option("--single-pose/--multi-pose", "single_pose", default=None, help="[params predict.multi_pose]")
 @click.option("--score-threshold", type=click.FloatRange(0, 1), default=None,
               help="Part score a pose root needs [params predict.score_threshold]")
@@ -63,7 +64,8 @@ log = logging.getLogger("posenet.infer")
               help="json: poses.json {image: [poses]}; coco: coco_results.json (needs --coco-annotations).")
 @click.option("--coco-annotations", type=click.Path(dir_okay=False), default=None,
               help="COCO annotation JSON giving the image ids (matched by file name) for --format coco.")
-@click.option("--heatmap", default=None, help="Blend this keypoint's heatmap under the overlays (name, index or 'all').")
+@click.option("--heatmap", default=None,
+              help="Blend this keypoint's heatmap under the overlays (name, index or 'all').")
 @click.option("--no-render", is_flag=True, help="Write poses only: no overlays or annotated videos (benchmark mode).")
 @click.option("--min-part-score", type=click.FloatRange(0, 1), default=MIN_PART_SCORE, show_default=True,
               help="Drawing only: hide keypoints below this score.")
@@ -74,8 +76,8 @@ log = logging.getLogger("posenet.infer")
 def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
          model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
-         preset: str | None, device: str, backend: str | None, batch: int, fmt: str, coco_annotations: str | None, heatmap: str | None,
-         no_render: bool, min_part_score: float, min_pose_score: float) -> None:
+         preset: str | None, device: str, backend: str | None, batch: int, fmt: str, coco_annotations: str | None,
+         heatmap: str | None, no_render: bool, min_part_score: float, min_pose_score: float) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
     if not inputs and webcam is None:
         raise click.UsageError("give INPUTS (image files, folders, globs, videos) or --webcam INDEX")

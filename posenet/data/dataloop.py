@@ -77,7 +77,8 @@ def read_dataloop(root: str | Path, occluded_values: tuple[str, ...] = OCCLUDED_
 
 
 def _locate_image(item: dict[str, Any], json_rel: Path, items: dict[str, Path]) -> str | None:
-    """Key in ``items`` of the item's image: from ``filename``, else from the JSON path (V2 ``x.jpg.json``, V1 ``x.json``)."""
+    """Key in ``items`` of the item's image: from ``filename``, else from the JSON path (V2 ``x.jpg.json``,
+    V1 ``x.json``)."""
     filename = item.get("filename")
     if isinstance(filename, str) and nfc(filename.lstrip("/")) in items:
         return nfc(filename.lstrip("/"))
@@ -141,7 +142,8 @@ def _persons(annotations: list[Any], pose_ids: list[Any], json_path: Path, occlu
             if k < 0:
                 continue
             if keypoints[k, 2] > 0:
-                log.warning("%s: keypoint %r labelled twice in pose %s; keeping the later one", json_path, ann.get("label"), pose_id)
+                log.warning("%s: keypoint %r labelled twice in pose %s; keeping the later one", json_path,
+                            ann.get("label"), pose_id)
             keypoints[k] = (*_xy(ann, where), 1 if _is_occluded(ann, occluded) else 2)
         if has_keypoints(keypoints):
             persons.append(Person(keypoints=keypoints))

@@ -21,7 +21,8 @@ def split_coco(coco: dict[str, Any], val_fraction: float, seed: int) -> tuple[di
         n_val = min(max(n_val, 1), n - 1)
     order = np.random.default_rng(seed).permutation(n)
     val_names = {names[i] for i in order[:n_val]}
-    return _subset(coco, lambda img: img["file_name"] not in val_names), _subset(coco, lambda img: img["file_name"] in val_names)
+    return (_subset(coco, lambda img: img["file_name"] not in val_names),
+            _subset(coco, lambda img: img["file_name"] in val_names))
 
 
 def _subset(coco: dict[str, Any], keep) -> dict[str, Any]:

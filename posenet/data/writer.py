@@ -31,5 +31,6 @@ def write_dataset(splits: dict[str, dict[str, Any]], sources: dict[str, Path],
             except OSError as err:
                 raise ImageError(f"{src}: cannot copy image ({err.strerror or err})") from err
         for split, coco in splits.items():
-            (tmp_annotations / f"{split}.json").write_text(json.dumps(coco, ensure_ascii=False) + "\n", encoding="utf-8")
+            (tmp_annotations / f"{split}.json").write_text(json.dumps(coco, ensure_ascii=False) + "\n",
+                                                           encoding="utf-8")
     log.info("wrote %s (%s) and %d images to %s", annotations_dir, ", ".join(splits), len(sources), images_dir)

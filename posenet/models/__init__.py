@@ -22,6 +22,7 @@ from posenet.models.mobilenet import (
 )
 from posenet.models.pretrained import CHECKPOINTS_DIR, PRETRAINED_DIR, TRAINED_MODEL, pretrained_path
 
-__all__ = ["CHECKPOINTS_DIR", "HEADS", "PRETRAINED_DIR", "TRAINED_MODEL", "VARIANTS", "pretrained_path", "PoseNet", "PoseNetOutput", "Variant", "checkpoint_variant", "create_model",
-           "get_variant", "load_checkpoint", "load_model", "max_output_stride", "pretrained", "reachable_strides",
-           "read_checkpoint_file", "save_checkpoint", "save_torch_atomic"]
+__all__ = ["CHECKPOINTS_DIR", "HEADS", "PRETRAINED_DIR", "TRAINED_MODEL", "VARIANTS", "pretrained_path", "PoseNet",
+           "PoseNetOutput", "Variant", "checkpoint_variant", "create_model", "get_variant", "load_checkpoint",
+           "load_model", "max_output_stride", "pretrained", "reachable_strides", "read_checkpoint_file",
+           "save_checkpoint", "save_torch_atomic"]

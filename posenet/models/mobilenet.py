@@ -58,8 +58,10 @@ def _variant(name: str, multiplier: float, widths: tuple[int, ...], tail: tuple[
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        _variant("mobilenet_v1_050", 0.50, (16, 32, 64, 64, 128, 128, 256, 256, 256, 256, 256, 256, 256, 256), _NARROW_TAIL),
-        _variant("mobilenet_v1_075", 0.75, (24, 48, 96, 96, 192, 192, 384, 384, 384, 384, 384, 384, 384, 384), _NARROW_TAIL),
+        _variant("mobilenet_v1_050", 0.50, (16, 32, 64, 64, 128, 128, 256, 256, 256, 256, 256, 256, 256, 256),
+                 _NARROW_TAIL),
+        _variant("mobilenet_v1_075", 0.75, (24, 48, 96, 96, 192, 192, 384, 384, 384, 384, 384, 384, 384, 384),
+                 _NARROW_TAIL),
         _variant("mobilenet_v1_100", 1.00, _WIDTHS_100, _WIDE_TAIL),
         _variant("mobilenet_v1_101", 1.01, _WIDTHS_100, _WIDE_TAIL),
     )
@@ -136,7 +138,8 @@ class PoseNet(nn.Module):
         layers: list[nn.Module] = []
         in_ch = 3
         for kind, width, stride, dilation in strided_layers(variant, output_stride):
-            layers.append(ConvBlock(in_ch, width, stride) if kind == "conv" else SeparableBlock(in_ch, width, stride, dilation))
+            layers.append(ConvBlock(in_ch, width, stride) if kind == "conv"
+                          else SeparableBlock(in_ch, width, stride, dilation))
             in_ch = width
         self.features = nn.Sequential(*layers)
         self.heatmap = nn.Conv2d(in_ch, HEADS["heatmap"], 1)

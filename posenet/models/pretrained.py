@@ -141,5 +141,6 @@ def trained_model_for(name: str, root: str | os.PathLike | None = None) -> Path 
 
 def default_model_file(name: str, root: str | os.PathLike | None = None, **fetch_options: Any) -> Path:
     """The checkpoint that serves variant ``name`` when none is chosen: the trained model when it holds ``name``
-    (:func:`trained_model_for`), else the pretrained checkpoint, fetched on first use (:func:`pretrained_checkpoint`)."""
+    (:func:`trained_model_for`), else the pretrained checkpoint, fetched on first use
+    (:func:`pretrained_checkpoint`)."""
     return trained_model_for(name, root) or pretrained_checkpoint(name, root, **fetch_options)

@@ -156,7 +156,8 @@ def _npm(args: list[str], cwd: Path, timeout: float) -> str:
         raise WeightsError(f"npm {' '.join(args)}: timed out after {timeout:.0f} s") from None
     if done.returncode != 0:
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
-        raise WeightsError(f"npm {' '.join(args)} failed: {lines[-1] if lines else 'exit code ' + str(done.returncode)}")
+        raise WeightsError(f"npm {' '.join(args)} failed: "
+                           f"{lines[-1] if lines else 'exit code ' + str(done.returncode)}")
     return done.stdout
 
 
@@ -289,7 +290,8 @@ def fetch_weights(name: str, source: str, dest: str | os.PathLike, *, google_url
                 sums = "".join(f"{info['sha256']}  {n}\n" for n, info in sorted(result.files.items()))
                 (staging / SUMS_FILE).write_text(sums, encoding="utf-8")
                 write_json_atomic(staging / SOURCE_FILE,
-                                  {"variant": name, "source": result.source, "origin": result.origin, "files": result.files})
+                                  {"variant": name, "source": result.source, "origin": result.origin,
+                                   "files": result.files})
             log.info("fetched %s from %s (%s)", name, result.source, result.origin)
             return FetchResult(dest, result.source, result.origin, result.files)
         except WeightsError as err:

@@ -85,7 +85,8 @@ def read_legacy(folder: str | os.PathLike) -> TfjsWeights:
         data = path.read_bytes()
         expected = int(np.prod(shape)) * 4
         if len(data) != expected:
-            raise WeightsError(f"{where}: {path.name} has {len(data)} bytes, expected {expected} for shape {list(shape)}")
+            raise WeightsError(f"{where}: {path.name} has {len(data)} bytes, "
+                               f"expected {expected} for shape {list(shape)}")
         variables[name] = np.frombuffer(data, dtype="<f4").reshape(shape).astype(np.float32)
         files.append(path.name)
     return TfjsWeights("legacy", variables, tuple(files))

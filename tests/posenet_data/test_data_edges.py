@@ -165,7 +165,8 @@ def test_dataloop_unknown_label(fixture_copy):
     i = next(i for i, a in enumerate(item["annotations"]) if a["type"] == "point" and a["label"] == "nose")
     item["annotations"][i]["label"] = "snout"
     path.write_text(json.dumps(item))
-    with pytest.raises(AnnotationError, match=rf"frame_001\.json: annotations\[{i}\]\.label: unknown keypoint label 'snout'"):
+    with pytest.raises(AnnotationError,
+                       match=rf"frame_001\.json: annotations\[{i}\]\.label: unknown keypoint label 'snout'"):
         read_export("dataloop", root)
     export = read_export("dataloop", root, unknown_labels="ignore")
     frame1 = next(r for r in export.images if r.rel == "items/frame_001.jpg")
@@ -317,7 +318,8 @@ def test_yolov8_wrong_column_count(fixture_copy):
 
 def test_yolov8_split_paths_without_dotdot(fixture_copy):
     root = fixture_copy("roboflow_yolov8")
-    text = (root / "data.yaml").read_text().replace("../train/images", "train/images").replace("../valid/images", "valid/images")
+    text = ((root / "data.yaml").read_text().replace("../train/images", "train/images")
+            .replace("../valid/images", "valid/images"))
     (root / "data.yaml").write_text(text)
     exp = expected("roboflow_yolov8")
     assert_matches_expected(read_export("roboflow_yolov8", root, keypoint_names=exp["project_keypoint_order"]), exp)

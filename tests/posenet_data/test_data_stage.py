@@ -92,9 +92,11 @@ def test_missing_credentials_subprocess(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DATALOOP_API_KEY"}
     proc = subprocess.run([sys.executable, str(REPO / "stages" / "fetch_annotations.py"), "--params", str(params),
                            "--annotations-dir", str(tmp_path / "a"), "--images-dir", str(tmp_path / "i"),
-                           "--summary", str(tmp_path / "s.json")], capture_output=True, text=True, env=env, cwd=tmp_path)
+                           "--summary", str(tmp_path / "s.json")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == "error: Dataloop needs an API key: set the environment variable DATALOOP_API_KEY"
+    assert proc.stderr.strip().splitlines()[-1] == ("error: Dataloop needs an API key: "
+                                                    "set the environment variable DATALOOP_API_KEY")
     assert "Traceback" not in proc.stderr and not (tmp_path / "a").exists()
 
 

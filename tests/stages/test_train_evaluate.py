@@ -54,8 +54,8 @@ def workdir(tmp_path: Path, load_stage) -> Path:
 
 def _train_args(w: Path, *extra: str) -> list[str]:
     return ["--params", str(w / "params.yaml"), "--annotations", str(w / "ann"), "--images", str(DATA / "images"),
-            "--targets", str(w / "targets"), "--pretrained", str(w / "pre.pt"), "--out", str(w / "trained.pt"), "--checkpoints", str(w / "ckpt"),
-            "--live-dir", str(w / "live"), *extra]
+            "--targets", str(w / "targets"), "--pretrained", str(w / "pre.pt"), "--out", str(w / "trained.pt"),
+            "--checkpoints", str(w / "ckpt"), "--live-dir", str(w / "live"), *extra]
 
 
 def test_train_then_evaluate(workdir, load_stage):
