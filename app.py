@@ -57,6 +57,7 @@ def apply_preset(params: Params) -> None:
     defaults = predictor_settings(params.predict, st.session_state["preset"])
     st.session_state["score_threshold"] = float(defaults["score_threshold"])
     st.session_state["max_poses"] = int(defaults["max_poses"])
+    st.session_state["backend"] = defaults["backend"]
 
 
 def sidebar(params: Params) -> dict[str, Any]:
@@ -70,7 +71,8 @@ def sidebar(params: Params) -> dict[str, Any]:
     sizes = serving.input_size_choices(stride)
     input_size = sb.select_slider("Input resolution (px, k*stride+1)", sizes,
                                   value=serving.nearest_choice(params.predict.input_size, sizes), key="input_size")
-    backend = sb.selectbox("Backend", BACKENDS, index=BACKENDS.index(params.predict.backend), key="backend",
+    st.session_state.setdefault("backend", predictor_settings(params.predict)["backend"])  # later: apply_preset's
+    backend = sb.selectbox("Backend", BACKENDS, key="backend",
                            help="How the forward pass runs: eager PyTorch, fused TorchScript, ONNX Runtime fp32 / "
                                 "int8, bfloat16 (see the README's backends table)")
     sb.header("Decoding")

@@ -95,6 +95,16 @@ def test_strides_follow_the_chosen_checkpoints_variant(app_root, at):
         wide.unlink()
 
 
+def test_fast_preset_switches_to_the_fused_backend(app_root, at):
+    assert at.selectbox(key="backend").value == "eager"
+    at.selectbox(key="preset").set_value("fast").run()
+    no_failure(at)
+    assert at.selectbox(key="backend").value == "fused" and at.number_input(key="max_poses").value == 20
+    assert not any("Session State" in w.value for w in at.warning)
+    at.selectbox(key="preset").set_value("tfjs").run()
+    assert at.selectbox(key="backend").value == "eager" and at.number_input(key="max_poses").value == 10
+
+
 def test_accurate_preset_sets_its_decoding_defaults_and_test_time_augmentation(app_root, at):
     at.selectbox(key="preset").set_value("accurate").run()
     no_failure(at)
@@ -104,7 +114,7 @@ def test_accurate_preset_sets_its_decoding_defaults_and_test_time_augmentation(a
     data = MULTI.read_bytes()
     upload(at, MULTI.name, data, "image/jpeg")
     no_failure(at)
-    model = load_model("mobilenet_v1_075", 16, weights=app_root / "models" / "pretrained" / "mobilenet_v1_075.pt")
+    model = load_model("mobilenet_v1_075", 16, weights=pretrained.pretrained_checkpoint("mobilenet_v1_075", app_root))
     expected = Predictor(model, input_size=257, max_poses=20, score_threshold=0.2, scales=(1.5, 2.0),
                          flip=True)(decode_image_bytes(data))
     _, _, _, poses = rows_and_json(at)
