@@ -195,6 +195,29 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
     return entries
 
 
+def bench_presets(model: torch.nn.Module, image_rgb: np.ndarray, params: Params, presets: Sequence[str], device: str,
+                  warmup: int, repeats: int, ap_set: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """End to end (and AP) of each Predictor preset at ``predict.input_size`` (posenet.presets: the preset picks
+    its backend), interleaved on one photo; ``vs_tfjs`` is the speed-up against the ``tfjs`` preset when timed."""
+    predictors = {p: Predictor.from_params(params, model=model, device=device, preset=p) for p in presets}
+    with torch.inference_mode():
+        times = time_interleaved({p: (lambda pr=pr: pr.run(image_rgb)) for p, pr in predictors.items()},
+                                 warmup, repeats, device)
+    entries = []
+    for preset, predictor in predictors.items():
+        entry: dict[str, Any] = {"preset": preset, "backend": predictor.backend_name,
+                                 "input_hw": [list(hw) for hw in predictor.scale_hws], "flip": predictor.flip,
+                                 "end_to_end": summarize(times[preset])}
+        if "tfjs" in times:
+            entry["vs_tfjs"] = float(np.median(times["tfjs"]) / np.median(times[preset]))
+        if ap_set is not None:
+            from posenet.evaluate import evaluate_predictor
+
+            entry["ap"] = evaluate_predictor(predictor, *ap_set)[0]
+        entries.append(entry)
+    return entries
+
+
 def load_folder(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
     """Every still image of ``folder`` read into memory (name, RGB uint8); ImageError when none."""
     folder = Path(folder)
@@ -257,8 +280,8 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
                   warmup: int = 3, repeats: int = 10, devices: Sequence[str] | None = None,
                   photo: str = "", folder: list[tuple[str, np.ndarray]] | None = None, folder_name: str = "",
                   folder_config: tuple[str, int, int] | None = None, backends: Sequence[str] = ("eager",),
-                  batch: int = 1, ap_set: tuple[str, str] | None = None, calibration: str | None = None
-                  ) -> dict[str, Any]:
+                  batch: int = 1, ap_set: tuple[str, str] | None = None, calibration: str | None = None,
+                  presets: Sequence[str] = ()) -> dict[str, Any]:
     """The whole benchmark as a JSON-ready dict.
 
     ``weights`` maps variant -> checkpoint path; variants not in it are timed randomly initialised
@@ -267,7 +290,8 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
     ``backends`` are timed side by side (see the module docstring); ``batch`` > 1 adds batch throughput;
     ``ap_set`` = (COCO annotation JSON, image folder) adds AP per backend; ``calibration``: int8's photo folder
     (None: posenet.runtime.quantize.DEFAULT_CALIBRATION). Backends that cannot run here
-    are listed in ``skipped`` with the reason.
+    are listed in ``skipped`` with the reason. ``presets`` are timed end to end (and their AP) with the
+    ``folder_config`` model at ``predict.input_size`` on the first device.
     """
     devices = list(devices or available_devices())
     results: list[dict[str, Any]] = []
@@ -285,8 +309,13 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
                               "photo_hw": list(image_rgb.shape[:2]), "warmup": warmup, "repeats": repeats,
                               "decode": decode_settings(params.predict), "backends": list(backends), "batch": batch,
                               "ap_set": list(ap_set) if ap_set else None, "skipped": skipped, "results": results}
+    variant, stride, size = folder_config or (variants[0], strides[0], input_sizes[0])
+    if presets:
+        model = build_model(variant, stride, weights.get(variant), devices[0])
+        report["presets"] = [{**_config(variant, stride, params.predict.input_size, devices[0], weights), **entry}
+                             for entry in bench_presets(model, image_rgb, params, presets, devices[0], warmup,
+                                                        repeats, ap_set)]
     if folder:
-        variant, stride, size = folder_config or (variants[0], strides[0], input_sizes[0])
         report["folder"] = []
         for device in devices:
             model = build_model(variant, stride, weights.get(variant), device)
@@ -309,4 +338,11 @@ def speed_metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
         if "ap" in r:
             m["AP"] = r["ap"]["AP"]
         metrics[f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}/{r['backend']}"] = m
+    for r in report.get("presets", []):
+        m = {"end_to_end_ms": r["end_to_end"]["median_ms"]}
+        if "vs_tfjs" in r:
+            m["speedup"] = r["vs_tfjs"]
+        if "ap" in r:
+            m["AP"] = r["ap"]["AP"]
+        metrics[f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}/preset_{r['preset']}"] = m
     return metrics

@@ -236,9 +236,12 @@ class BenchmarkParams:
     threads: int = 1
     ap_annotations: str = "data/annotations/val.json"
     ap_images: str = "data/images"
+    presets: tuple[str, ...] = PRESET_NAMES
 
     def validate(self) -> None:
         check_backends("benchmark.backends", self.backends)
+        for preset in self.presets:
+            _check_choice("benchmark.presets", preset, PREDICT_PRESETS)
         _check(len(self.backends) >= 1, "benchmark.backends must name at least one backend")
         _check(self.batch >= 1, f"benchmark.batch = {self.batch} must be at least 1")
         _check(self.threads >= 0, f"benchmark.threads = {self.threads} must be 0 (all cores) or more")

@@ -50,6 +50,22 @@ def tiny_report():
                                folder_name="coco_tiny", folder_config=("mobilenet_v1_050", 16, 33))
 
 
+def test_presets_are_timed_on_their_own_backends_against_tfjs():
+    import dataclasses
+
+    params = Params()
+    params = dataclasses.replace(params, predict=dataclasses.replace(params.predict, input_size=33))
+    report = bench.run_benchmark(["mobilenet_v1_050"], [16], [33], read_image(PHOTO), {}, params, warmup=0,
+                                 repeats=2, devices=["cpu"], presets=("tfjs", "fast", "accurate"))
+    by_name = {e["preset"]: e for e in report["presets"]}
+    assert by_name["tfjs"]["backend"] == "eager" and by_name["tfjs"]["vs_tfjs"] == 1.0
+    assert by_name["fast"]["backend"] == "fused" and by_name["fast"]["input_hw"] == [[33, 33]]
+    assert by_name["accurate"]["flip"] and by_name["accurate"]["input_hw"] == [[49, 49], [65, 65]]
+    assert all(e["input_size"] == 33 and e["end_to_end"]["median_ms"] > 0 for e in report["presets"])
+    speed = bench.speed_metrics(report)
+    assert speed["mobilenet_v1_050/s16/33px/cpu/preset_fast"]["speedup"] == by_name["fast"]["vs_tfjs"]
+
+
 def test_report_schema_and_numbers(tiny_report):
     r = tiny_report
     assert r["schema"] == bench.SCHEMA_VERSION

@@ -87,7 +87,7 @@ def benchmark(params_path: str, out: str, metrics: str, figure: str, weights: st
                            folder_config=(params.model.name, params.model.stride, predict.input_size),
                            backends=list(backends) or list(bench.backends),
                            batch=bench.batch if batch is None else batch, ap_set=ap_set,
-                           calibration=predict.calibration)
+                           calibration=predict.calibration, presets=bench.presets)
     write_json_atomic(out, report)
     write_json_atomic(metrics, speed_metrics(report))
     save_figure(benchmark_figure(report), figure, dpi=120)
@@ -99,6 +99,11 @@ def benchmark(params_path: str, out: str, metrics: str, figure: str, weights: st
                  f", {r['vs_eager']['end_to_end']:.2f}x eager" if "vs_eager" in r else "",
                  f", batch {r['batch']['size']}: {r['batch']['throughput_gain']:.2f}x throughput"
                  if "batch" in r else "",
+                 f", AP {r['ap']['AP']:.3f}" if "ap" in r else "")
+    for r in report.get("presets", []):
+        log.info("preset %s (%s backend, inputs %s%s): end-to-end %.1f ms%s%s", r["preset"], r["backend"],
+                 r["input_hw"], ", flip" if r["flip"] else "", r["end_to_end"]["median_ms"],
+                 f", {r['vs_tfjs']:.2f}x tfjs" if "vs_tfjs" in r else "",
                  f", AP {r['ap']['AP']:.3f}" if "ap" in r else "")
     for f in report.get("folder", []):
         log.info("folder %s (%d images) on %s: %.1f ms per image, %.1f fps", f["folder"], f["images"], f["device"],
