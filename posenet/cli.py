@@ -13,7 +13,7 @@ import click
 
 from posenet.errors import PosenetError
 
-__all__ = ["CONTEXT_SETTINGS", "logging_options", "setup_logging", "user_errors"]
+__all__ = ["CONTEXT_SETTINGS", "logging_options", "setup_logging", "user_errors", "val_models_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,3 +66,23 @@ def user_errors(func: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
+
+def val_models_options(func: F) -> F:
+    """The options of the stages that run the pretrained and the trained model on the val split: ``--params``,
+    ``--annotations``, ``--images``, ``--pretrained``, ``--trained`` (evaluate, visualize)."""
+    from posenet.models import PRETRAINED_DIR, TRAINED_MODEL
+
+    options = [
+        click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file."),
+        click.option("--annotations", default="data/annotations/val.json", show_default=True,
+                     type=click.Path(dir_okay=False), help="Val split (canonical COCO keypoints)."),
+        click.option("--images", "images_dir", default="data/images", show_default=True,
+                     type=click.Path(file_okay=False), help="Folder with the images named by the annotations."),
+        click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
+                     help=f"Pretrained weights (default {PRETRAINED_DIR}/<model.name>.pt, or fetched on first use)."),
+        click.option("--trained", default=str(TRAINED_MODEL), show_default=True, type=click.Path(dir_okay=False),
+                     help="Trained model file."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

@@ -12,10 +12,10 @@ import logging
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors, val_models_options
 from posenet.evaluate import evaluate_predictor, evaluate_presets
 from posenet.io import write_json_atomic
-from posenet.models import PRETRAINED_DIR, TRAINED_MODEL, load_model
+from posenet.models import load_model
 from posenet.params import load_params
 from posenet.predict import PRESETS, Predictor
 
@@ -23,15 +23,7 @@ log = logging.getLogger("stages.evaluate")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
-@click.option("--annotations", default="data/annotations/val.json", show_default=True,
-              type=click.Path(dir_okay=False), help="Val split (canonical COCO keypoints).")
-@click.option("--images", "images_dir", default="data/images", show_default=True, type=click.Path(file_okay=False),
-              help="Folder with the images named by the annotations.")
-@click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
-              help=f"Pretrained weights (default {PRETRAINED_DIR}/<model.name>.pt, or fetched on first use).")
-@click.option("--trained", default=str(TRAINED_MODEL), show_default=True, type=click.Path(dir_okay=False),
-              help="Trained model file.")
+@val_models_options
 @click.option("--out", default="reports/metrics.json", show_default=True, type=click.Path(dir_okay=False),
               help="Metrics JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")

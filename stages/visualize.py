@@ -15,11 +15,10 @@ from pathlib import Path
 import click
 
 from posenet import figures
-from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors, val_models_options
 from posenet.data import load_split
 from posenet.errors import AnnotationError
 from posenet.io import atomic_dir
-from posenet.models import PRETRAINED_DIR, TRAINED_MODEL
 from posenet.params import load_params
 from posenet.predict import Predictor
 
@@ -27,15 +26,7 @@ log = logging.getLogger("stages.visualize")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
-@click.option("--annotations", default="data/annotations/val.json", show_default=True,
-              type=click.Path(dir_okay=False), help="Canonical COCO-keypoints val split.")
-@click.option("--images", "images_dir", default="data/images", show_default=True, type=click.Path(file_okay=False),
-              help="Folder of the dataset images.")
-@click.option("--pretrained", default=None, type=click.Path(dir_okay=False),
-              help=f"Pretrained checkpoint [default: {PRETRAINED_DIR}/<model.name>.pt].")
-@click.option("--trained", default=str(TRAINED_MODEL), show_default=True, type=click.Path(dir_okay=False),
-              help="Trained checkpoint.")
+@val_models_options
 @click.option("--metrics-dir", default="dvclive/plots/metrics", show_default=True, type=click.Path(file_okay=False),
               help="DVCLive metric TSVs for the training curves (skipped with a warning when absent).")
 @click.option("--out", default="reports/figures/visualize", show_default=True, type=click.Path(file_okay=False),
