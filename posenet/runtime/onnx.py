@@ -70,6 +70,8 @@ def session(model: bytes | str | os.PathLike, threads: int | None = None) -> Any
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
+    # Idle ORT workers spin by default, stealing the cores from whatever runs next (another backend, decoding).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model if isinstance(model, bytes) else os.fspath(model)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
