@@ -41,6 +41,16 @@ def get_model(path: str, stride: int, mtime: float) -> tuple[PoseNet, serving.Mo
     return serving.load_serving_model(path, stride, root=ROOT)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def get_predictor(path: str, stride: int, mtime: float, _params: Params, settings: tuple[tuple[str, Any], ...]
+                  ) -> Predictor:
+    """Cached Predictor of the served model with the sidebar's ``settings`` (preset, input size, decoding, backend):
+    reruns that change none of them (a new upload, a display slider) do not rebuild the backend, which may
+    compile or quantise the model for seconds."""
+    model, _ = get_model(path, stride, mtime)
+    return Predictor.from_params(_params, model=model, **dict(settings))
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def model_variant(path: str, mtime: float, _params: Params) -> str:
     """Variant of the chosen checkpoint, cached; ``mtime`` is part of the key so a replaced file is re-read."""
@@ -102,7 +112,7 @@ def sidebar(params: Params) -> dict[str, Any]:
 def serving_model(params: Params, c: dict[str, Any]) -> tuple[PoseNet, serving.ModelInfo]:
     """(model, info) for the chosen file, fetching + converting the pretrained weights on first use."""
     path = c["model_path"]
-    if path == serving.pretrained_path(params, ROOT) and not path.is_file():
+    if path == serving.offered_pretrained_path(params, ROOT) and not path.is_file():
         with st.spinner(f"First run: fetching and converting the pretrained {params.model.name} weights..."):
             path = serving.ensure_pretrained(params, ROOT)
     return get_model(str(path), c["stride"], path.stat().st_mtime)
@@ -184,17 +194,19 @@ def main() -> None:
         st.stop()
     try:
         c = sidebar(params)
-        model, info = serving_model(params, c)
+        _, info = serving_model(params, c)
     except PosenetError as err:
         st.error(f"Cannot load the model: {err}")
         st.stop()
     st.info(f"Serving the **{info.kind}** model **{info.variant}** (stride {info.stride}) from "
             f"`{relative(info.path)}`")
     try:
-        predictor = Predictor.from_params(
-            params, model=model, preset=c["preset"], input_size=c["input_size"], multi_pose=c["multi"],
-            max_poses=c["max_poses"], score_threshold=c["score_threshold"], nms_radius=c["nms_radius"],
-            backend=c["backend"], calibration=ROOT / params.predict.calibration)
+        settings = {"preset": c["preset"], "input_size": c["input_size"], "multi_pose": c["multi"],
+                    "max_poses": c["max_poses"], "score_threshold": c["score_threshold"],
+                    "nms_radius": c["nms_radius"], "backend": c["backend"],
+                    "calibration": str(ROOT / params.predict.calibration)}
+        predictor = get_predictor(str(info.path), info.stride, info.path.stat().st_mtime, params,
+                                  tuple(sorted(settings.items())))
     except PosenetError as err:
         st.error(f"Backend {c['backend']}: {err}")
         st.stop()

@@ -138,8 +138,9 @@ def build_predictors(model: torch.nn.Module, input_size: int, params: Params, de
         if backend in CPU_ONLY and device != "cpu":
             continue
         try:
-            predictors[backend] = Predictor.from_params(params, model=model, device=device, input_size=input_size,
-                                                        backend=backend, calibration=calibration)
+            predictors[backend] = Predictor.from_params(params, model=model, device=device, preset="tfjs",
+                                                        input_size=input_size, backend=backend,
+                                                        calibration=calibration)
         except BackendError as err:
             log.warning("backend %s skipped: %s", backend, err)
             skipped.append({"backend": backend, "device": device, "reason": str(err)})
@@ -232,7 +233,8 @@ def load_folder(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
 def bench_folder(model: torch.nn.Module, images: list[tuple[str, np.ndarray]], input_size: int,
                  params: Params, device: str, warmup: int, repeats: int) -> dict[str, Any]:
     """End-to-end time per image over ``repeats`` passes through an in-memory folder of photos."""
-    predictor = Predictor.from_params(params, model=model, device=device, input_size=input_size, backend="eager")
+    predictor = Predictor.from_params(params, model=model, device=device, preset="tfjs", input_size=input_size,
+                                      backend="eager")
     times: list[float] = []
     with torch.inference_mode():
         for _ in range(warmup):

@@ -20,6 +20,7 @@ from posenet.errors import ParamsError
 from posenet.losses import LossWeights
 from posenet.models.mobilenet import VARIANTS, reachable_strides
 from posenet.presets import PRESET_NAMES
+from posenet.runtime.quantize import DEFAULT_CALIBRATION
 
 __all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DataParams", "DataloopParams", "MODEL_NAMES",
            "ModelParams", "PREDICT_PRESETS", "Params", "PredictParams", "RoboflowParams", "TargetsParams",
@@ -108,7 +109,7 @@ class PredictParams:
     score_threshold: float = 0.5
     nms_radius: float = 20.0
     backend: str = "eager"
-    calibration: str = "data/sample/dataloop/items"
+    calibration: str = DEFAULT_CALIBRATION
     preset: str = "tfjs"
 
     def validate(self, stride: int) -> None:

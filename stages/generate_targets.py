@@ -14,7 +14,7 @@ import logging
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.figures import save_targets_preview
 from posenet.io import atomic_dir
 from posenet.params import load_params
@@ -35,12 +35,10 @@ log = logging.getLogger("stages.generate_targets")
               type=click.Path(dir_okay=False), help="Preview figure.")
 @click.option("--preview", "preview_count", default=3, show_default=True, type=click.IntRange(min=0),
               help="Images in the preview figure.")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@logging_options
 @user_errors
-def main(params_path: str, annotations_dir: str, images_dir: str, out: str, figure: str, preview_count: int,
-         verbose: bool) -> None:
+def main(params_path: str, annotations_dir: str, images_dir: str, out: str, figure: str, preview_count: int) -> None:
     """Materialise the PersonLab targets of the train and val splits and draw a preview."""
-    setup_logging(verbose)
     params = load_params(params_path)
     size, stride, radius = params.targets.input_size, params.model.stride, params.targets.radius
     with atomic_dir(out) as tmp:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.io import write_json_atomic
 from posenet.models import CHECKPOINTS_DIR, PRETRAINED_DIR, TRAINED_MODEL
 from posenet.params import load_params
@@ -45,13 +45,12 @@ from posenet.train import TrainPaths, train
 @click.option("--batch-size", type=int, default=None, help="Override train.batch_size.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Override train.device.")
 @click.option("--seed", type=int, default=None, help="Override train.seed.")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@logging_options
 @user_errors
 def main(params_path: str, resume: bool, annotations_dir: str, images_dir: str, targets_dir: str,
-         pretrained: str | None, out: str, checkpoints: str, live_dir: str, metrics: str, verbose: bool,
+         pretrained: str | None, out: str, checkpoints: str, live_dir: str, metrics: str,
          **overrides: Any) -> None:
     """Train PoseNet with the PersonLab loss; writes the trained model, checkpoints and DVCLive logs."""
-    setup_logging(verbose)
     params = load_params(params_path)
     changes = {k: v for k, v in overrides.items() if v is not None}
     if changes:
@@ -62,7 +61,9 @@ def main(params_path: str, resume: bool, annotations_dir: str, images_dir: str, 
                        images_dir=Path(images_dir), pretrained=Path(pretrained) if pretrained else None,
                        output=Path(out), checkpoints=Path(checkpoints), live_dir=Path(live_dir) if live_dir else None,
                        targets_dir=Path(targets_dir))
-    write_json_atomic(metrics, train(params, paths, resume=resume).summary())
+    result = train(params, paths, resume=resume)
+    if result.output is not None:  # rank 0 only (under torchrun every rank returns)
+        write_json_atomic(metrics, result.summary())
 
 
 if __name__ == "__main__":

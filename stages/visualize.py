@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from posenet import figures
-from posenet.cli import CONTEXT_SETTINGS, setup_logging, user_errors, val_models_options
+from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors, val_models_options
 from posenet.data import load_split
 from posenet.errors import AnnotationError
 from posenet.io import atomic_dir
@@ -33,12 +33,11 @@ log = logging.getLogger("stages.visualize")
               help="Output folder (replaced whole).")
 @click.option("--max-images", type=click.IntRange(min=1), default=None,
               help="Val images to render [default: visualize.max_images].")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@logging_options
 @user_errors
 def main(params_path: str, annotations: str, images_dir: str, pretrained: str | None, trained: str,
-         metrics_dir: str, out: str, max_images: int | None, verbose: bool) -> None:
+         metrics_dir: str, out: str, max_images: int | None) -> None:
     """Render skeleton, heatmap, offset, displacement, training-curve and contact-sheet figures."""
-    setup_logging(verbose)
     params = load_params(params_path)
     name, stride = params.model.name, params.model.stride
     min_score = params.visualize.min_score

@@ -27,7 +27,7 @@ def test_input_size_choices_are_k_stride_plus_one():
 
 def test_model_choices_prefer_trained_and_kind_follows_folder(tmp_path):
     params = Params()
-    pretrained = serving.pretrained_path(params, tmp_path)
+    pretrained = serving.offered_pretrained_path(params, tmp_path)
     assert serving.model_choices(params, tmp_path) == [pretrained]  # listed before it exists: fetched on use
     other = tmp_path / "models" / "pretrained" / "mobilenet_v1_050.pt"
     other.parent.mkdir(parents=True)
@@ -44,19 +44,19 @@ def test_default_model_is_the_trained_file_only_for_its_own_variant(tmp_path, ca
     params = Params()  # mobilenet_v1_075
     trained = tmp_path / "models" / "trained" / "model.pt"
     pretrained_050 = tmp_path / "models" / "pretrained" / "mobilenet_v1_050.pt"
-    assert serving.default_model(params, root=tmp_path) == serving.pretrained_path(params, tmp_path)
+    assert serving.default_model(params, root=tmp_path) == serving.offered_pretrained_path(params, tmp_path)
     save_checkpoint(trained, {}, {"variant": "mobilenet_v1_075"})
     assert serving.default_model(params, root=tmp_path) == trained
     assert serving.default_model(params, "mobilenet_v1_075", tmp_path) == trained
     assert serving.default_model(params, "mobilenet_v1_050", tmp_path) == pretrained_050
     save_checkpoint(trained, {}, {"variant": "mobilenet_v1_050"})
     assert serving.default_model(params, "mobilenet_v1_050", tmp_path) == trained
-    assert serving.default_model(params, root=tmp_path) == serving.pretrained_path(params, tmp_path)
+    assert serving.default_model(params, root=tmp_path) == serving.offered_pretrained_path(params, tmp_path)
     # the app offers the same default first, the other-variant trained file after it
-    assert serving.model_choices(params, tmp_path)[:2] == [serving.pretrained_path(params, tmp_path), trained]
+    assert serving.model_choices(params, tmp_path)[:2] == [serving.offered_pretrained_path(params, tmp_path), trained]
     trained.write_bytes(b"not a checkpoint")
     with caplog.at_level("WARNING", logger="posenet.serving"):
-        assert serving.default_model(params, root=tmp_path) == serving.pretrained_path(params, tmp_path)
+        assert serving.default_model(params, root=tmp_path) == serving.offered_pretrained_path(params, tmp_path)
     assert "model.pt" in caplog.text and "not a readable checkpoint" in caplog.text
 
 
@@ -73,7 +73,8 @@ def test_load_serving_model_takes_variant_from_metadata(tmp_path):
 
 def test_strides_offered_are_those_the_variant_reaches(tmp_path):
     params = Params()  # mobilenet_v1_075, stride 16
-    assert serving.model_variant(serving.pretrained_path(params, tmp_path), params, tmp_path) == params.model.name
+    offered = serving.offered_pretrained_path(params, tmp_path)
+    assert serving.model_variant(offered, params, tmp_path) == params.model.name
     path = tmp_path / "wide.pt"
     save_checkpoint(path, create_model("mobilenet_v1_100", 16), {"variant": "mobilenet_v1_100", "source": "test"})
     assert serving.model_variant(path, params, tmp_path) == "mobilenet_v1_100"

@@ -13,6 +13,7 @@ import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.constants import VALID_STRIDES
+from posenet.io import write_bytes_atomic
 from posenet.params import MODEL_NAMES, check_input_size, check_model, load_params
 from posenet.runtime.onnx import DEFAULT_OPSET, MIN_OPSET
 
@@ -42,18 +43,16 @@ def export(model_name: str | None, stride: str | None, weights: str | None, fmt:
     out_stride = int(stride) if stride else params.model.stride
     check_model("--model", "--stride", name, out_stride)
     from posenet.models import load_model
-    from posenet.runtime.onnx import onnx_bytes, write_model
+    from posenet.runtime.onnx import onnx_bytes
+    from posenet.runtime.quantize import quantized_int8
 
     model = load_model(name, out_stride, weights=weights)
     if int8:
-        from posenet.runtime.quantize import calibration_batches, calibration_paths, quantize_onnx
-
         size = params.predict.input_size
         check_input_size("predict.input_size", size, out_stride)
-        paths = calibration_paths(params.predict.calibration)
-        data = quantize_onnx(onnx_bytes(model, opset), calibration_batches(paths, (size, size)))
+        data = quantized_int8(model, params.predict.calibration, (size, size), opset=opset)
     else:
         data = onnx_bytes(model, opset)
-    write_model(out, data)
+    write_bytes_atomic(out, data)
     click.echo(f"wrote {out} ({fmt}{', int8' if int8 else ''}, opset {opset}, {name} stride {out_stride}, "
                f"{len(data) / 1e6:.1f} MB)")

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from posenet.errors import BackendError
-from posenet.io import atomic_path
 from posenet.models import PoseNet, PoseNetOutput
 
 DEFAULT_OPSET = 17
@@ -53,13 +52,6 @@ def onnx_bytes(model: PoseNet, opset: int = DEFAULT_OPSET) -> bytes:
                           dynamic_axes={INPUT_NAME: dims, **{name: dims for name in OUTPUT_NAMES}},
                           opset_version=opset, dynamo=False)
     return buffer.getvalue()
-
-
-def write_model(path: str | os.PathLike, data: bytes) -> None:
-    """Write a serialised ONNX model to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
 
 
 def session(model: bytes | str | os.PathLike, threads: int | None = None) -> Any:

@@ -22,19 +22,21 @@ import numpy as np
 from posenet.errors import BackendError
 from posenet.images import expand_inputs, is_video, read_image
 from posenet.models import PoseNet
+from posenet.models.pretrained import project_root
 from posenet.preprocess import prepare_input
-from posenet.runtime.onnx import INPUT_NAME, OUTPUT_NAMES, onnx_bytes, require
+from posenet.runtime.onnx import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAMES, onnx_bytes, require
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIBRATION = Path("data/sample/dataloop/items")  # 22 real COCO photos tracked by git (none in coco_val200)
+DEFAULT_CALIBRATION = "data/sample/dataloop/items"  # 22 real COCO photos tracked by git (none in coco_val200)
 CALIBRATION_IMAGES = 16
 _CACHE: dict[tuple[Any, ...], bytes] = {}
 
 
 def calibration_paths(folder: str | os.PathLike, count: int = CALIBRATION_IMAGES) -> list[Path]:
-    """The first ``count`` photos (sorted) of ``folder``; BackendError when there are none."""
-    folder = Path(folder)
+    """The first ``count`` photos (sorted) of ``folder`` (a relative one is in the project: params
+    ``predict.calibration``, wherever the command runs); BackendError when there are none."""
+    folder = Path(folder) if Path(folder).is_absolute() else project_root() / folder
     if not folder.is_dir():
         raise BackendError(f"int8 calibration: {folder} is not a folder of photos (set predict.calibration)")
     paths = sorted(p for p in expand_inputs([folder]) if not is_video(p))[:count]
@@ -94,8 +96,9 @@ def quantize_onnx(model: bytes, batches: Iterator[np.ndarray]) -> bytes:
 
 
 def quantized_int8(model: PoseNet, calibration: str | os.PathLike | None = None,
-                   input_hw: tuple[int, int] = (513, 513), count: int = CALIBRATION_IMAGES) -> bytes:
-    """``model`` exported and quantised to int8 on ``count`` photos of ``calibration`` at ``input_hw``.
+                   input_hw: tuple[int, int] = (513, 513), count: int = CALIBRATION_IMAGES,
+                   opset: int = DEFAULT_OPSET) -> bytes:
+    """``model`` exported (ONNX ``opset``) and quantised to int8 on ``count`` photos of ``calibration`` at ``input_hw``.
 
     Memoised per process on (weights, structure, calibration photos, input size): quantising takes seconds.
     """
@@ -104,9 +107,9 @@ def quantized_int8(model: PoseNet, calibration: str | os.PathLike | None = None,
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().numpy().tobytes())
-    key = (model.variant, int(model.output_stride), digest.hexdigest(), tuple(map(str, paths)), tuple(input_hw))
+    key = (model.variant, int(model.output_stride), digest.hexdigest(), tuple(map(str, paths)), tuple(input_hw), opset)
     if key not in _CACHE:
         log.info("quantising %s (stride %d) to int8 on %d photos of %s", model.variant, model.output_stride,
                  len(paths), paths[0].parent)
-        _CACHE[key] = quantize_onnx(onnx_bytes(model), calibration_batches(paths, tuple(input_hw)))
+        _CACHE[key] = quantize_onnx(onnx_bytes(model, opset), calibration_batches(paths, tuple(input_hw)))
     return _CACHE[key]
