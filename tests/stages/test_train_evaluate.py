@@ -55,7 +55,8 @@ def workdir(tmp_path: Path, load_stage) -> Path:
 def _train_args(w: Path, *extra: str) -> list[str]:
     return ["--params", str(w / "params.yaml"), "--annotations", str(w / "ann"), "--images", str(DATA / "images"),
             "--targets", str(w / "targets"), "--pretrained", str(w / "pre.pt"), "--out", str(w / "trained.pt"),
-            "--checkpoints", str(w / "ckpt"), "--live-dir", str(w / "live"), *extra]
+            "--checkpoints", str(w / "ckpt"), "--live-dir", str(w / "live"), "--metrics", str(w / "train.json"),
+            *extra]
 
 
 def test_train_then_evaluate(workdir, load_stage):
@@ -64,6 +65,7 @@ def test_train_then_evaluate(workdir, load_stage):
     assert result.exit_code == 0, result.output
     _, meta = load_checkpoint(workdir / "trained.pt")
     assert meta["steps"] == 3 and meta["init"] == "pretrained" and meta["variant"] == "mobilenet_v1_050"
+    assert json.loads((workdir / "train.json").read_text())["steps"] == 3  # the stage's metric, rank 0
     live = json.loads((workdir / "live" / "metrics.json").read_text())
     assert {"total", "heatmap", "short", "mid", "lr"} <= set(live["train"]) and "AP" in live["val"]
     assert {"loss", "heatmap", "short", "mid"} <= set(live["val"])
