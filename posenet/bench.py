@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from posenet.decode import decode_multiple_poses, decode_single_pose
 from posenet.errors import BackendError, ImageError
 from posenet.images import expand_inputs, is_video, read_image
 from posenet.models import create_model, load_model
@@ -90,13 +89,10 @@ def model_input(image_rgb: np.ndarray, input_size: int, device: str) -> torch.Te
     return to_batch([x], device)
 
 
-def _decoder(prediction: Any, stride: int, predict: PredictParams) -> Callable[[], Any]:
-    maps = (prediction.heatmap_scores, prediction.offsets)
-    if not predict.multi_pose:
-        return lambda: decode_single_pose(*maps, stride)
-    disp = (prediction.displacements_fwd, prediction.displacements_bwd)
-    return lambda: decode_multiple_poses(*maps, *disp, stride, max_detections=predict.max_poses,
-                                         score_threshold=predict.score_threshold, nms_radius=predict.nms_radius)
+def _decoder(predictor: Predictor, prediction: Any) -> Callable[[], Any]:
+    """Decoding alone, as ``predictor`` decodes, of the maps of an earlier ``prediction``."""
+    maps = (prediction.heatmap_scores, prediction.offsets, prediction.displacements_fwd, prediction.displacements_bwd)
+    return lambda: predictor.decode_maps(*maps)
 
 
 def decode_settings(predict: PredictParams) -> dict[str, Any]:
@@ -153,7 +149,6 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
                  calibration: str | None = None) -> list[dict[str, Any]]:
     """Time forward, decode and end to end (and batch throughput, AP) of every backend of one model at one input
     size on one device, backends interleaved -> one entry per backend that can run here."""
-    stride = int(model.output_stride)
     x = model_input(image_rgb, input_size, device)
     predictors = build_predictors(model, input_size, params, device, backends,
                                   skipped if skipped is not None else [], calibration)
@@ -161,7 +156,7 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
         forward = time_interleaved({b: (lambda p=p: p.forward(x)) for b, p in predictors.items()},
                                    warmup, repeats, device)
         predictions = {b: p.run(image_rgb) for b, p in predictors.items()}
-        decode = time_interleaved({b: _decoder(predictions[b], stride, params.predict) for b in predictors},
+        decode = time_interleaved({b: _decoder(p, predictions[b]) for b, p in predictors.items()},
                                   warmup, repeats)
         runs: dict[str, list[Any]] = {b: [] for b in predictors}
         end_to_end = time_interleaved({b: (lambda b=b, p=p: runs[b].append(p.run(image_rgb)))

@@ -192,10 +192,13 @@ class Predictor:
         the one entry point of every forward pass."""
         return self.backend(batch)
 
+    def decode_maps(self, heat: np.ndarray, offsets: np.ndarray, fwd: np.ndarray, bwd: np.ndarray) -> list[Pose]:
+        """One image's maps (channels last, heatmap scores after sigmoid) -> poses in model-input pixels, with this
+        Predictor's decoding settings (multi- or single-pose, max poses, score threshold, NMS radius)."""
+        if self.multi_pose:
+            return self.codec.decode(heat, offsets, fwd, bwd, self.max_poses, self.score_threshold, self.nms_radius)
+        return [self.codec.decode_single(heat, offsets)]
+
     def _decode(self, heat: np.ndarray, offsets: np.ndarray, fwd: np.ndarray, bwd: np.ndarray,
                 box: Letterbox) -> list[Pose]:
-        if self.multi_pose:
-            poses = self.codec.decode(heat, offsets, fwd, bwd, self.max_poses, self.score_threshold, self.nms_radius)
-        else:
-            poses = [self.codec.decode_single(heat, offsets)]
-        return scale_poses(poses, box)
+        return scale_poses(self.decode_maps(heat, offsets, fwd, bwd), box)

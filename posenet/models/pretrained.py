@@ -33,6 +33,7 @@ __all__ = ["CHECKPOINTS_DIR", "PRETRAINED_CFGS", "PRETRAINED_DIR", "PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class PretrainedCfg:
     """Where one variant's pretrained weights come from (like timm's ``default_cfgs``). Every variant takes RGB
