@@ -14,8 +14,12 @@ work; each timing is summarised as median and spread (p10/p90, IQR) in milliseco
 Backends (``posenet.runtime``) are timed side by side: every configuration builds one Predictor per backend
 from the same model and times them interleaved (round r runs backend 1, 2, ... once each), on the same photo
 at the same thread count, so a shared or throttled CPU slows all of them alike and the ratio against
-``eager`` stays meaningful. ``batch``: the end-to-end time per image of ``run_batch`` on ``batch`` copies of the
-photo, for the batch-throughput gain. ``ap``: COCO AP per backend on a small annotated set, optional.
+``eager`` stays meaningful. ``ap``: COCO AP per backend on a small annotated set, optional.
+
+``batch`` (throughput, :func:`bench_throughput`): end-to-end time per image at ``batch_threads`` threads (all
+cores by default: throughput is about filling them), interleaved: one image at a time (``single``), ``batch``
+copies of the photo as one forward pass (``batched``) and as one stream per thread (``streams``, the Predictor's
+``streams``); ``throughput_gain`` is single / streams.
 """
 
 from __future__ import annotations
@@ -39,13 +43,13 @@ from posenet.predict import Predictor
 from posenet.preprocess import prepare_input, to_batch
 from posenet.runtime.backends import CPU_ONLY
 
-__all__ = ["PHASES", "SCHEMA_VERSION", "available_devices", "bench_config", "bench_folder", "build_model",
-           "build_predictors", "decode_settings", "environment", "load_folder", "model_input", "run_benchmark",
-           "speed_metrics", "summarize", "time_call", "time_interleaved"]
+__all__ = ["PHASES", "SCHEMA_VERSION", "available_devices", "bench_config", "bench_folder", "bench_throughput",
+           "build_model", "build_predictors", "decode_settings", "environment", "load_folder", "model_input",
+           "run_benchmark", "speed_metrics", "summarize", "time_call", "time_interleaved"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PHASES: tuple[str, ...] = ("preprocess", "forward", "decode", "end_to_end")
 
 
@@ -125,8 +129,8 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: in
 
 
 def build_predictors(model: torch.nn.Module, input_size: int, params: Params, device: str,
-                     backends: Sequence[str], skipped: list[dict[str, str]], calibration: str | None = None
-                     ) -> dict[str, Predictor]:
+                     backends: Sequence[str], skipped: list[dict[str, str]], calibration: str | None = None,
+                     streams: int = 1) -> dict[str, Predictor]:
     """One Predictor per backend that can run here (int8 calibrated on the photos of ``calibration``); the
     others are logged and appended to ``skipped``."""
     predictors = {}
@@ -136,19 +140,51 @@ def build_predictors(model: torch.nn.Module, input_size: int, params: Params, de
         try:
             predictors[backend] = Predictor.from_params(params, model=model, device=device, preset="tfjs",
                                                         input_size=input_size, backend=backend,
-                                                        calibration=calibration)
+                                                        calibration=calibration, streams=streams)
         except BackendError as err:
             log.warning("backend %s skipped: %s", backend, err)
             skipped.append({"backend": backend, "device": device, "reason": str(err)})
     return predictors
 
 
+def bench_throughput(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int, params: Params, device: str,
+                     backends: Sequence[str], batch: int, threads: int, warmup: int, repeats: int,
+                     calibration: str | None = None) -> dict[str, dict[str, Any]]:
+    """Per backend, the end-to-end time per image at ``threads`` threads of one image at a time (``single``),
+    ``batch`` images as one forward pass (``batched``) and as ``threads`` streams of one thread each (``streams``),
+    all interleaved -> {backend: {"size", "threads", "single", "batched", "streams" (ms summaries per image),
+    "throughput_gain" (single / streams), "batched_gain" (single / batched)}}."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)  # before the Predictors: ONNX Runtime sessions take the count at construction
+    try:
+        single = build_predictors(model, input_size, params, device, backends, [], calibration)
+        streamed = build_predictors(model, input_size, params, device, backends, [], calibration, streams=threads)
+        images = [image_rgb] * batch
+        fns: dict[str, Callable[[], Any]] = {}
+        for b in single:
+            fns[f"{b}/single"] = lambda p=single[b]: p.run_batch(images[:1])
+            fns[f"{b}/batched"] = lambda p=single[b]: p.run_batch(images)
+            fns[f"{b}/streams"] = lambda p=streamed[b]: p.run_batch(images)
+        times = time_interleaved(fns, warmup, repeats, device)
+    finally:
+        torch.set_num_threads(previous)
+    results = {}
+    for b in single:
+        per_image = {"single": summarize(times[f"{b}/single"]), "batched": summarize(times[f"{b}/batched"] / batch),
+                     "streams": summarize(times[f"{b}/streams"] / batch)}
+        ms = {mode: summary["median_ms"] for mode, summary in per_image.items()}
+        results[b] = {"size": batch, "threads": threads, **per_image,
+                      "throughput_gain": ms["single"] / ms["streams"], "batched_gain": ms["single"] / ms["batched"]}
+    return results
+
+
 def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int, params: Params,
                  device: str, warmup: int, repeats: int, backends: Sequence[str] = ("eager",), batch: int = 1,
                  ap_set: tuple[str, str] | None = None, skipped: list[dict[str, str]] | None = None,
-                 calibration: str | None = None) -> list[dict[str, Any]]:
-    """Time forward, decode and end to end (and batch throughput, AP) of every backend of one model at one input
-    size on one device, backends interleaved -> one entry per backend that can run here."""
+                 calibration: str | None = None, batch_threads: int = 1) -> list[dict[str, Any]]:
+    """Time forward, decode and end to end (and batch throughput at ``batch_threads`` threads, AP) of every backend
+    of one model at one input size on one device, backends interleaved -> one entry per backend that can run
+    here."""
     x = model_input(image_rgb, input_size, device)
     predictors = build_predictors(model, input_size, params, device, backends,
                                   skipped if skipped is not None else [], calibration)
@@ -161,21 +197,18 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
         runs: dict[str, list[Any]] = {b: [] for b in predictors}
         end_to_end = time_interleaved({b: (lambda b=b, p=p: runs[b].append(p.run(image_rgb)))
                                        for b, p in predictors.items()}, warmup, repeats, device)
-        batched = {}
-        if batch > 1:
-            images = [image_rgb] * batch
-            batched = time_interleaved({b: (lambda p=p: p.run_batch(images)) for b, p in predictors.items()},
-                                       1, max(2, repeats // 3), device)
+    throughput = {}
+    if batch > 1:
+        throughput = bench_throughput(model, image_rgb, input_size, params, device, list(predictors), batch,
+                                      batch_threads, 1, max(3, repeats // 2), calibration)
     entries = []
     for b, predictor in predictors.items():
         entry: dict[str, Any] = {
             "backend": b, "preprocess": summarize([r.timings_ms["preprocess"] for r in runs[b][warmup:]]),
             "forward": summarize(forward[b]), "decode": summarize(decode[b]), "end_to_end": summarize(end_to_end[b]),
             "poses_found": len(predictions[b].poses), "output_hw": list(predictions[b].heatmap_scores.shape[:2])}
-        if b in batched:
-            per_image = summarize(batched[b] / batch)
-            entry["batch"] = {"size": batch, "per_image": per_image,
-                              "throughput_gain": per_image["fps"] / entry["end_to_end"]["fps"]}
+        if b in throughput:
+            entry["batch"] = throughput[b]
         if ap_set is not None:
             from posenet.evaluate import evaluate_predictor
 
@@ -278,13 +311,14 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
                   photo: str = "", folder: list[tuple[str, np.ndarray]] | None = None, folder_name: str = "",
                   folder_config: tuple[str, int, int] | None = None, backends: Sequence[str] = ("eager",),
                   batch: int = 1, ap_set: tuple[str, str] | None = None, calibration: str | None = None,
-                  presets: Sequence[str] = ()) -> dict[str, Any]:
+                  presets: Sequence[str] = (), batch_threads: int = 1) -> dict[str, Any]:
     """The whole benchmark as a JSON-ready dict.
 
     ``weights`` maps variant -> checkpoint path; variants not in it are timed randomly initialised
     (``"weights": "random"`` in the result; speed does not depend on the values, decode time may).
     ``folder`` (in-memory photos) is timed end to end with ``folder_config`` = (variant, stride, input_size).
-    ``backends`` are timed side by side (see the module docstring); ``batch`` > 1 adds batch throughput;
+    ``backends`` are timed side by side (see the module docstring); ``batch`` > 1 adds batch throughput at
+    ``batch_threads`` threads;
     ``ap_set`` = (COCO annotation JSON, image folder) adds AP per backend; ``calibration``: int8's photo folder
     (None: posenet.runtime.quantize.DEFAULT_CALIBRATION). Backends that cannot run here
     are listed in ``skipped`` with the reason. ``presets`` are timed end to end (and their AP) with the
@@ -300,11 +334,12 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
                 for size in input_sizes:
                     log.info("benchmark %s stride %d input %d on %s", variant, stride, size, device)
                     for entry in bench_config(model, image_rgb, size, params, device, warmup, repeats, backends,
-                                              batch, ap_set, skipped, calibration):
+                                              batch, ap_set, skipped, calibration, batch_threads):
                         results.append({**_config(variant, stride, size, device, weights), **entry})
     report: dict[str, Any] = {"schema": SCHEMA_VERSION, "environment": environment(), "photo": photo,
                               "photo_hw": list(image_rgb.shape[:2]), "warmup": warmup, "repeats": repeats,
                               "decode": decode_settings(params.predict), "backends": list(backends), "batch": batch,
+                              "batch_threads": batch_threads,
                               "ap_set": list(ap_set) if ap_set else None, "skipped": skipped, "results": results}
     variant, stride, size = folder_config or (variants[0], strides[0], input_sizes[0])
     if presets:
@@ -325,13 +360,15 @@ def run_benchmark(variants: Sequence[str], strides: Sequence[int], input_sizes: 
 def speed_metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     """The headline numbers of a report, one entry per configuration and backend
     (``<variant>/s<stride>/<size>px/<device>/<backend>``): median end-to-end ms, the end-to-end speed-up against
-    eager and AP where measured. Few on purpose, so that ``dvc exp show`` stays readable; every other statistic
-    (forward, decode, fps, batch throughput) is in the full report."""
+    eager, the batch-throughput gain and AP where measured. Few on purpose, so that ``dvc exp show`` stays
+    readable; every other statistic (forward, decode, fps, batch timings) is in the full report."""
     metrics = {}
     for r in report["results"]:
         m = {"end_to_end_ms": r["end_to_end"]["median_ms"]}
         if "vs_eager" in r:
             m["speedup"] = r["vs_eager"]["end_to_end"]
+        if "batch" in r:
+            m["batch_gain"] = r["batch"]["throughput_gain"]
         if "ap" in r:
             m["AP"] = r["ap"]["AP"]
         metrics[f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}/{r['backend']}"] = m

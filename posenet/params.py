@@ -111,9 +111,11 @@ class PredictParams:
     backend: str = "eager"
     calibration: str = DEFAULT_CALIBRATION
     preset: str = "tfjs"
+    streams: int = 1
 
     def validate(self, stride: int) -> None:
         check_input_size("predict.input_size", self.input_size, stride)
+        _check(self.streams >= 1, f"predict.streams = {self.streams} must be at least 1")
         check_backends("predict.backend", (self.backend,))
         _check_choice("predict.preset", self.preset, PREDICT_PRESETS)
         _check(self.max_poses >= 1, f"predict.max_poses = {self.max_poses} must be at least 1")
@@ -235,6 +237,7 @@ class BenchmarkParams:
     backends: tuple[str, ...] = ("eager", "fused", "onnx", "int8", "bf16")
     batch: int = 8
     threads: int = 1
+    batch_threads: int = 0
     ap_annotations: str = "data/annotations/val.json"
     ap_images: str = "data/images"
     presets: tuple[str, ...] = PRESET_NAMES
@@ -246,6 +249,8 @@ class BenchmarkParams:
         _check(len(self.backends) >= 1, "benchmark.backends must name at least one backend")
         _check(self.batch >= 1, f"benchmark.batch = {self.batch} must be at least 1")
         _check(self.threads >= 0, f"benchmark.threads = {self.threads} must be 0 (all cores) or more")
+        _check(self.batch_threads >= 0,
+               f"benchmark.batch_threads = {self.batch_threads} must be 0 (all cores) or more")
         for stride in self.strides:
             for name in self.variants:
                 check_model("benchmark.variants", "benchmark.strides", name, stride)

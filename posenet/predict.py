@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,7 @@ def predictor_settings(predict: PredictParams, preset: str | None = None) -> dic
         raise ParamsError(f"preset = {name!r} is not one of {', '.join(PRESETS)}")
     return {"input_size": predict.input_size, "multi_pose": predict.multi_pose, "max_poses": predict.max_poses,
             "score_threshold": predict.score_threshold, "nms_radius": predict.nms_radius, "backend": predict.backend,
-            "calibration": predict.calibration, **PRESETS[name]}
+            "calibration": predict.calibration, "streams": predict.streams, **PRESETS[name]}
 
 
 def _sigmoid_like_tfjs(logits: np.ndarray) -> np.ndarray:
@@ -84,13 +85,17 @@ class Predictor:
     ``input_size * scale`` for each scale (rounded down to valid sizes) and fuses the maps on the largest grid,
     which the decoder then reads (nms_radius stays in its pixels); ``flip`` adds each input mirrored, its maps
     mirrored back and averaged in.
+    streams: :meth:`run_batch` runs its images this many at a time, one per worker thread, each thread with an
+    equal share of ``torch.get_num_threads()`` (onnx/int8 sessions are built with that share): throughput over
+    single-image latency, like OpenVINO's throughput streams. A depthwise network is memory-bound, so on a CPU one
+    image per core beats one large batch over all cores (README "Backends").
     """
 
     def __init__(self, model: torch.nn.Module, input_size: int | Sequence[int] = 513, multi_pose: bool = True,
                  max_poses: int = 10, score_threshold: float = 0.5, nms_radius: float = 20.0,
                  device: str | torch.device | None = None, backend: str = "eager",
                  calibration: str | os.PathLike | None = None, scales: Sequence[float] = (1.0,),
-                 flip: bool = False) -> None:
+                 flip: bool = False, streams: int = 1) -> None:
         self.device = resolve_device(device)
         check_backend(backend, self.device)  # before any work: a bad choice fails in one line
         self.model = model.to(self.device).eval()
@@ -118,9 +123,15 @@ class Predictor:
         if min(min(hw) for hw in self.scale_hws) <= self.output_stride:
             raise ParamsError(f"scales = {self.scales!r} shrink the input to the output stride or below")
         self.flip = bool(flip)
+        if streams < 1:
+            raise ParamsError(f"streams = {streams} must be at least 1")
+        self.streams = int(streams)
+        self.stream_threads = max(1, torch.get_num_threads() // self.streams)
+        self._workers: ThreadPoolExecutor | None = None
         # Last: every check above is cheap, while a backend may compile or quantise the model for seconds.
         self.backend_name = backend
-        self.backend = make_backend(backend, self.model, self.device, calibration=calibration, input_hw=self.input_hw)
+        self.backend = make_backend(backend, self.model, self.device, calibration=calibration, input_hw=self.input_hw,
+                                    threads=self.stream_threads)
 
     @classmethod
     def from_params(cls, params: Params, weights: str | os.PathLike | None = None,
@@ -146,7 +157,19 @@ class Predictor:
         return self.run_batch([image])[0]
 
     def run_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
-        """Images -> one Prediction each; the images (and their mirrored copies) share a forward pass per scale."""
+        """Images -> one Prediction each, in order: with one stream the images (and their mirrored copies) share a
+        forward pass per scale, with more they run one per stream at a time."""
+        if self.streams == 1 or len(images) <= 1:
+            return self._run_group(images)
+        if self._workers is None:
+            # torch.set_num_threads in a worker sets that thread's OpenMP team size only.
+            self._workers = ThreadPoolExecutor(self.streams, thread_name_prefix="posenet-stream",
+                                               initializer=torch.set_num_threads, initargs=(self.stream_threads,))
+        return [group[0] for group in self._workers.map(self._run_group, [[image] for image in images])]
+
+    @torch.inference_mode()  # per thread: stream workers need their own
+    def _run_group(self, images: Sequence[np.ndarray]) -> list[Prediction]:
+        """Images -> one Prediction each, on the calling thread, one forward pass per scale."""
         if len(images) == 0:
             return []
         n = len(images)

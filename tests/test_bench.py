@@ -47,7 +47,8 @@ def tiny_report():
     folder = bench.load_folder(DATA / "images")
     return bench.run_benchmark(["mobilenet_v1_050"], [16], [33, 49], image, {}, Params(),
                                warmup=1, repeats=3, devices=["cpu"], photo=str(PHOTO), folder=folder,
-                               folder_name="coco_tiny", folder_config=("mobilenet_v1_050", 16, 33))
+                               folder_name="coco_tiny", folder_config=("mobilenet_v1_050", 16, 33), batch=3,
+                               batch_threads=2)
 
 
 def test_presets_are_timed_on_their_own_backends_against_tfjs():
@@ -79,6 +80,11 @@ def test_report_schema_and_numbers(tiny_report):
         for phase in bench.PHASES:
             _check_stats(entry[phase])
             assert entry[phase]["n"] == 3
+        batch = entry["batch"]
+        assert (batch["size"], batch["threads"]) == (3, 2) and r["batch_threads"] == 2
+        for mode in ("single", "batched", "streams"):
+            _check_stats(batch[mode])
+        assert batch["throughput_gain"] == batch["single"]["median_ms"] / batch["streams"]["median_ms"]
     (folder,) = r["folder"]
     assert folder["images"] == 2 and folder["end_to_end"]["n"] == 2 * 3
     assert {k: folder[k] for k in ("folder", "variant", "stride", "input_size", "device", "weights")} == {
@@ -88,9 +94,26 @@ def test_report_schema_and_numbers(tiny_report):
     assert folder["average_fps"] > 0
 
 
+def test_throughput_timing_restores_the_thread_count():
+    from posenet.models import create_model
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = bench.bench_throughput(create_model("mobilenet_v1_050", 16), read_image(PHOTO), 33, Params(), "cpu",
+                                        ["eager"], batch=2, threads=2, warmup=0, repeats=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert list(result) == ["eager"] and result["eager"]["threads"] == 2 and result["eager"]["streams"]["n"] == 1
+
+
 def test_plot_benchmark_writes_a_png(tiny_report, tmp_path):
     path = tmp_path / "figures" / "benchmark.png"
-    figures.save_figure(figures.benchmark_figure(tiny_report), path)
+    figure = figures.benchmark_figure(tiny_report)
+    assert [ax.get_ylabel() for ax in figure.axes] == ["end to end per image (ms)", "forward per image (ms)",
+                                                       "images per second"]
+    figures.save_figure(figure, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
     assert sorted(p.name for p in path.parent.iterdir()) == ["benchmark.png"]  # no temp files left

@@ -58,6 +58,8 @@ def test_missing_file_gives_defaults(tmp_path):
         ("data", "format", "pascal", "data.format"),
         ("predict", "backend", "tensorrt", "predict.backend"),
         ("benchmark", "backends", ["eager", "tpu"], "benchmark.backends"),
+        ("predict", "streams", 0, "predict.streams"),
+        ("benchmark", "batch_threads", -1, "benchmark.batch_threads"),
     ],
 )
 def test_impossible_values_name_the_key(tmp_path, section, key, value, message):

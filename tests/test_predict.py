@@ -80,6 +80,24 @@ def test_batch_equals_single_and_prediction_fields(pretrained_model):
     assert predictor.run_batch([]) == []
 
 
+def test_streams_give_the_single_stream_predictions_in_order(pretrained_model):
+    images = [read_like_harness(image_path(npz, load_case(npz)[1])) for npz in LOCAL_CASES[:3]]
+    images = images + [np.ascontiguousarray(img[:, ::-1]) for img in images[:2]]  # 5 images, 3 streams
+    threads = torch.get_num_threads()
+    one = Predictor(pretrained_model, input_size=129, device="cpu")
+    streamed = Predictor(pretrained_model, input_size=129, device="cpu", streams=3)
+    assert streamed.stream_threads == max(1, threads // 3)
+    got, want = streamed.run_batch(images), [one.run(image) for image in images]
+    assert len(got) == len(images)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.heatmap_scores, b.heatmap_scores, atol=1e-5)
+        assert [p.score for p in a.poses] == pytest.approx([p.score for p in b.poses], abs=1e-5)
+    worker_threads = list(streamed._workers.map(lambda _: torch.get_num_threads(), range(3)))
+    assert worker_threads == [streamed.stream_threads] * 3 and torch.get_num_threads() == threads
+    with pytest.raises(ParamsError, match="streams"):
+        Predictor(pretrained_model, streams=0)
+
+
 def test_input_size_rounding_and_bad_settings(pretrained_model):
     assert Predictor(pretrained_model, input_size=300, device="cpu").input_hw == (289, 289)
     assert Predictor(pretrained_model, input_size=(257, 385), device="cpu").input_hw == (257, 385)

@@ -2,7 +2,7 @@
 (every statistic), reports/speed.json (the headline medians, a DVC metric) and reports/figures/benchmark.png.
 
 Reads params.yaml sections ``benchmark`` (variants, strides, input sizes, warm-up, repeats, photo, images,
-backends timed side by side, batch size, the small annotated set for AP per backend),
+backends timed side by side, batch size and threads, the small annotated set for AP per backend),
 ``model`` (the converted variant, timed with its real weights) and ``predict`` (decoding settings).
 """
 
@@ -67,6 +67,7 @@ def benchmark(params_path: str, out: str, metrics: str, figure: str, weights: st
         weights_map[params.model.name] = str(default_weights)
     else:
         log.warning("%s not found: timing %s randomly initialised", default_weights, params.model.name)
+    batch_threads = bench.batch_threads or torch.get_num_threads()  # PyTorch's default: all cores
     if bench.threads:
         torch.set_num_threads(bench.threads)  # ONNX Runtime sessions take the same count (posenet.runtime.onnx)
     photo_path = photo or bench.photo
@@ -87,7 +88,8 @@ def benchmark(params_path: str, out: str, metrics: str, figure: str, weights: st
                            folder_config=(params.model.name, params.model.stride, predict.input_size),
                            backends=list(backends) or list(bench.backends),
                            batch=bench.batch if batch is None else batch, ap_set=ap_set,
-                           calibration=predict.calibration, presets=bench.presets)
+                           calibration=predict.calibration, presets=bench.presets,
+                           batch_threads=batch_threads)
     write_json_atomic(out, report)
     write_json_atomic(metrics, speed_metrics(report))
     save_figure(benchmark_figure(report), figure, dpi=120)
@@ -97,7 +99,8 @@ def benchmark(params_path: str, out: str, metrics: str, figure: str, weights: st
                  r["preprocess"]["median_ms"], r["forward"]["median_ms"], r["decode"]["median_ms"],
                  r["end_to_end"]["median_ms"], r["end_to_end"]["fps"],
                  f", {r['vs_eager']['end_to_end']:.2f}x eager" if "vs_eager" in r else "",
-                 f", batch {r['batch']['size']}: {r['batch']['throughput_gain']:.2f}x throughput"
+                 f", batch {r['batch']['size']} on {r['batch']['threads']} threads: "
+                 f"{r['batch']['throughput_gain']:.2f}x throughput"
                  if "batch" in r else "",
                  f", AP {r['ap']['AP']:.3f}" if "ap" in r else "")
     for r in report.get("presets", []):

@@ -60,6 +60,9 @@ log = logging.getLogger("posenet.infer")
               help="Inference backend (onnx/int8 need the [onnx] extra) [params predict.backend]")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Still images per forward pass (videos go frame by frame).")
+@click.option("--streams", type=click.IntRange(min=1), default=None,
+              help="Run each batch as this many groups at once, each on an equal share of the threads "
+                   "(throughput; e.g. --batch 8 --streams <cores>) [params predict.streams]")
 @click.option("--format", "fmt", type=click.Choice(["json", "coco"]), default="json", show_default=True,
               help="json: poses.json {image: [poses]}; coco: coco_results.json (needs --coco-annotations).")
 @click.option("--coco-annotations", type=click.Path(dir_okay=False), default=None,
@@ -76,8 +79,9 @@ log = logging.getLogger("posenet.infer")
 def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
          model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
-         preset: str | None, device: str, backend: str | None, batch: int, fmt: str, coco_annotations: str | None,
-         heatmap: str | None, no_render: bool, min_part_score: float, min_pose_score: float) -> None:
+         preset: str | None, device: str, backend: str | None, batch: int, streams: int | None, fmt: str,
+         coco_annotations: str | None, heatmap: str | None, no_render: bool, min_part_score: float,
+         min_pose_score: float) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
     if not inputs and webcam is None:
         raise click.UsageError("give INPUTS (image files, folders, globs, videos) or --webcam INDEX")
@@ -99,7 +103,7 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     predictor = Predictor.from_params(
         params, model=model, device=torch_device, preset=preset, input_size=input_size, max_poses=max_poses,
         multi_pose=None if single_pose is None else not single_pose, score_threshold=score_threshold,
-        nms_radius=nms_radius, backend=backend)
+        nms_radius=nms_radius, backend=backend, streams=streams)
     shown = weights_path.relative_to(Path.cwd()) if weights_path.is_relative_to(Path.cwd()) else weights_path
     log.info("serving the %s %s model from %s (stride %d, input %d, %s, backend %s)", model_kind(weights_path),
              name, shown, out_stride, size, predictor.device, predictor.backend_name)

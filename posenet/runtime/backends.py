@@ -50,9 +50,12 @@ def check_backend(name: str, device: torch.device | str) -> None:
 
 
 def make_backend(name: str, model: torch.nn.Module, device: torch.device | str = "cpu",
-                 calibration: str | os.PathLike | None = None, input_hw: tuple[int, int] = (513, 513)) -> Backend:
+                 calibration: str | os.PathLike | None = None, input_hw: tuple[int, int] = (513, 513),
+                 threads: int | None = None) -> Backend:
     """Backend ``name`` for ``model`` (eval mode, on ``device``).
 
+    threads: onnx/int8 only, the ONNX Runtime session's intra-op threads (None: torch's count); the PyTorch
+    backends use the calling thread's ``torch.get_num_threads()``.
     calibration / input_hw: int8 only — the folder of real photos whose activations set the quantisation
     ranges (None: :data:`posenet.runtime.quantize.DEFAULT_CALIBRATION`), letterboxed to ``input_hw``.
     """
@@ -70,7 +73,7 @@ def make_backend(name: str, model: torch.nn.Module, device: torch.device | str =
     from posenet.runtime.onnx import OnnxBackend, onnx_bytes
 
     if name == "onnx":
-        return OnnxBackend(onnx_bytes(model))
+        return OnnxBackend(onnx_bytes(model), threads)
     from posenet.runtime.quantize import quantized_int8
 
-    return OnnxBackend(quantized_int8(model, calibration, input_hw))
+    return OnnxBackend(quantized_int8(model, calibration, input_hw), threads)

@@ -88,6 +88,23 @@ def test_predictor_routes_through_backend(pretrained_model, name):
         assert len(a.poses) >= 1 and abs(a.poses[0].score - b.poses[0].score) <= POSE_SCORE_TOL[name]
 
 
+@pytest.mark.parametrize("name", BACKENDS)
+def test_streams_run_every_backend_concurrently(pretrained_model, name):
+    """Two streams call one backend from two threads at once: the same maps as one image at a time, in order;
+    ONNX Runtime sessions get one stream's share of the threads."""
+    _available(name)
+    image = load_case(CASE)[0]["model_input"]
+    photo = np.clip((image + 1.0) * 127.5, 0, 255).astype(np.uint8)
+    photos = [photo, photo[:200], photo[:, :180], photo[40:]]
+    streamed = Predictor(pretrained_model, input_size=129, backend=name, calibration=CALIBRATION, streams=2)
+    single = Predictor(pretrained_model, input_size=129, backend=name, calibration=CALIBRATION)
+    for got, want in zip(streamed.run_batch(photos), [single.run(p) for p in photos]):
+        np.testing.assert_allclose(got.heatmap_scores, want.heatmap_scores, atol=1e-5)
+    if name in ("onnx", "int8"):
+        options = streamed.backend.session.get_session_options()
+        assert options.intra_op_num_threads == streamed.stream_threads == max(1, torch.get_num_threads() // 2)
+
+
 def test_unknown_backend_and_cpu_only_backends():
     from posenet.models import create_model
 

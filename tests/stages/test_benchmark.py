@@ -47,8 +47,12 @@ def test_tiny_benchmark_writes_json_and_figure(stage, tmp_path, monkeypatch):
     assert fused["vs_eager"]["end_to_end"] == eager["end_to_end"]["median_ms"] / fused["end_to_end"]["median_ms"]
     assert report["folder"][0]["images"] == 2
     speed = json.loads((tmp_path / "reports" / "speed.json").read_text())
+    batch = eager["batch"]
+    assert batch["size"] == 2 and batch["threads"] == report["batch_threads"] >= 1
+    assert batch["throughput_gain"] == batch["single"]["median_ms"] / batch["streams"]["median_ms"]
+    assert batch["batched_gain"] == batch["single"]["median_ms"] / batch["batched"]["median_ms"]
     assert speed["mobilenet_v1_050/s16/33px/cpu/eager"] == {"end_to_end_ms": eager["end_to_end"]["median_ms"],
-                                                            "speedup": 1.0}
+                                                            "speedup": 1.0, "batch_gain": batch["throughput_gain"]}
     assert speed["mobilenet_v1_050/s16/33px/cpu/fused"]["speedup"] == fused["vs_eager"]["end_to_end"]
     figure = tmp_path / "reports" / "figures" / "benchmark.png"
     assert figure.stat().st_size > 10_000

@@ -78,11 +78,13 @@ def test_images_give_poses_json_and_overlays(infer, tmp_path):
     _assert_no_temp_files(out)
 
 
-def test_batch_and_fused_backend_give_the_same_poses(infer, tmp_path):
-    """--batch 2 (one forward pass for both photos) with --backend fused: the poses of a plain run."""
+@pytest.mark.parametrize("options", [("--batch", "2", "--backend", "fused"), ("--batch", "3", "--streams", "2")])
+def test_batches_streams_and_fused_backend_give_the_same_poses(infer, tmp_path, options):
+    """--batch 2 (one forward pass for both photos) with --backend fused, and --batch 3 over two streams: the
+    poses of a plain run."""
     args = (str(PHOTOS / "pose.jpg"), str(PHOTOS / "back*.jpg"), "--input-size", "257", "--no-render")
     assert infer(*args, "--out", str(tmp_path / "a")).exit_code == 0
-    result = infer(*args, "--out", str(tmp_path / "b"), "--batch", "2", "--backend", "fused")
+    result = infer(*args, "--out", str(tmp_path / "b"), *options)
     assert result.exit_code == 0, result.output
     plain, batched = (json.loads((tmp_path / d / "poses.json").read_text()) for d in ("a", "b"))
     assert plain.keys() == batched.keys()
