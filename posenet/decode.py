@@ -128,32 +128,31 @@ def decode_multiple_poses(
         b = math.floor(x / s + 0.5)
         return (0 if a < 0 else hmax if a > hmax else a), (0 if b < 0 else wmax if b > wmax else b)
 
+    # ndarray.item gives Python floats: the same double arithmetic as numpy scalars, several times faster.
     def traverse(edge: int, src_y: float, src_x: float, target: int, disp: np.ndarray) -> tuple[float, float, float]:
         a, b = cell(src_y, src_x)
-        dvec = disp[a, b]
-        y = src_y + dvec[edge]
-        x = src_x + dvec[NUM_EDGES + edge]
+        y = src_y + disp.item(a, b, edge)
+        x = src_x + disp.item(a, b, NUM_EDGES + edge)
         for _ in range(OFFSET_REFINE_STEPS):
             a, b = cell(y, x)
-            ovec = off[a, b]
-            y = a * s + ovec[target]
-            x = b * s + ovec[K + target]
+            y = a * s + off.item(a, b, target)
+            x = b * s + off.item(a, b, K + target)
         a, b = cell(y, x)
-        return y, x, heat[a, b, target]
+        return y, x, heat.item(a, b, target)
 
     accepted: list[tuple[list[float], list[float], list[float]]] = []  # (ys, xs, scores) per pose
     poses: list[Pose] = []
     cand_rows, cand_cols, cand_parts = rows.tolist(), cols.tolist(), parts.tolist()
     for c in _max_heap_order(cand_scores.tolist()):
         i, j, k = cand_rows[c], cand_cols[c], cand_parts[c]
-        ry = i * s + off[i, j, k]
-        rx = j * s + off[i, j, K + k]
+        ry = i * s + off.item(i, j, k)
+        rx = j * s + off.item(i, j, K + k)
         if any((ys[k] - ry) ** 2 + (xs[k] - rx) ** 2 <= r2 for ys, xs, _ in accepted):
             continue
         ys: list = [None] * K
         xs: list = [None] * K
         sc: list = [None] * K
-        ys[k], xs[k], sc[k] = ry, rx, heat[i, j, k]
+        ys[k], xs[k], sc[k] = ry, rx, heat.item(i, j, k)
         for e in range(NUM_EDGES - 1, -1, -1):
             child, parent = _CHILDREN[e], _PARENTS[e]
             if sc[child] is not None and sc[parent] is None:

@@ -151,7 +151,7 @@ def prepare_input(image: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndar
 def to_batch(inputs: Sequence[np.ndarray], device: str | torch.device = "cpu") -> torch.Tensor:
     """Model inputs float32 [Rh, Rw, 3] (all one size, from :func:`prepare_input`) -> NCHW [N, 3, Rh, Rw]
     on ``device``."""
-    return torch.from_numpy(np.stack(inputs)).permute(0, 3, 1, 2).contiguous().to(device)
+    return torch.stack([torch.from_numpy(x).permute(2, 0, 1) for x in inputs]).to(device)  # one copy
 
 
 def scale_poses(poses: list[Pose], box: Letterbox) -> list[Pose]:
