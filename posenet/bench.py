@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from posenet.errors import BackendError, ImageError
+from posenet.errors import BackendError, ImageError, ParamsError
 from posenet.images import expand_inputs, is_video, read_image
 from posenet.models import create_model, load_model
 from posenet.params import Params, PredictParams
@@ -150,15 +150,19 @@ def build_predictors(model: torch.nn.Module, input_size: int, params: Params, de
 def bench_throughput(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int, params: Params, device: str,
                      backends: Sequence[str], batch: int, threads: int, warmup: int, repeats: int,
                      calibration: str | None = None) -> dict[str, dict[str, Any]]:
-    """Per backend, the end-to-end time per image at ``threads`` threads of one image at a time (``single``),
-    ``batch`` images as one forward pass (``batched``) and as ``threads`` streams of one thread each (``streams``),
-    all interleaved -> {backend: {"size", "threads", "single", "batched", "streams" (ms summaries per image),
-    "throughput_gain" (single / streams), "batched_gain" (single / batched)}}."""
+    """Per backend, the end-to-end time per image at ``threads`` (>= 1) threads of one image at a time
+    (``single``), ``batch`` images as one forward pass (``batched``) and as ``min(batch, threads)`` streams
+    (``streams``; one stream on a GPU), all interleaved -> {backend: {"size", "threads", "streams_used", "single",
+    "batched", "streams" (ms summaries per image), "throughput_gain" (single / streams), "batched_gain"
+    (single / batched)}}."""
+    if threads < 1:
+        raise ParamsError(f"batch throughput threads = {threads} must be at least 1")
+    streams = min(batch, threads) if device == "cpu" else 1
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)  # before the Predictors: ONNX Runtime sessions take the count at construction
     try:
         single = build_predictors(model, input_size, params, device, backends, [], calibration)
-        streamed = build_predictors(model, input_size, params, device, backends, [], calibration, streams=threads)
+        streamed = build_predictors(model, input_size, params, device, backends, [], calibration, streams=streams)
         images = [image_rgb] * batch
         fns: dict[str, Callable[[], Any]] = {}
         for b in single:
@@ -173,7 +177,7 @@ def bench_throughput(model: torch.nn.Module, image_rgb: np.ndarray, input_size: 
         per_image = {"single": summarize(times[f"{b}/single"]), "batched": summarize(times[f"{b}/batched"] / batch),
                      "streams": summarize(times[f"{b}/streams"] / batch)}
         ms = {mode: summary["median_ms"] for mode, summary in per_image.items()}
-        results[b] = {"size": batch, "threads": threads, **per_image,
+        results[b] = {"size": batch, "threads": threads, "streams_used": streams, **per_image,
                       "throughput_gain": ms["single"] / ms["streams"], "batched_gain": ms["single"] / ms["batched"]}
     return results
 

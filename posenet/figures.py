@@ -372,9 +372,9 @@ def plot_targets(axes: Sequence[Any], image: np.ndarray, keypoints: np.ndarray, 
     arrows(axes[3], targets.displacements_bwd, targets.bwd_mask, edges, [n.replace("-", " < ") for n in names])
 
 
-def _latency_bar(phase: str) -> Callable[[dict[str, Any]], tuple[float, float, float, str] | None]:
+def _latency_bar(phase: str) -> Callable[[dict[str, Any]], tuple[float, float, float, str]]:
     """A result -> (median ms, p10 gap, p90 gap, bar label: ms and the speed-up against eager) of ``phase``."""
-    def bar(r: dict[str, Any]) -> tuple[float, float, float, str] | None:
+    def bar(r: dict[str, Any]) -> tuple[float, float, float, str]:
         t = r[phase]
         label = f"{t['median_ms']:.0f}" + (f"\n{r['vs_eager'][phase]:.1f}x" if "vs_eager" in r else "")
         return t["median_ms"], t["median_ms"] - t["p10_ms"], t["p90_ms"] - t["median_ms"], label
@@ -407,9 +407,9 @@ def benchmark_figure(report: dict[str, Any]) -> Figure:
               ("forward", "forward per image (ms)", _latency_bar("forward"))]
     batched = [r for r in results if "batch" in r]
     if batched:
-        size, threads = batched[0]["batch"]["size"], batched[0]["batch"]["threads"]
-        panels.append((f"batch {size} as {threads} streams, {threads} threads (x batch 1)", "images per second",
-                       _throughput_bar))
+        b = batched[0]["batch"]
+        panels.append((f"batch {b['size']} as {b['streams_used']} streams, {b['threads']} threads (x batch 1)",
+                       "images per second", _throughput_bar))
     colors = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
     width = 0.8 / len(backends)
     xs = np.arange(len(configs))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ from posenet.errors import ParamsError
 from posenet.pose import Pose
 from posenet.preprocess import Letterbox, prepare_input, scale_poses, to_batch, valid_input_size
 from posenet.presets import PRESETS
-from posenet.runtime.backends import check_backend, make_backend
+from posenet.runtime.backends import check_backend, make_backend, with_threads
 from posenet.tta import PoseMaps, average_maps, flip_maps, fuse_scales
 
 if TYPE_CHECKING:
@@ -85,10 +86,10 @@ class Predictor:
     ``input_size * scale`` for each scale (rounded down to valid sizes) and fuses the maps on the largest grid,
     which the decoder then reads (nms_radius stays in its pixels); ``flip`` adds each input mirrored, its maps
     mirrored back and averaged in.
-    streams: :meth:`run_batch` runs its images this many at a time, one per worker thread, each thread with an
-    equal share of ``torch.get_num_threads()`` (onnx/int8 sessions are built with that share): throughput over
-    single-image latency, like OpenVINO's throughput streams. A depthwise network is memory-bound, so on a CPU one
-    image per core beats one large batch over all cores (README "Backends").
+    streams (CPU only): :meth:`run_batch` runs its images this many at a time, one per worker thread, each with
+    an equal share of ``torch.get_num_threads()`` (onnx/int8: a session per stream with that share), like
+    OpenVINO's throughput streams: a depthwise network is memory-bound, so on a CPU one image per core beats one
+    large batch over all cores (README "Backends"). Single images run on the calling thread, on all its threads.
     """
 
     def __init__(self, model: torch.nn.Module, input_size: int | Sequence[int] = 513, multi_pose: bool = True,
@@ -125,13 +126,18 @@ class Predictor:
         self.flip = bool(flip)
         if streams < 1:
             raise ParamsError(f"streams = {streams} must be at least 1")
+        if streams > 1 and self.device.type != "cpu":
+            raise ParamsError(f"streams = {streams}: streams run on the CPU only (device {self.device})")
         self.streams = int(streams)
+        if self.streams > torch.get_num_threads():
+            log.warning("streams = %d > %d threads: the streams share cores", self.streams, torch.get_num_threads())
         self.stream_threads = max(1, torch.get_num_threads() // self.streams)
-        self._workers: ThreadPoolExecutor | None = None
+        self._workers = (ThreadPoolExecutor(self.streams, thread_name_prefix="posenet-stream")
+                         if self.streams > 1 else None)
+        self._stream = threading.local()  # a worker's own backend (onnx/int8: its own session)
         # Last: every check above is cheap, while a backend may compile or quantise the model for seconds.
         self.backend_name = backend
-        self.backend = make_backend(backend, self.model, self.device, calibration=calibration, input_hw=self.input_hw,
-                                    threads=self.stream_threads)
+        self.backend = make_backend(backend, self.model, self.device, calibration=calibration, input_hw=self.input_hw)
 
     @classmethod
     def from_params(cls, params: Params, weights: str | os.PathLike | None = None,
@@ -159,15 +165,23 @@ class Predictor:
     def run_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
         """Images -> one Prediction each, in order: with one stream the images (and their mirrored copies) share a
         forward pass per scale, with more they run one per stream at a time."""
-        if self.streams == 1 or len(images) <= 1:
+        if self._workers is None or len(images) <= 1:
             return self._run_group(images)
-        if self._workers is None:
-            # torch.set_num_threads in a worker sets that thread's OpenMP team size only.
-            self._workers = ThreadPoolExecutor(self.streams, thread_name_prefix="posenet-stream",
-                                               initializer=torch.set_num_threads, initargs=(self.stream_threads,))
-        return [group[0] for group in self._workers.map(self._run_group, [[image] for image in images])]
+        threads = torch.get_num_threads()
+        try:
+            return list(self._workers.map(self._run_in_stream, images))
+        finally:
+            # torch.set_num_threads in a worker also sets the default of threads yet to use torch (this one's
+            # count too); the workers keep theirs.
+            torch.set_num_threads(threads)
 
-    @torch.inference_mode()  # per thread: stream workers need their own
+    def _run_in_stream(self, image: np.ndarray) -> Prediction:
+        """One image on a stream worker thread, with its share of the threads and its own backend."""
+        torch.set_num_threads(self.stream_threads)
+        if not hasattr(self._stream, "backend"):
+            self._stream.backend = with_threads(self.backend, self.stream_threads)
+        return self._run_group([image])[0]
+
     def _run_group(self, images: Sequence[np.ndarray]) -> list[Prediction]:
         """Images -> one Prediction each, on the calling thread, one forward pass per scale."""
         if len(images) == 0:
@@ -212,8 +226,8 @@ class Predictor:
 
     def forward(self, batch: torch.Tensor) -> PoseNetOutput:
         """Model outputs (NCHW float32) for a prepared batch [N, 3, Rh, Rw] on the device, through the backend:
-        the one entry point of every forward pass."""
-        return self.backend(batch)
+        the one entry point of every forward pass (on a stream worker, through that stream's backend)."""
+        return getattr(self._stream, "backend", self.backend)(batch)
 
     def decode_maps(self, heat: np.ndarray, offsets: np.ndarray, fwd: np.ndarray, bwd: np.ndarray) -> list[Pose]:
         """One image's maps (channels last, heatmap scores after sigmoid) -> poses in model-input pixels, with this

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from posenet import bench, figures
-from posenet.errors import ImageError
+from posenet.errors import ImageError, ParamsError
 from posenet.images import read_image
 from posenet.params import Params
 
@@ -81,7 +81,7 @@ def test_report_schema_and_numbers(tiny_report):
             _check_stats(entry[phase])
             assert entry[phase]["n"] == 3
         batch = entry["batch"]
-        assert (batch["size"], batch["threads"]) == (3, 2) and r["batch_threads"] == 2
+        assert (batch["size"], batch["threads"], batch["streams_used"]) == (3, 2, 2) and r["batch_threads"] == 2
         for mode in ("single", "batched", "streams"):
             _check_stats(batch[mode])
         assert batch["throughput_gain"] == batch["single"]["median_ms"] / batch["streams"]["median_ms"]
@@ -106,6 +106,9 @@ def test_throughput_timing_restores_the_thread_count():
     finally:
         torch.set_num_threads(before)
     assert list(result) == ["eager"] and result["eager"]["threads"] == 2 and result["eager"]["streams"]["n"] == 1
+    with pytest.raises(ParamsError, match="threads = 0"):
+        bench.bench_throughput(create_model("mobilenet_v1_050", 16), read_image(PHOTO), 33, Params(), "cpu",
+                               ["eager"], batch=2, threads=0, warmup=0, repeats=1)
 
 
 def test_plot_benchmark_writes_a_png(tiny_report, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -87,13 +89,27 @@ def test_streams_give_the_single_stream_predictions_in_order(pretrained_model):
     one = Predictor(pretrained_model, input_size=129, device="cpu")
     streamed = Predictor(pretrained_model, input_size=129, device="cpu", streams=3)
     assert streamed.stream_threads == max(1, threads // 3)
+    calls = []
+
+    def spy(batch: torch.Tensor):
+        calls.append((threading.current_thread().name, torch.get_num_threads(), len(batch)))
+        return one.backend(batch)
+
+    streamed.backend = spy
     got, want = streamed.run_batch(images), [one.run(image) for image in images]
     assert len(got) == len(images)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a.heatmap_scores, b.heatmap_scores, atol=1e-5)
         assert [p.score for p in a.poses] == pytest.approx([p.score for p in b.poses], abs=1e-5)
-    worker_threads = list(streamed._workers.map(lambda _: torch.get_num_threads(), range(3)))
-    assert worker_threads == [streamed.stream_threads] * 3 and torch.get_num_threads() == threads
+    assert len(calls) == 5 and {(n.split("_")[0], t, size) for n, t, size in calls} == {
+        ("posenet-stream", streamed.stream_threads, 1)}
+    fresh = []  # threads that start using torch later get the caller's count, not a stream's share
+    worker = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+    worker.start()
+    worker.join()
+    assert torch.get_num_threads() == threads and fresh == [threads]
+    streamed.run(images[0])  # a single image runs on the calling thread
+    assert calls[-1][0] == threading.current_thread().name
     with pytest.raises(ParamsError, match="streams"):
         Predictor(pretrained_model, streams=0)
 

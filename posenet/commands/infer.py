@@ -61,8 +61,8 @@ log = logging.getLogger("posenet.infer")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Still images per forward pass (videos go frame by frame).")
 @click.option("--streams", type=click.IntRange(min=1), default=None,
-              help="Run each batch as this many groups at once, each on an equal share of the threads "
-                   "(throughput; e.g. --batch 8 --streams <cores>) [params predict.streams]")
+              help="CPU: run a batch's images this many at a time, one per thread, each thread an equal share of "
+                   "the cores (throughput; e.g. --batch 8 --streams <cores>) [params predict.streams]")
 @click.option("--format", "fmt", type=click.Choice(["json", "coco"]), default="json", show_default=True,
               help="json: poses.json {image: [poses]}; coco: coco_results.json (needs --coco-annotations).")
 @click.option("--coco-annotations", type=click.Path(dir_okay=False), default=None,
@@ -105,8 +105,11 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
         multi_pose=None if single_pose is None else not single_pose, score_threshold=score_threshold,
         nms_radius=nms_radius, backend=backend, streams=streams)
     shown = weights_path.relative_to(Path.cwd()) if weights_path.is_relative_to(Path.cwd()) else weights_path
-    log.info("serving the %s %s model from %s (stride %d, input %d, %s, backend %s)", model_kind(weights_path),
-             name, shown, out_stride, size, predictor.device, predictor.backend_name)
+    log.info("serving the %s %s model from %s (stride %d, input %d, %s, backend %s, %d stream%s)",
+             model_kind(weights_path), name, shown, out_stride, size, predictor.device, predictor.backend_name,
+             predictor.streams, "s" * (predictor.streams != 1))
+    if predictor.streams > 1 and batch == 1:
+        log.warning("--streams %d runs the images of a batch at once: it needs --batch 2 or more", predictor.streams)
     inferencer = Inferencer(predictor, out_dir, render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
                             min_part_score=min_part_score, min_pose_score=min_pose_score,
                             on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr), batch=batch)

@@ -11,6 +11,7 @@ Every backend computes the same PoseNet from the same weights; they differ in ho
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -36,9 +37,24 @@ class EagerBackend:
 
     def __call__(self, batch: torch.Tensor) -> PoseNetOutput:
         """[N, 3, Rh, Rw] on the model's device -> the four raw heads."""
-        # TF32 convolutions (PyTorch's CUDA default) move heatmap scores by ~1e-3: full float32, like TF.js.
-        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        with torch.inference_mode(), full_float32(batch):
             return self.model(batch)
+
+
+def full_float32(batch: torch.Tensor) -> contextlib.AbstractContextManager[object]:
+    """cuDNN without TF32 for a CUDA ``batch`` (TF32, PyTorch's CUDA default, moves heatmap scores by ~1e-3), a
+    no-op on the CPU: the flags are process-wide, and streams (``Predictor(streams=...)``) switching them from two
+    threads would leave them wrong."""
+    return torch.backends.cudnn.flags(enabled=True, allow_tf32=False) if batch.is_cuda else contextlib.nullcontext()
+
+
+def with_threads(backend: Backend, threads: int) -> Backend:
+    """``backend`` for a caller that may use ``threads`` intra-op threads: a new ONNX Runtime session with that
+    many (a session fixes its thread pool at construction, and concurrent runs share it); the PyTorch backends
+    themselves (they use the calling thread's ``torch.get_num_threads()``)."""
+    from posenet.runtime.onnx import OnnxBackend
+
+    return OnnxBackend(backend.model, threads) if isinstance(backend, OnnxBackend) else backend
 
 
 def check_backend(name: str, device: torch.device | str) -> None:
@@ -50,12 +66,9 @@ def check_backend(name: str, device: torch.device | str) -> None:
 
 
 def make_backend(name: str, model: torch.nn.Module, device: torch.device | str = "cpu",
-                 calibration: str | os.PathLike | None = None, input_hw: tuple[int, int] = (513, 513),
-                 threads: int | None = None) -> Backend:
+                 calibration: str | os.PathLike | None = None, input_hw: tuple[int, int] = (513, 513)) -> Backend:
     """Backend ``name`` for ``model`` (eval mode, on ``device``).
 
-    threads: onnx/int8 only, the ONNX Runtime session's intra-op threads (None: torch's count); the PyTorch
-    backends use the calling thread's ``torch.get_num_threads()``.
     calibration / input_hw: int8 only — the folder of real photos whose activations set the quantisation
     ranges (None: :data:`posenet.runtime.quantize.DEFAULT_CALIBRATION`), letterboxed to ``input_hw``.
     """
@@ -73,7 +86,7 @@ def make_backend(name: str, model: torch.nn.Module, device: torch.device | str =
     from posenet.runtime.onnx import OnnxBackend, onnx_bytes
 
     if name == "onnx":
-        return OnnxBackend(onnx_bytes(model), threads)
+        return OnnxBackend(onnx_bytes(model))
     from posenet.runtime.quantize import quantized_int8
 
-    return OnnxBackend(quantized_int8(model, calibration, input_hw), threads)
+    return OnnxBackend(quantized_int8(model, calibration, input_hw))

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from posenet.models import HEADS, PoseNet, PoseNetOutput
+from posenet.runtime.backends import full_float32
 
 HEAD_NAMES: tuple[str, ...] = tuple(HEADS)  # heatmap, offset, displacement_fwd, displacement_bwd
 
@@ -70,5 +71,5 @@ class FusedBackend:
 
     def __call__(self, batch: Tensor) -> PoseNetOutput:
         """[N, 3, Rh, Rw] -> the four raw heads (float32)."""
-        with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        with torch.no_grad(), full_float32(batch):
             return PoseNetOutput(*self.module(batch))

@@ -72,6 +72,7 @@ class OnnxBackend:
     """An ONNX PoseNet (float32 or quantised) run by ONNX Runtime on the CPU."""
 
     def __init__(self, model: bytes | str | os.PathLike, threads: int | None = None) -> None:
+        self.model = model
         self.session = session(model, threads)
 
     def __call__(self, batch: torch.Tensor) -> PoseNetOutput:

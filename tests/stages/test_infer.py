@@ -78,13 +78,16 @@ def test_images_give_poses_json_and_overlays(infer, tmp_path):
     _assert_no_temp_files(out)
 
 
-@pytest.mark.parametrize("options", [("--batch", "2", "--backend", "fused"), ("--batch", "3", "--streams", "2")])
-def test_batches_streams_and_fused_backend_give_the_same_poses(infer, tmp_path, options):
+@pytest.mark.parametrize("options, served", [(("--batch", "2", "--backend", "fused"), "backend fused, 1 stream)"),
+                                             (("--batch", "3", "--streams", "2"), "backend eager, 2 streams)")])
+def test_batches_streams_and_fused_backend_give_the_same_poses(infer, tmp_path, caplog, options, served):
     """--batch 2 (one forward pass for both photos) with --backend fused, and --batch 3 over two streams: the
     poses of a plain run."""
     args = (str(PHOTOS / "pose.jpg"), str(PHOTOS / "back*.jpg"), "--input-size", "257", "--no-render")
     assert infer(*args, "--out", str(tmp_path / "a")).exit_code == 0
-    result = infer(*args, "--out", str(tmp_path / "b"), *options)
+    with caplog.at_level("INFO"):
+        result = infer(*args, "--out", str(tmp_path / "b"), *options)
+    assert served in caplog.text
     assert result.exit_code == 0, result.output
     plain, batched = (json.loads((tmp_path / d / "poses.json").read_text()) for d in ("a", "b"))
     assert plain.keys() == batched.keys()
