@@ -2,8 +2,8 @@
 
 Run ``streamlit run app.py`` from the repository root. Serves ``models/trained/model.pt`` when present,
 else the converted pretrained model (fetched and converted on first use). The logic lives in
-``posenet.serving``, ``posenet.predict``, ``posenet.drawing`` and ``posenet.figures``; this file only lays out
-the page.
+``posenet.apps.serving``, ``posenet.inference``, ``posenet.viz.drawing`` and ``posenet.viz.figures``; this file
+only lays out the page.
 """
 
 from __future__ import annotations
@@ -18,15 +18,17 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from posenet import drawing, figures, serving, video
+from posenet.apps import serving, video
 from posenet.constants import PART_NAMES
 from posenet.errors import ImageError, PosenetError
-from posenet.images import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, decode_image_bytes
-from posenet.models import PoseNet
+from posenet.inference.config import PredictorConfig
+from posenet.inference.predictor import Predictor
+from posenet.io.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, decode_image_bytes
+from posenet.models.mobilenet import PoseNet
 from posenet.params import PREDICT_PRESETS, Params, load_params
 from posenet.pose import poses_to_json
-from posenet.predict import Predictor, predictor_settings
-from posenet.runtime import BACKENDS
+from posenet.runtime.backends import BACKENDS
+from posenet.viz import drawing, predictions
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = ROOT / "assets" / "samples"
@@ -64,10 +66,10 @@ def relative(path: Path) -> str:
 
 def apply_preset(params: Params) -> None:
     """Preset changed: the decoding controls it sets take its values (the user may change them again)."""
-    defaults = predictor_settings(params.predict, st.session_state["preset"])
-    st.session_state["score_threshold"] = float(defaults["score_threshold"])
-    st.session_state["max_poses"] = int(defaults["max_poses"])
-    st.session_state["backend"] = defaults["backend"]
+    defaults = PredictorConfig.from_params(params.predict, st.session_state["preset"])
+    st.session_state["score_threshold"] = float(defaults.score_threshold)
+    st.session_state["max_poses"] = int(defaults.max_poses)
+    st.session_state["backend"] = defaults.backend
 
 
 def sidebar(params: Params) -> dict[str, Any]:
@@ -81,7 +83,7 @@ def sidebar(params: Params) -> dict[str, Any]:
     sizes = serving.input_size_choices(stride)
     input_size = sb.select_slider("Input resolution (px, k*stride+1)", sizes,
                                   value=serving.nearest_choice(params.predict.input_size, sizes), key="input_size")
-    st.session_state.setdefault("backend", predictor_settings(params.predict)["backend"])  # later: apply_preset's
+    st.session_state.setdefault("backend", PredictorConfig.from_params(params.predict).backend)  # later: apply_preset's
     backend = sb.selectbox("Backend", BACKENDS, key="backend",
                            help="How the forward pass runs: eager PyTorch, fused TorchScript, ONNX Runtime fp32 / "
                                 "int8, bfloat16 (see the README's backends table)")
@@ -90,9 +92,9 @@ def sidebar(params: Params) -> dict[str, Any]:
                           help="tfjs: TF.js PoseNet exactly; fast: one larger input; accurate: two larger inputs "
                                "and their mirror images fused (README: Speed and accuracy)",
                           on_change=apply_preset, args=(params,))
-    defaults = predictor_settings(params.predict, preset)
-    st.session_state.setdefault("score_threshold", float(defaults["score_threshold"]))  # later: apply_preset's
-    st.session_state.setdefault("max_poses", int(defaults["max_poses"]))
+    defaults = PredictorConfig.from_params(params.predict, preset)
+    st.session_state.setdefault("score_threshold", float(defaults.score_threshold))  # later: apply_preset's
+    st.session_state.setdefault("max_poses", int(defaults.max_poses))
     multi = sb.radio("Poses", ("multi-pose", "single-pose"), index=0 if params.predict.multi_pose else 1,
                      horizontal=True, key="mode") == "multi-pose"
     score_threshold = sb.slider("Pose score threshold", 0.0, 1.0, step=0.05, disabled=not multi, key="score_threshold")
@@ -130,15 +132,16 @@ def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict[str, 
     left, right = st.columns(2)
     left.image(drawing.draw_poses(image, poses, c["min_part_score"], c["min_pose_score"]), caption="Poses",
                width="stretch")
-    right.image(drawing.heatmap_overlay(image, prediction, c["part"]), width="stretch",
+    right.image(drawing.heatmap_overlay(image, prediction.heatmap_scores, prediction.letterbox,
+                                            prediction.output_stride, c["part"]), width="stretch",
                 caption=f"Heatmap score: {c['part'] or ALL_PARTS}")
     st.subheader("Poses")
     st.dataframe(pd.DataFrame(serving.pose_rows(poses, c["min_part_score"])), hide_index=True)
     with st.expander("Keypoints of every pose"):
         st.dataframe(pd.DataFrame(serving.keypoint_rows(poses)), hide_index=True)
-    offsets_part = c["part"] or PART_NAMES[figures.strongest_part(prediction)]
+    offsets_part = c["part"] or PART_NAMES[predictions.strongest_part(prediction)]
     with st.expander(f"Short-range offsets: {offsets_part}"):
-        fig = figures.offset_field(image, prediction, offsets_part)
+        fig = predictions.offset_field(image, prediction, offsets_part)
         fig.set_dpi(90)
         st.pyplot(fig)
     payload = {name: poses_to_json(poses)}  # the schema of stages/infer.py's poses.json

@@ -11,9 +11,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_model": "posenet.models",
-    "create_model": "posenet.models",
-    "Predictor": "posenet.predict",
+    "load_model": "posenet.models.factory",
+    "create_model": "posenet.models.mobilenet",
+    "Predictor": "posenet.inference.predictor",
+    "Prediction": "posenet.inference.predictor",
     "Pose": "posenet.pose",
     "PosenetError": "posenet.errors",
 }

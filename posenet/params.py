@@ -14,13 +14,16 @@ from typing import Any, get_type_hints
 
 import yaml
 
-from posenet.augment import AugmentParams
-from posenet.constants import DEFAULT_GOOGLE_URL, DEFAULT_NPM_PACKAGE, VALID_STRIDES
+from posenet.constants import (
+    BACKEND_NAMES,
+    DEFAULT_CALIBRATION,
+    DEFAULT_GOOGLE_URL,
+    DEFAULT_NPM_PACKAGE,
+    PRESET_NAMES,
+    VALID_STRIDES,
+)
 from posenet.errors import ParamsError
-from posenet.losses import LossWeights
-from posenet.models.mobilenet import VARIANTS, reachable_strides
-from posenet.presets import PRESET_NAMES
-from posenet.runtime.quantize import DEFAULT_CALIBRATION
+from posenet.models.variants import VARIANTS, reachable_strides
 
 __all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DataParams", "DataloopParams", "MODEL_NAMES",
            "ModelParams", "PREDICT_PRESETS", "Params", "PredictParams", "RoboflowParams", "TargetsParams",
@@ -56,11 +59,9 @@ def check_input_size(key: str, size: int, stride: int) -> None:
 
 
 def check_backends(key: str, backends: tuple[str, ...]) -> None:
-    """Every name is a registered inference backend (posenet.runtime.BACKENDS)."""
-    from posenet.runtime.backends import BACKENDS  # the registry is the one source of truth
-
+    """Every name is an inference backend (posenet.runtime.backends registers each of BACKEND_NAMES)."""
     for backend in backends:
-        _check_choice(key, backend, BACKENDS)
+        _check_choice(key, backend, BACKEND_NAMES)
 
 
 def check_model(name_key: str, stride_key: str, name: str, stride: int) -> None:
@@ -169,6 +170,25 @@ class DataParams:
             _check(bool(self.roboflow.workspace and self.roboflow.project),
                    "data.roboflow.workspace and data.roboflow.project must be set for data.source = roboflow")
             _check_choice("data.roboflow.format", self.roboflow.format, ("coco", "yolov8"))
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Random augmentation (params ``train.augment``): flip probability, zoom range, max rotation (degrees), crop."""
+
+    hflip: float = 0.5
+    scale: tuple[float, float] = (1.5, 2.5)
+    rotate: float = 15.0
+    crop: bool = True
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the three loss terms (params ``train.loss_weights``)."""
+
+    heatmap: float = 4.0
+    short: float = 1.0
+    mid: float = 0.25
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ import time
 import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
-from posenet.models import PRETRAINED_DIR, pretrained_path, save_checkpoint
+from posenet.models.checkpoint import save_checkpoint
 from posenet.params import load_params
-from posenet.weights import convert_folder
+from posenet.project import PRETRAINED_DIR, pretrained_path
+from posenet.weights.folder import convert_folder
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)

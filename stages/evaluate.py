@@ -13,11 +13,12 @@ import logging
 import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors, val_models_options
-from posenet.evaluate import evaluate_predictor, evaluate_presets
-from posenet.io import write_json_atomic
-from posenet.models import load_model
+from posenet.evaluation.coco import evaluate_predictor, evaluate_presets
+from posenet.inference.predictor import Predictor
+from posenet.inference.presets import PRESETS
+from posenet.io.atomic import write_json_atomic
+from posenet.models.factory import load_model
 from posenet.params import load_params
-from posenet.predict import PRESETS, Predictor
 
 log = logging.getLogger("stages.evaluate")
 

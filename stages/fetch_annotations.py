@@ -13,7 +13,7 @@ import time
 import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
-from posenet.data import build_dataset
+from posenet.data.pipeline import build_dataset
 from posenet.params import load_params
 
 log = logging.getLogger("fetch_annotations")

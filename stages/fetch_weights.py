@@ -6,7 +6,7 @@ import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.params import WEIGHT_SOURCES, load_params
-from posenet.weights import fetch_weights
+from posenet.weights.sources import fetch_weights
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)

@@ -15,10 +15,10 @@ import logging
 import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
-from posenet.figures import save_targets_preview
-from posenet.io import atomic_dir
+from posenet.io.atomic import atomic_dir
 from posenet.params import load_params
-from posenet.target_store import preview_samples, write_targets
+from posenet.training.target_store import preview_samples, write_targets
+from posenet.viz.targets import save_targets_preview
 
 log = logging.getLogger("stages.generate_targets")
 

@@ -14,10 +14,10 @@ from typing import Any
 import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
-from posenet.io import write_json_atomic
-from posenet.models import CHECKPOINTS_DIR, PRETRAINED_DIR, TRAINED_MODEL
+from posenet.io.atomic import write_json_atomic
 from posenet.params import load_params
-from posenet.train import TrainPaths, train
+from posenet.project import CHECKPOINTS_DIR, PRETRAINED_DIR, TRAINED_MODEL
+from posenet.training.trainer import TrainPaths, train
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)

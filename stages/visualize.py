@@ -14,13 +14,13 @@ from pathlib import Path
 
 import click
 
-from posenet import figures
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors, val_models_options
-from posenet.data import load_split
+from posenet.data.canonical import load_split
 from posenet.errors import AnnotationError
-from posenet.io import atomic_dir
+from posenet.inference.predictor import Predictor
+from posenet.io.atomic import atomic_dir
 from posenet.params import load_params
-from posenet.predict import Predictor
+from posenet.viz import figures, predictions, training_curves
 
 log = logging.getLogger("stages.visualize")
 
@@ -50,10 +50,10 @@ def main(params_path: str, annotations: str, images_dir: str, pretrained: str | 
     log.info("rendering %d val images with %s (stride %d, input %d)", len(records), name, stride,
              params.predict.input_size)
     with atomic_dir(out) as tmp:
-        figures.render_val_figures(records, persons, images_dir, pretrained_predictor, trained_predictor, tmp,
+        predictions.render_val_figures(records, persons, images_dir, pretrained_predictor, trained_predictor, tmp,
                                    min_score)
         if Path(metrics_dir).is_dir():
-            figures.save_figure(figures.training_curves(metrics_dir), tmp / "training_curves.png")
+            figures.save_figure(training_curves.training_curves(metrics_dir), tmp / "training_curves.png")
         else:
             log.warning("%s not found: no training curves (run the train stage)", metrics_dir)
     log.info("figures written to %s", out)

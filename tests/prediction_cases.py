@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from posenet.codec.letterbox import letterbox
 from posenet.constants import NUM_KEYPOINTS
+from posenet.inference.predictor import Prediction
 from posenet.pose import Pose
-from posenet.predict import Prediction
-from posenet.preprocess import letterbox
 
 
 def synthetic_pose(score: float, xy: tuple[float, float], part_score: float = 0.9) -> Pose:
@@ -21,5 +21,5 @@ def synthetic_prediction(image_hw: tuple[int, int], input_size: int = 65, stride
     g = (input_size - 1) // stride + 1
     return Prediction(poses=list(poses), heatmap_scores=np.zeros((g, g, 17), np.float32),
                       offsets=np.zeros((g, g, 34), np.float32), displacements_fwd=np.zeros((g, g, 32), np.float32),
-                      displacements_bwd=np.zeros((g, g, 32), np.float32), input_hw=box.input_hw,
-                      padding=box.padding, scale_yx=box.scale_yx, output_stride=stride)
+                      displacements_bwd=np.zeros((g, g, 32), np.float32), letterbox=box,
+                      output_stride=stride)

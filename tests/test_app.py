@@ -13,9 +13,12 @@ import pytest
 from app_support import PHOTO, REPO, make_app_root, write_walk_video
 from streamlit.testing.v1 import AppTest
 
-from posenet.images import decode_image_bytes
-from posenet.models import create_model, load_model, pretrained, save_checkpoint
-from posenet.predict import Predictor
+from posenet.inference.predictor import Predictor
+from posenet.io.media import decode_image_bytes
+from posenet.models import factory
+from posenet.models.checkpoint import save_checkpoint
+from posenet.models.factory import load_model
+from posenet.models.mobilenet import create_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -55,7 +58,7 @@ def rows_and_json(at: AppTest):
 
 def test_first_load_converts_weights_and_serves_pretrained(app_root, at):
     no_failure(at)
-    assert pretrained.pretrained_checkpoint("mobilenet_v1_075", app_root).is_file()  # the project's, or the cache's
+    assert factory.pretrained_checkpoint("mobilenet_v1_075", app_root).is_file()  # the project's, or the cache's
     assert not at.warning, [w.value for w in at.warning]  # e.g. no deprecation box (st.pyplot's dpi argument)
     assert "pretrained" in at.info[0].value and "mobilenet_v1_075" in at.info[0].value
     assert "poses found in" in at.success[0].value
@@ -68,7 +71,7 @@ def test_first_load_converts_weights_and_serves_pretrained(app_root, at):
 def test_trained_model_is_served_when_present(app_root, at):
     trained = app_root / "models" / "trained" / "model.pt"
     trained.parent.mkdir(parents=True, exist_ok=True)
-    trained.write_bytes(pretrained.pretrained_checkpoint("mobilenet_v1_075", app_root).read_bytes())
+    trained.write_bytes(factory.pretrained_checkpoint("mobilenet_v1_075", app_root).read_bytes())
     try:
         fresh = AppTest.from_file(str(app_root / "app.py"), default_timeout=TIMEOUT).run()
         no_failure(fresh)
@@ -114,7 +117,7 @@ def test_accurate_preset_sets_its_decoding_defaults_and_test_time_augmentation(a
     data = MULTI.read_bytes()
     upload(at, MULTI.name, data, "image/jpeg")
     no_failure(at)
-    model = load_model("mobilenet_v1_075", 16, weights=pretrained.pretrained_checkpoint("mobilenet_v1_075", app_root))
+    model = load_model("mobilenet_v1_075", 16, weights=factory.pretrained_checkpoint("mobilenet_v1_075", app_root))
     expected = Predictor(model, input_size=257, max_poses=20, score_threshold=0.2, scales=(1.5, 2.0),
                          flip=True)(decode_image_bytes(data))
     _, _, _, poses = rows_and_json(at)
@@ -136,7 +139,7 @@ def test_upload_with_controls_agrees_with_predictor(app_root, at, multi):
     upload(at, MULTI.name, data, "image/jpeg")
     no_failure(at)
 
-    model = load_model("mobilenet_v1_075", 16, weights=pretrained.pretrained_checkpoint("mobilenet_v1_075", app_root))
+    model = load_model("mobilenet_v1_075", 16, weights=factory.pretrained_checkpoint("mobilenet_v1_075", app_root))
     expected = Predictor(model, input_size=257, multi_pose=multi, max_poses=4, score_threshold=0.3,
                          nms_radius=25.0)(decode_image_bytes(data))
     assert len(expected) == (4 if multi else 1)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from app_support import PHOTO, make_app_root, write_walk_video
 
-from posenet import serving
+from posenet.apps import serving
 from posenet.params import load_params
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -44,7 +44,7 @@ def _from_imports(path: Path) -> list[tuple[str, str]]:
 
 
 def test_stages_and_the_app_use_only_the_public_api():
-    """Stages and app.py import names listed in ``__all__``, from a subpackage itself, never from its modules."""
+    """Stages and app.py import only names a module lists in ``__all__`` (or whole modules)."""
     import importlib
 
     users = [*sorted((REPO / "stages").glob("*.py")), REPO / "app.py"]
@@ -52,9 +52,16 @@ def test_stages_and_the_app_use_only_the_public_api():
     for path in users:
         for module, name in _from_imports(path):
             parts = module.split(".")
-            inner = len(parts) > 2 and (REPO / parts[0] / parts[1] / "__init__.py").is_file()
             public = getattr(importlib.import_module(module), "__all__", ())
-            is_module = (REPO.joinpath(*parts) / f"{name}.py").is_file()  # `from posenet import drawing`
-            if inner or not (name in public or is_module):
+            is_module = (REPO.joinpath(*parts) / f"{name}.py").is_file()  # `from posenet.viz import drawing`
+            if not (name in public or is_module):
                 wrong.append(f"{path.name}: from {module} import {name}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_subpackages_import_nothing_on_their_own():
+    """A subpackage's ``__init__`` is a docstring: importing one module never loads its siblings (so a DVC stage
+    depends only on the modules it uses, tools/dvc_deps.py)."""
+    heavy = {str(p.relative_to(REPO)): sorted(_imports(p)) for p in (REPO / "posenet").glob("*/__init__.py")
+             if p.parent.name != "commands"}  # the console command group
+    assert not {k: v for k, v in heavy.items() if v}

@@ -112,7 +112,7 @@ def test_unreachable_stride_fails_before_any_work(tmp_path):
 
 
 def test_model_names_are_the_registered_variants():
-    from posenet.models.mobilenet import VARIANTS
+    from posenet.models.variants import VARIANTS
     from posenet.params import MODEL_NAMES
 
     assert MODEL_NAMES == tuple(VARIANTS)

@@ -5,7 +5,7 @@
 
 A stage depends on every posenet module its script can import, lazy imports inside functions included, so
 editing any of them makes `dvc status` report the stage. A subpackage (``posenet/data``, ...) is listed as a
-folder when the closure uses any of its files; top-level modules are listed one by one.
+folder when the closure uses all of its files; other modules are listed one by one.
 """
 
 from __future__ import annotations
@@ -60,11 +60,15 @@ def import_closure(script: Path) -> set[Path]:
 
 
 def closure_deps(script: Path) -> list[str]:
-    """The dvc.yaml deps covering ``script``'s closure: subpackage folders and top-level module files."""
+    """The dvc.yaml deps covering ``script``'s closure: a subpackage's folder when the closure holds every module
+    of it, else its modules one by one (so that editing a module a stage does not import leaves it unchanged)."""
+    closure = import_closure(script)
     deps = set()
-    for file in import_closure(script):
+    for file in closure:
         parts = file.relative_to(REPO).parts
-        deps.add("/".join(parts[:2]) if len(parts) > 2 else "/".join(parts))
+        folder = file.parent
+        whole = len(parts) > 2 and all(f in closure for f in folder.glob("*.py"))
+        deps.add(folder.relative_to(REPO).as_posix() if whole else "/".join(parts))
     return sorted(deps)
 
 

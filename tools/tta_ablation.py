@@ -3,8 +3,8 @@
     python tools/tta_ablation.py ../shared/eval/coco_val200 [--cache /tmp/posenet_tta_cache]
 
 Runs the model once per image and input size on the input and its mirror image (cached as .npz, ~7 MB per
-image at 1025), then replays every setting from the cache: decoding as the Predictor does (posenet.tta map
-fusion, posenet.decode) or, for the pose-level fusion rows, decoding each scale alone and merging the poses
+image at 1025), then replays every setting from the cache: decoding as the Predictor does (posenet.inference.tta map
+fusion, posenet.codec.decode) or, for the pose-level fusion rows, decoding each scale alone and merging the poses
 with greedy OKS-NMS. Prints COCO OKS AP (pycocotools) per setting. Choose settings on coco_val200 only.
 """
 
@@ -17,15 +17,14 @@ import click
 import numpy as np
 import torch
 
+from posenet.codec.decode import decode_multiple_poses
+from posenet.codec.letterbox import letterbox, prepare_input, scale_poses, to_batch
 from posenet.constants import COCO_SIGMAS
-from posenet.decode import decode_multiple_poses
-from posenet.evaluate import coco_results, evaluate_keypoints
-from posenet.images import read_image
-from posenet.models import load_model
+from posenet.evaluation.coco import coco_results, evaluate_keypoints
+from posenet.inference.tta import fuse_scales, image_maps
+from posenet.io.media import read_image
+from posenet.models.factory import load_model
 from posenet.pose import Pose
-from posenet.predict import _sigmoid_like_tfjs
-from posenet.preprocess import letterbox, prepare_input, scale_poses, to_batch
-from posenet.tta import PoseMaps, average_maps, flip_maps, fuse_scales
 
 SIZES = (513, 577, 609, 641, 769, 1025)
 # (label, input sizes, flip, max poses, part score threshold, fusion, OKS-NMS threshold or 0, rescoring)
@@ -89,9 +88,7 @@ def image_poses(cache: Path, image_id: int, hw: tuple[int, int], setting: tuple)
     maps, boxes = [], []
     for size in sizes:
         raw = np.load(cache / str(size) / f"{image_id}.npz")
-        own, mirrored = (PoseMaps(_sigmoid_like_tfjs(raw["heat"][b]), raw["off"][b], raw["fwd"][b], raw["bwd"][b])
-                         for b in (0, 1))
-        maps.append(average_maps([own, flip_maps(mirrored)]) if flip else own)
+        maps.append(image_maps([raw["heat"], raw["off"], raw["fwd"], raw["bwd"]], 0, 1, flip))
         boxes.append(letterbox(hw, (size, size)))
     if fusion == "maps":
         target = boxes[int(np.argmax(sizes))]

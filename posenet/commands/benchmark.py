@@ -14,15 +14,18 @@ from pathlib import Path
 import click
 import torch
 
-from posenet.bench import available_devices, load_folder, run_benchmark, speed_metrics
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.errors import ParamsError
-from posenet.figures import benchmark_figure, save_figure
-from posenet.images import read_image
-from posenet.io import write_json_atomic
-from posenet.models.pretrained import pretrained_path
+from posenet.evaluation.benchmark import BenchmarkPlan, available_devices, load_folder, run_benchmark, speed_metrics
+from posenet.io.atomic import write_json_atomic
+from posenet.io.media import read_image
 from posenet.params import load_params
+from posenet.project import pretrained_path
 from posenet.runtime.backends import BACKENDS
+from posenet.viz.benchmark import benchmark_figure
+from posenet.viz.figures import save_figure
+
+__all__ = ["benchmark"]
 
 log = logging.getLogger("posenet.benchmark")
 
@@ -80,16 +83,16 @@ def benchmark(params_path: str, out: str, metrics: str, figure: str, weights: st
             ap_set = (bench.ap_annotations, bench.ap_images)
         else:
             log.warning("%s not found: no AP per backend (run `dvc repro fetch_annotations`)", bench.ap_annotations)
-    report = run_benchmark(bench.variants, bench.strides, bench.input_sizes, image, weights_map, params,
-                           warmup=bench.warmup if warmup is None else warmup,
-                           repeats=bench.repeats if repeats is None else repeats,
-                           devices=list(devices) or None, photo=str(photo_path), folder=folder,
-                           folder_name=str(folder_dir),
-                           folder_config=(params.model.name, params.model.stride, predict.input_size),
-                           backends=list(backends) or list(bench.backends),
-                           batch=bench.batch if batch is None else batch, ap_set=ap_set,
-                           calibration=predict.calibration, presets=bench.presets,
-                           batch_threads=batch_threads)
+    plan = BenchmarkPlan(variants=tuple(bench.variants), strides=tuple(bench.strides),
+                         input_sizes=tuple(bench.input_sizes), weights=weights_map, devices=tuple(devices),
+                         warmup=bench.warmup if warmup is None else warmup,
+                         repeats=bench.repeats if repeats is None else repeats,
+                         backends=tuple(backends) or tuple(bench.backends),
+                         batch=bench.batch if batch is None else batch, batch_threads=batch_threads, ap_set=ap_set,
+                         calibration=predict.calibration, presets=tuple(bench.presets), folder=folder or (),
+                         folder_name=str(folder_dir),
+                         folder_config=(params.model.name, params.model.stride, predict.input_size))
+    report = run_benchmark(plan, image, params, photo=str(photo_path))
     write_json_atomic(out, report)
     write_json_atomic(metrics, speed_metrics(report))
     save_figure(benchmark_figure(report), figure, dpi=120)

@@ -13,9 +13,11 @@ import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.constants import VALID_STRIDES
-from posenet.io import write_bytes_atomic
+from posenet.io.atomic import write_bytes_atomic
 from posenet.params import MODEL_NAMES, check_input_size, check_model, load_params
 from posenet.runtime.onnx import DEFAULT_OPSET, MIN_OPSET
+
+__all__ = ["export"]
 
 log = logging.getLogger("posenet.export")
 
@@ -42,7 +44,7 @@ def export(model_name: str | None, stride: str | None, weights: str | None, fmt:
     name = model_name or params.model.name
     out_stride = int(stride) if stride else params.model.stride
     check_model("--model", "--stride", name, out_stride)
-    from posenet.models import load_model
+    from posenet.models.factory import load_model
     from posenet.runtime.onnx import onnx_bytes
     from posenet.runtime.quantize import quantized_int8
 

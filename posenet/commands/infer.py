@@ -19,15 +19,18 @@ import click
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from posenet.apps.inferencer import Inferencer, InferOutputs, load_coco_image_ids
 from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
 from posenet.constants import VALID_STRIDES
-from posenet.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
-from posenet.infer import Inferencer, load_coco_image_ids
-from posenet.models.pretrained import PRETRAINED_DIR, TRAINED_MODEL, default_model_file
+from posenet.models.factory import default_model_file
 from posenet.params import MODEL_NAMES, PREDICT_PRESETS, check_input_size, load_params
+from posenet.project import PRETRAINED_DIR, TRAINED_MODEL
 from posenet.runtime.backends import BACKENDS
+from posenet.viz.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
 
-log = logging.getLogger("posenet.infer")
+__all__ = ["infer"]
+
+log = logging.getLogger("posenet.apps.inferencer")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -92,10 +95,10 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     check_input_size("--input-size", size, out_stride)
     coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
 
+    from posenet.apps.serving import model_kind
     from posenet.device import resolve_device
-    from posenet.models import load_model
-    from posenet.predict import Predictor
-    from posenet.serving import model_kind
+    from posenet.inference.predictor import Predictor
+    from posenet.models.factory import load_model
 
     torch_device = resolve_device(device)
     weights_path = Path(weights) if weights is not None else default_model_file(name, **params.weights.fetch_options())
@@ -106,13 +109,15 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
         nms_radius=nms_radius, backend=backend, streams=streams)
     shown = weights_path.relative_to(Path.cwd()) if weights_path.is_relative_to(Path.cwd()) else weights_path
     log.info("serving the %s %s model from %s (stride %d, input %d, %s, backend %s, %d stream%s)",
-             model_kind(weights_path), name, shown, out_stride, size, predictor.device, predictor.backend_name,
-             predictor.streams, "s" * (predictor.streams != 1))
-    if predictor.streams > 1 and batch == 1:
-        log.warning("--streams %d runs the images of a batch at once: it needs --batch 2 or more", predictor.streams)
-    inferencer = Inferencer(predictor, out_dir, render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
-                            min_part_score=min_part_score, min_pose_score=min_pose_score,
-                            on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr), batch=batch)
+             model_kind(weights_path), name, shown, out_stride, size, predictor.device, predictor.config.backend,
+             predictor.config.streams, "s" * (predictor.config.streams != 1))
+    if predictor.config.streams > 1 and batch == 1:
+        log.warning("--streams %d runs the images of a batch at once: it needs --batch 2 or more",
+                    predictor.config.streams)
+    outputs = InferOutputs(Path(out_dir), render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
+                           min_part_score=min_part_score, min_pose_score=min_pose_score, batch=batch)
+    inferencer = Inferencer(predictor, outputs,
+                            on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))
     with logging_redirect_tqdm():
         summary = inferencer.run(inputs, webcam=webcam, max_frames=max_frames)
     click.echo(summary.closing_line())

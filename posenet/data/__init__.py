@@ -2,10 +2,5 @@
 
 ``readers.read_export`` parses a local export, ``canonical.to_coco`` builds the canonical dict,
 ``split.split_coco`` splits it, ``writer.write_dataset`` writes it; ``fetch`` downloads exports with the
-platform SDKs (imported lazily: importing this package has no side effects).
+platform SDKs (imported lazily).
 """
-
-from posenet.data.canonical import load_split
-from posenet.data.pipeline import build_dataset
-
-__all__ = ["build_dataset", "load_split"]

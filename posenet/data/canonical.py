@@ -18,7 +18,10 @@ from posenet.constants import COCO_PART_NAMES, NUM_KEYPOINTS, SKELETON
 from posenet.data.files import load_json, nfc
 from posenet.data.records import Export, ImageRecord, Person
 from posenet.errors import AnnotationError, TrainingError
-from posenet.io import UniqueNames
+from posenet.io.atomic import UniqueNames
+
+__all__ = ["PERSON_CATEGORY", "empty_keypoints", "flat_file_name", "keypoint_bbox", "load_split", "sanitise_keypoints",
+           "to_coco"]
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ from typing import Any
 from posenet.data.parts import LabelPolicy, is_person_label, normalise_part_name
 from posenet.errors import AnnotationError
 
+__all__ = ["Category", "select_categories"]
+
 
 @dataclass(frozen=True)
 class Category:

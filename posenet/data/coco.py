@@ -23,6 +23,8 @@ from posenet.data.parts import LabelPolicy
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.errors import AnnotationError
 
+__all__ = ["WHOLE_BODY_FILES", "parse_coco_json", "read_coco"]
+
 log = logging.getLogger(__name__)
 
 

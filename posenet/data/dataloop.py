@@ -19,8 +19,10 @@ from posenet.data.imagemeta import probe_image, swaps_axes
 from posenet.data.parts import LabelPolicy, normalise_part_name
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.errors import AnnotationError
-from posenet.images import IMAGE_EXTENSIONS
+from posenet.io.media import IMAGE_EXTENSIONS
 from posenet.params import DataloopParams
+
+__all__ = ["OCCLUDED_VALUES", "read_dataloop"]
 
 log = logging.getLogger(__name__)
 

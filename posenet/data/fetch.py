@@ -18,6 +18,8 @@ import requests
 
 from posenet.errors import AnnotationError, CredentialsError
 
+__all__ = ["DATALOOP_KEY_ENV", "ROBOFLOW_FORMATS", "ROBOFLOW_KEY_ENV", "FetchError", "fetch_dataloop", "fetch_roboflow"]
+
 log = logging.getLogger(__name__)
 
 DATALOOP_KEY_ENV = "DATALOOP_API_KEY"

@@ -11,7 +11,9 @@ from typing import Any
 import yaml
 
 from posenet.errors import AnnotationError
-from posenet.images import IMAGE_EXTENSIONS
+from posenet.io.media import IMAGE_EXTENSIONS
+
+__all__ = ["index_images", "load_json", "load_yaml", "nfc"]
 
 
 def nfc(text: str) -> str:

@@ -10,6 +10,8 @@ from PIL import Image, UnidentifiedImageError
 
 from posenet.errors import ImageError
 
+__all__ = ["EXIF_ORIENTATION_TAG", "displayed_size", "probe_image", "swaps_axes"]
+
 log = logging.getLogger(__name__)
 
 EXIF_ORIENTATION_TAG = 0x0112

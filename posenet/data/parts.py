@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from posenet.constants import COCO_PART_NAMES
 from posenet.errors import AnnotationError
 
+__all__ = ["COCO_INDEX", "PERSON_LABELS", "LabelPolicy", "flip_index", "is_person_label", "label_coco_index",
+           "normalise_part_name"]
+
 log = logging.getLogger(__name__)
 
 COCO_INDEX: dict[str, int] = {name: i for i, name in enumerate(COCO_PART_NAMES)}

@@ -16,8 +16,10 @@ from posenet.data.split import split_coco
 from posenet.data.summary import summarise
 from posenet.data.writer import write_dataset
 from posenet.errors import AnnotationError
-from posenet.io import write_json_atomic
+from posenet.io.atomic import write_json_atomic
 from posenet.params import DataParams
+
+__all__ = ["build_dataset", "check_persons", "load_export"]
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,8 @@ from posenet.data.roboflow_yolov8 import read_roboflow_yolov8
 from posenet.errors import AnnotationError
 from posenet.params import DATA_FORMATS
 
+__all__ = ["read_export"]
+
 
 def read_export(fmt: str, path: str | Path, *, images: str | Path | None = None, keypoint_names: Sequence[str] = (),
                 occluded_values: Sequence[str] = OCCLUDED_VALUES, unknown_labels: str = "error",

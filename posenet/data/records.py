@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["Export", "ImageRecord", "Person", "has_keypoints"]
+
 
 @dataclass
 class Person:

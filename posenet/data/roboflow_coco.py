@@ -9,6 +9,8 @@ from posenet.data.parts import LabelPolicy
 from posenet.data.records import Export
 from posenet.errors import AnnotationError
 
+__all__ = ["ANNOTATION_FILE", "read_roboflow_coco"]
+
 ANNOTATION_FILE = "_annotations.coco.json"
 
 

@@ -14,6 +14,8 @@ from posenet.data.parts import LabelPolicy
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.data.yolo import class_id, class_names, images_with_labels, label_coverage, load_data_yaml, read_label_rows
 
+__all__ = ["LEGACY_CLASS_NAMES", "PERSON_BOX", "read_roboflow_legacy"]
+
 log = logging.getLogger(__name__)
 
 # The original project's hard-coded id order (string-sorted names), used when data.yaml is absent.

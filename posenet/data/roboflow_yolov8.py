@@ -24,6 +24,8 @@ from posenet.data.records import Export, ImageRecord, Person, has_keypoints
 from posenet.data.yolo import class_id, class_names, images_with_labels, label_coverage, load_data_yaml, read_label_rows
 from posenet.errors import AnnotationError
 
+__all__ = ["read_roboflow_yolov8"]
+
 log = logging.getLogger(__name__)
 
 

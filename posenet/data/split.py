@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["split_coco"]
+
 
 def split_coco(coco: dict[str, Any], val_fraction: float, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split by image: ``round(val_fraction * n)`` images (at least 1 when val_fraction > 0 and n >= 2) go to val.

@@ -8,6 +8,8 @@ import numpy as np
 
 from posenet.constants import COCO_PART_NAMES
 
+__all__ = ["summarise"]
+
 
 def summarise(coco: dict[str, Any]) -> dict[str, Any]:
     """{"images", "images_without_persons", "persons", "keypoints_labelled", "keypoints_visible",

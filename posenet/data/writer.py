@@ -12,7 +12,9 @@ from typing import Any
 from tqdm import tqdm
 
 from posenet.errors import ImageError
-from posenet.io import atomic_dir
+from posenet.io.atomic import atomic_dir
+
+__all__ = ["write_dataset"]
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,10 @@ import numpy as np
 from posenet.data.files import index_images, load_yaml, nfc
 from posenet.data.imagemeta import probe_image
 from posenet.errors import AnnotationError
-from posenet.images import IMAGE_EXTENSIONS
+from posenet.io.media import IMAGE_EXTENSIONS
+
+__all__ = ["SPLIT_KEYS", "class_id", "class_names", "export_images", "find_data_yaml", "images_with_labels",
+           "label_coverage", "label_file", "load_data_yaml", "read_label_rows"]
 
 log = logging.getLogger(__name__)
 

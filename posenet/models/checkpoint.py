@@ -13,18 +13,16 @@ import torch
 from torch import nn
 
 from posenet.errors import ModelError
-from posenet.io import atomic_path
-from posenet.models.mobilenet import PoseNet, create_model
+from posenet.io.atomic import atomic_path
+
+__all__ = ["checkpoint_variant", "load_checkpoint", "read_checkpoint_file", "save_checkpoint", "save_torch_atomic"]
 
 log = logging.getLogger(__name__)
 
 
 def save_torch_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """``torch.save(obj)`` to ``path`` atomically and byte-deterministically.
-
-    Saved by path, torch names the zip's root folder after the (random) temporary file, so identical weights
-    got a new md5 on every run; saved into an open file it uses a fixed name.
-    """
+    """``torch.save(obj)`` to ``path`` atomically; the same ``obj`` gives the same bytes (saved into an open file,
+    so the zip's root folder name does not depend on the temporary file's name)."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save(obj, f)
 
@@ -60,28 +58,3 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
 def checkpoint_variant(meta: dict[str, Any]) -> str:
     """The variant a checkpoint's ``meta`` names (files from before the field existed hold the 0.75 net)."""
     return str(meta.get("variant") or "mobilenet_v1_075")
-
-
-def load_model(name: str = "mobilenet_v1_075", stride: int = 16, weights: str | os.PathLike | None = None,
-               device: str | torch.device | None = None) -> PoseNet:
-    """PoseNet ``name`` at output ``stride`` with weights from a checkpoint, in eval mode on ``device``.
-
-    ``weights`` None means Google's pretrained weights: the convert stage's ``models/pretrained/<name>.pt`` of
-    this checkout, else fetched and converted into the user cache on first use
-    (:func:`posenet.models.pretrained.pretrained_checkpoint`).
-    """
-    from posenet.models.pretrained import pretrained_checkpoint  # it reads checkpoints: imported on use
-
-    model = create_model(name, stride)
-    path = Path(weights) if weights is not None else pretrained_checkpoint(name)
-    state, meta = load_checkpoint(path)
-    variant = checkpoint_variant(meta) if "variant" in meta else name
-    if variant != name:
-        raise ModelError(f"{path}: checkpoint holds {variant}, not {name}")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()
-        raise ModelError(f"{path}: weights do not fit {name}: {' '.join(s.strip() for s in first[:2])}") from err
-    log.debug("loaded %s (stride %d) from %s", name, stride, path)
-    return model.to(device or "cpu").eval()

@@ -11,41 +11,25 @@ Every backend computes the same PoseNet from the same weights; they differ in ho
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
 
+from posenet.constants import BACKEND_NAMES
 from posenet.errors import BackendError
+from posenet.runtime.eager import EagerBackend
 
 if TYPE_CHECKING:
-    from posenet.models import PoseNetOutput
+    from posenet.models.mobilenet import PoseNetOutput
 
-BACKENDS: tuple[str, ...] = ("eager", "fused", "onnx", "int8", "bf16")
+__all__ = ["BACKENDS", "CPU_ONLY", "check_backend", "make_backend", "with_threads"]
+
+BACKENDS: tuple[str, ...] = BACKEND_NAMES
 CPU_ONLY: frozenset[str] = frozenset({"onnx", "int8"})  # ONNX Runtime is used with its CPU provider only
 
 Backend = Callable[[torch.Tensor], "PoseNetOutput"]
-
-
-class EagerBackend:
-    """The model itself in inference mode, full float32."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.model = model
-
-    def __call__(self, batch: torch.Tensor) -> PoseNetOutput:
-        """[N, 3, Rh, Rw] on the model's device -> the four raw heads."""
-        with torch.inference_mode(), full_float32(batch):
-            return self.model(batch)
-
-
-def full_float32(batch: torch.Tensor) -> contextlib.AbstractContextManager[object]:
-    """cuDNN without TF32 for a CUDA ``batch`` (TF32, PyTorch's CUDA default, moves heatmap scores by ~1e-3), a
-    no-op on the CPU: the flags are process-wide, and streams (``Predictor(streams=...)``) switching them from two
-    threads would leave them wrong."""
-    return torch.backends.cudnn.flags(enabled=True, allow_tf32=False) if batch.is_cuda else contextlib.nullcontext()
 
 
 def with_threads(backend: Backend, threads: int) -> Backend:

@@ -9,23 +9,15 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from posenet.device import cpu_flags
 from posenet.errors import BackendError
-from posenet.models import PoseNet, PoseNetOutput
-from posenet.runtime.fused import MergedHeadsPoseNet, _example_input, freeze_for_inference
+from posenet.models.mobilenet import PoseNet, PoseNetOutput
+from posenet.runtime.eager import example_input
+from posenet.runtime.fused import MergedHeadsPoseNet, freeze_for_inference
+
+__all__ = ["BF16_CPU_FLAGS", "Bf16Backend", "Bf16PoseNet", "check_bf16"]
 
 BF16_CPU_FLAGS: tuple[str, ...] = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str]:
-    """The instruction-set flags the kernel reports for the first CPU (empty where there is no such file)."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
 
 
 def check_bf16(device: torch.device, cpuinfo: str | Path = "/proc/cpuinfo") -> None:
@@ -63,7 +55,7 @@ class Bf16Backend:
         device = next(model.parameters()).device
         check_bf16(device)
         module = Bf16PoseNet(model).eval().requires_grad_(False)
-        self.module = freeze_for_inference(module, _example_input(model, device), optimize=False)
+        self.module = freeze_for_inference(module, example_input(model, device), optimize=False)
 
     def __call__(self, batch: Tensor) -> PoseNetOutput:
         """[N, 3, Rh, Rw] float32 -> the four raw heads (float32)."""

@@ -12,8 +12,10 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from posenet.models import HEADS, PoseNet, PoseNetOutput
-from posenet.runtime.backends import full_float32
+from posenet.models.mobilenet import HEADS, PoseNet, PoseNetOutput
+from posenet.runtime.eager import example_input, full_float32
+
+__all__ = ["HEAD_NAMES", "FusedBackend", "MergedHeadsPoseNet", "freeze_for_inference", "merged_head"]
 
 HEAD_NAMES: tuple[str, ...] = tuple(HEADS)  # heatmap, offset, displacement_fwd, displacement_bwd
 
@@ -42,12 +44,6 @@ class MergedHeadsPoseNet(nn.Module):
         return tuple(torch.split(self.head(self.features(x)), self.sizes, dim=1))
 
 
-def _example_input(model: PoseNet, device: torch.device) -> Tensor:
-    """A small valid input for tracing (the traced graph serves every batch size and valid H, W)."""
-    side = 4 * int(model.output_stride) + 1
-    return torch.zeros(1, 3, side, side, device=device)
-
-
 def freeze_for_inference(module: nn.Module, example: Tensor, optimize: bool = True) -> torch.jit.ScriptModule:
     """Trace and freeze ``module`` with ``example`` as the traced input; with ``optimize`` (CPU only) also fuse
     conv + activation and prepack the weights for oneDNN (float32 graphs: bfloat16 gains nothing from it)."""
@@ -67,7 +63,7 @@ class FusedBackend:
 
     def __init__(self, model: PoseNet) -> None:
         device = next(model.parameters()).device
-        self.module = freeze_for_inference(MergedHeadsPoseNet(model), _example_input(model, device))
+        self.module = freeze_for_inference(MergedHeadsPoseNet(model), example_input(model, device))
 
     def __call__(self, batch: Tensor) -> PoseNetOutput:
         """[N, 3, Rh, Rw] -> the four raw heads (float32)."""

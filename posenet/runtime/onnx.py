@@ -15,7 +15,10 @@ import numpy as np
 import torch
 
 from posenet.errors import BackendError
-from posenet.models import PoseNet, PoseNetOutput
+from posenet.models.mobilenet import PoseNet, PoseNetOutput
+
+__all__ = ["DEFAULT_OPSET", "INPUT_NAME", "INSTALL_HINT", "MIN_OPSET", "OUTPUT_NAMES", "OnnxBackend", "onnx_bytes",
+           "require", "session"]
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 11  # first opset whose Conv / Split fit what the exporter writes for PoseNet

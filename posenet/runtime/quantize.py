@@ -19,16 +19,18 @@ from typing import Any
 
 import numpy as np
 
+from posenet.codec.letterbox import prepare_input
+from posenet.constants import DEFAULT_CALIBRATION
 from posenet.errors import BackendError
-from posenet.images import expand_inputs, is_video, read_image
-from posenet.models import PoseNet
-from posenet.models.pretrained import project_root
-from posenet.preprocess import prepare_input
+from posenet.io.media import expand_inputs, is_video, read_image
+from posenet.models.mobilenet import PoseNet
+from posenet.project import project_root
 from posenet.runtime.onnx import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAMES, onnx_bytes, require
+
+__all__ = ["CALIBRATION_IMAGES", "calibration_batches", "calibration_paths", "quantize_onnx", "quantized_int8"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALIBRATION = "data/sample/dataloop/items"  # 22 real COCO photos tracked by git (none in coco_val200)
 CALIBRATION_IMAGES = 16
 _CACHE: dict[tuple[Any, ...], bytes] = {}
 

@@ -12,6 +12,8 @@ import torch
 from posenet.errors import WeightsError
 from posenet.models.mobilenet import HEADS, create_model
 
+__all__ = ["state_dict_to_tfjs", "tf_name", "tfjs_to_state_dict"]
+
 _TO_TORCH = {"weights": (3, 2, 0, 1), "depthwise_weights": (2, 3, 0, 1), "biases": (0,)}
 _TO_TF = {"weights": (2, 3, 1, 0), "depthwise_weights": (2, 3, 0, 1), "biases": (0,)}
 

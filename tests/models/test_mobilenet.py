@@ -7,16 +7,10 @@ import torch
 
 import posenet
 from posenet.errors import ModelError
-from posenet.models import (
-    VARIANTS,
-    create_model,
-    load_checkpoint,
-    load_model,
-    max_output_stride,
-    reachable_strides,
-    save_checkpoint,
-)
-from posenet.models.mobilenet import strided_layers
+from posenet.models.checkpoint import load_checkpoint, save_checkpoint
+from posenet.models.factory import load_model
+from posenet.models.mobilenet import create_model, strided_layers
+from posenet.models.variants import VARIANTS, max_output_stride, reachable_strides
 
 REACHABLE = {"mobilenet_v1_050": (8, 16), "mobilenet_v1_075": (8, 16),
              "mobilenet_v1_100": (8, 16, 32), "mobilenet_v1_101": (8, 16, 32)}

@@ -29,7 +29,7 @@ def model_input(case: Path, arrays: dict[str, np.ndarray], meta: dict) -> np.nda
     if "model_input" in arrays:
         return arrays["model_input"]
     pytest.importorskip("cv2")
-    from posenet.preprocess import prepare_input
+    from posenet.codec.letterbox import prepare_input
     x, _ = prepare_input(read_like_harness(image_path(case, meta)).copy(),
                          tuple(int(v) for v in arrays["input_hw"]))
     return x
@@ -65,7 +65,7 @@ def test_parity_stored_model_input(real_075, case):
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED_CASES, reason="../shared/eval/tfjs_reference not present")
 def test_parity_every_shared_case(real_075, one_thread):
-    """Every reference case (385 and 513): stored model_input where present, else posenet.preprocess on the photo."""
+    """Every reference case (385 and 513): stored model_input where present, else prepare_input on the photo."""
     model = real_075(16)
     worst = {}
     for case in SHARED_CASES:

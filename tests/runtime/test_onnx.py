@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from posenet.errors import BackendError
-from posenet.models import VARIANTS, create_model, reachable_strides
+from posenet.models.mobilenet import create_model
+from posenet.models.variants import VARIANTS, reachable_strides
 from posenet.runtime.onnx import OnnxBackend, onnx_bytes
 
 pytest.importorskip("onnx")

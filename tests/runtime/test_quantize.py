@@ -27,8 +27,8 @@ def test_calibration_paths_are_the_first_photos_sorted(tmp_path):
 def test_int8_keeps_coco_ap(pretrained_model):
     """Calibrated on other real photos than those it is scored on, int8 loses at most 0.01 AP at 513."""
     pytest.importorskip("onnxruntime")
-    from posenet.evaluate import evaluate_predictor
-    from posenet.predict import Predictor
+    from posenet.evaluation.coco import evaluate_predictor
+    from posenet.inference.predictor import Predictor
 
     ap = {backend: evaluate_predictor(Predictor(pretrained_model, 513, backend=backend, calibration=UNLABELED),
                                       COCO_MINI / "annotations.json", COCO_MINI / "images")[0]["AP"]

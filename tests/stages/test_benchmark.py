@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from posenet.bench import PHASES
+from posenet.evaluation.benchmark import PHASES
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO = ROOT / "tests" / "data" / "coco_tiny" / "images" / "000000196141.jpg"

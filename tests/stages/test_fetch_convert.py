@@ -17,8 +17,11 @@ import pytest
 import torch
 from weights.tfjs_helpers import write_graph
 
-from posenet.models import create_model, load_checkpoint, load_model
-from posenet.weights import state_dict_to_tfjs, write_legacy
+from posenet.models.checkpoint import load_checkpoint
+from posenet.models.factory import load_model
+from posenet.models.mobilenet import create_model
+from posenet.weights.convert import state_dict_to_tfjs
+from posenet.weights.tfjs import write_legacy
 
 REPO = Path(__file__).resolve().parents[2]
 

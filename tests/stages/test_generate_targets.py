@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from posenet.codec import PersonLabCodec, Targets
-from posenet.preprocess import letterbox, scale_poses
+from posenet.codec.letterbox import letterbox, scale_poses
+from posenet.codec.personlab import PersonLabCodec, Targets
 
 PERSON = [  # one person (x, y, v) in image pixels, all labelled, spread out
     (100, 40, 2), (110, 30, 2), (90, 30, 2), (125, 35, 1), (75, 35, 2), (140, 80, 2), (60, 80, 2),

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from posenet.constants import NUM_KEYPOINTS, PART_NAMES
-from posenet.images import read_image
-from posenet.predict import Predictor
+from posenet.inference.predictor import Predictor
+from posenet.io.media import read_image
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO / "tests" / "data" / "images"
@@ -24,7 +24,7 @@ SIZE = "129"                      # 8 * 16 + 1: small and fast, still finds the 
 @pytest.fixture(scope="module")
 def weights(pretrained_model, tmp_path_factory) -> str:
     """A checkpoint file of the pretrained model (the stage loads weights from a file)."""
-    from posenet.models import save_checkpoint
+    from posenet.models.checkpoint import save_checkpoint
 
     if PRETRAINED.is_file():
         return str(PRETRAINED)
@@ -232,7 +232,8 @@ def test_unopenable_webcam_is_named(infer, tmp_path):
 def test_trained_model_serves_only_its_own_variant(load_stage, tmp_path, monkeypatch, caplog, trained_variant,
                                                    served):
     """--model mobilenet_v1_050 with a trained 0.75 file in models/trained: the 0.50 pretrained file serves."""
-    from posenet.models import create_model, save_checkpoint
+    from posenet.models.checkpoint import save_checkpoint
+    from posenet.models.mobilenet import create_model
 
     monkeypatch.chdir(tmp_path)
     save_checkpoint(tmp_path / "models" / "pretrained" / "mobilenet_v1_050.pt", create_model("mobilenet_v1_050"),

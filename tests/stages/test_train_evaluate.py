@@ -15,16 +15,18 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from posenet.codec import collate_targets
+from posenet.codec.letterbox import prepare_input
+from posenet.codec.personlab import collate_targets
 from posenet.errors import TrainingError
-from posenet.figures import training_curves
-from posenet.images import read_image
-from posenet.losses import personlab_loss
-from posenet.models import create_model, load_checkpoint, save_checkpoint
+from posenet.io.media import read_image
+from posenet.models.checkpoint import load_checkpoint, save_checkpoint
+from posenet.models.mobilenet import create_model
 from posenet.params import load_params
-from posenet.preprocess import prepare_input
-from posenet.target_store import load_targets
-from posenet.train import TrainPaths, load_val_targets_index, train, validation_loss
+from posenet.training.losses import personlab_loss
+from posenet.training.target_store import load_targets, load_targets_index
+from posenet.training.trainer import TrainPaths, train
+from posenet.training.validation import validation_loss
+from posenet.viz.training_curves import training_curves
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "train_mini"
 STAGES = Path(__file__).resolve().parents[2] / "stages"
@@ -128,7 +130,7 @@ def test_val_loss_is_per_image_personlab_loss_on_the_stored_targets(workdir):
     batching does not change the mean; train() reports it with the val AP at each evaluation."""
     params = load_params(workdir / "params.yaml")
     folder = workdir / "targets" / "val"
-    entries = load_val_targets_index(folder, params)
+    entries = load_targets_index(folder, params)
     assert len(entries) == 4
     model = create_model("mobilenet_v1_050", 16).train()
     torch.manual_seed(1)

@@ -12,8 +12,9 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from posenet.images import read_image
-from posenet.models import create_model, save_checkpoint
+from posenet.io.media import read_image
+from posenet.models.checkpoint import save_checkpoint
+from posenet.models.mobilenet import create_model
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "coco_tiny"

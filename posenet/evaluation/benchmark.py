@@ -1,0 +1,405 @@
+"""Timing harness: forward, decode and end-to-end latency per variant, output stride, input size and device.
+
+In the spirit of rwightman's ``benchmark.py`` (posenet-pytorch) and timm's benchmark script: models in
+inference mode, a few warm-up runs, then ``repeats`` timed runs with ``torch.cuda.synchronize`` around CUDA
+work; each timing is summarised as median and spread (p10/p90, IQR) in milliseconds plus fps.
+
+- forward: the model on a ``[1, 3, S, S]`` tensor made from a real photo (resized, normalised), no decoding.
+- decode: pose decoding (multi- or single-pose, as configured) of the real photo's maps, numpy on CPU.
+- end_to_end: ``Predictor.run(image)``: preprocessing + forward + decode + scaling back, image already in
+  memory; ``preprocess`` is the Predictor's own timing of its letterbox + resize + normalise step in those runs.
+- folder (optional): end to end over every photo of a folder, each read once into memory first (as the
+  original script did), timed per image over ``repeats`` passes.
+
+Backends (``posenet.runtime``) are timed side by side: every configuration builds one Predictor per backend
+from the same model and times them interleaved (round r runs backend 1, 2, ... once each), on the same photo
+at the same thread count, so a shared or throttled CPU slows all of them alike and the ratio against
+``eager`` stays meaningful. ``ap``: COCO AP per backend on a small annotated set, optional.
+
+``batch`` (throughput, :func:`bench_throughput`): end-to-end time per image at ``batch_threads`` threads (all
+cores by default: throughput is about filling them), interleaved: one image at a time (``single``), ``batch``
+copies of the photo as one forward pass (``batched``) and as one stream per thread (``streams``, the Predictor's
+``streams``); ``throughput_gain`` is single / streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from posenet.codec.letterbox import prepare_input, to_batch
+from posenet.errors import BackendError, ImageError, ParamsError
+from posenet.inference.predictor import Predictor
+from posenet.io.media import expand_inputs, is_video, read_image
+from posenet.models.factory import load_model
+from posenet.models.mobilenet import create_model
+from posenet.params import Params, PredictParams
+from posenet.runtime.backends import CPU_ONLY
+
+__all__ = ["PHASES", "SCHEMA_VERSION", "BenchmarkPlan", "available_devices", "bench_config", "bench_folder",
+           "bench_throughput", "build_model", "build_predictors", "decode_settings", "environment", "load_folder",
+           "model_input", "run_benchmark", "speed_metrics", "summarize", "time_call", "time_interleaved"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
+PHASES: tuple[str, ...] = ("preprocess", "forward", "decode", "end_to_end")
+
+
+def available_devices() -> list[str]:
+    """``["cpu"]`` plus ``"cuda"`` when a CUDA device is present."""
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_call(fn: Callable[[], Any], warmup: int, repeats: int, device: str = "cpu") -> np.ndarray:
+    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times; per-call wall times in ms ``[repeats]``."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = np.empty(repeats, dtype=np.float64)
+    for i in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times[i] = (time.perf_counter() - start) * 1000.0
+    return times
+
+
+def summarize(times_ms: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """Median, mean, p10/p25/p75/p90, min/max (ms), sample count and fps (1000 / median)."""
+    t = np.asarray(times_ms, dtype=np.float64)
+    p10, p25, median, p75, p90 = np.percentile(t, [10, 25, 50, 75, 90])
+    return {"median_ms": float(median), "mean_ms": float(t.mean()), "p10_ms": float(p10), "p25_ms": float(p25),
+            "p75_ms": float(p75), "p90_ms": float(p90), "iqr_ms": float(p75 - p25), "min_ms": float(t.min()),
+            "max_ms": float(t.max()), "n": int(t.size), "fps": float(1000.0 / median) if median > 0 else float("inf")}
+
+
+def model_input(image_rgb: np.ndarray, input_size: int, device: str) -> torch.Tensor:
+    """A real photo as model input ``[1, 3, S, S]`` in [-1, 1] (letterboxed as the Predictor does)."""
+    x, _ = prepare_input(image_rgb, (input_size, input_size))
+    return to_batch([x], device)
+
+
+def _decoder(predictor: Predictor, prediction: Any) -> Callable[[], Any]:
+    """Decoding alone, as ``predictor`` decodes, of the maps of an earlier ``prediction``."""
+    maps = (prediction.heatmap_scores, prediction.offsets, prediction.displacements_fwd, prediction.displacements_bwd)
+    return lambda: predictor.decode_maps(*maps)
+
+
+def decode_settings(predict: PredictParams) -> dict[str, Any]:
+    """The decoding knobs a report records (params ``predict``)."""
+    return {"multi_pose": predict.multi_pose, "max_poses": predict.max_poses,
+            "score_threshold": predict.score_threshold, "nms_radius": predict.nms_radius}
+
+
+def build_model(variant: str, stride: int, weights: str | os.PathLike | None, device: str) -> torch.nn.Module:
+    """The variant with converted/trained weights when ``weights`` is a path, else randomly initialised."""
+    if weights is not None:
+        return load_model(variant, stride, weights=weights, device=device)
+    return create_model(variant, stride).to(device).eval()
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: int, device: str = "cpu"
+                     ) -> dict[str, np.ndarray]:
+    """Per-call wall times in ms ``[repeats]`` of each function, called in turn once per round (``warmup``
+    untimed rounds first) so that they share the machine's state (load, clocks, caches) as equally as possible."""
+    times = {name: np.empty(repeats, dtype=np.float64) for name in fns}
+    for r in range(warmup + repeats):
+        for name, fn in fns.items():
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            if r >= warmup:
+                times[name][r - warmup] = (time.perf_counter() - start) * 1000.0
+    return times
+
+
+def build_predictors(model: torch.nn.Module, input_size: int, params: Params, device: str,
+                     backends: Sequence[str], skipped: list[dict[str, str]], calibration: str | None = None,
+                     streams: int = 1) -> dict[str, Predictor]:
+    """One Predictor per backend that can run here (int8 calibrated on the photos of ``calibration``); the
+    others are logged and appended to ``skipped``."""
+    predictors = {}
+    for backend in backends:
+        if backend in CPU_ONLY and device != "cpu":
+            continue
+        try:
+            predictors[backend] = Predictor.from_params(params, model=model, device=device, preset="tfjs",
+                                                        input_size=input_size, backend=backend,
+                                                        calibration=calibration, streams=streams)
+        except BackendError as err:
+            log.warning("backend %s skipped: %s", backend, err)
+            skipped.append({"backend": backend, "device": device, "reason": str(err)})
+    return predictors
+
+
+@dataclass(frozen=True)
+class BenchmarkPlan:
+    """What a benchmark run times.
+
+    variants x strides x input_sizes x devices (empty: every available device) are timed with each of
+    ``backends`` side by side; ``weights`` maps variant -> checkpoint (others are timed randomly initialised:
+    speed does not depend on the values, decode time may). ``batch`` > 1 adds batch throughput at
+    ``batch_threads`` threads. ``ap_set`` = (COCO annotation JSON, image folder) adds AP per backend;
+    ``calibration``: int8's photo folder (None: the default). ``presets`` are timed end to end (and their AP) with
+    the ``folder_config`` model at ``predict.input_size`` on the first device; ``folder`` (in-memory photos named
+    ``folder_name``) end to end with ``folder_config`` = (variant, stride, input size).
+    """
+
+    variants: tuple[str, ...] = ("mobilenet_v1_075",)
+    strides: tuple[int, ...] = (16,)
+    input_sizes: tuple[int, ...] = (257, 513)
+    weights: Mapping[str, str | os.PathLike] = field(default_factory=dict)
+    devices: tuple[str, ...] = ()
+    warmup: int = 3
+    repeats: int = 10
+    backends: tuple[str, ...] = ("eager",)
+    batch: int = 1
+    batch_threads: int = 1
+    ap_set: tuple[str, str] | None = None
+    calibration: str | None = None
+    presets: tuple[str, ...] = ()
+    folder: Sequence[tuple[str, np.ndarray]] = ()
+    folder_name: str = ""
+    folder_config: tuple[str, int, int] | None = None
+
+
+def bench_throughput(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int, params: Params, device: str,
+                     plan: BenchmarkPlan) -> dict[str, dict[str, Any]]:
+    """Per backend of ``plan``, the end-to-end time per image at ``plan.batch_threads`` (>= 1) threads of one image
+    at a time (``single``), ``plan.batch`` images as one forward pass (``batched``) and as ``min(batch, threads)``
+    streams (``streams``; one stream on a GPU), all interleaved -> {backend: {"size", "threads", "streams_used",
+    "single", "batched", "streams" (ms summaries per image), "throughput_gain" (single / streams), "batched_gain"
+    (single / batched)}}."""
+    backends, batch, threads, calibration = plan.backends, plan.batch, plan.batch_threads, plan.calibration
+    if threads < 1:
+        raise ParamsError(f"batch throughput threads = {threads} must be at least 1")
+    streams = min(batch, threads) if device == "cpu" else 1
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)  # before the Predictors: ONNX Runtime sessions take the count at construction
+    try:
+        single = build_predictors(model, input_size, params, device, backends, [], calibration)
+        streamed = build_predictors(model, input_size, params, device, backends, [], calibration, streams=streams)
+        images = [image_rgb] * batch
+        fns: dict[str, Callable[[], Any]] = {}
+        for b in single:
+            fns[f"{b}/single"] = lambda p=single[b]: p.run_batch(images[:1])
+            fns[f"{b}/batched"] = lambda p=single[b]: p.run_batch(images)
+            fns[f"{b}/streams"] = lambda p=streamed[b]: p.run_batch(images)
+        times = time_interleaved(fns, plan.warmup, plan.repeats, device)
+    finally:
+        torch.set_num_threads(previous)
+    results = {}
+    for b in single:
+        per_image = {"single": summarize(times[f"{b}/single"]), "batched": summarize(times[f"{b}/batched"] / batch),
+                     "streams": summarize(times[f"{b}/streams"] / batch)}
+        ms = {mode: summary["median_ms"] for mode, summary in per_image.items()}
+        results[b] = {"size": batch, "threads": threads, "streams_used": streams, **per_image,
+                      "throughput_gain": ms["single"] / ms["streams"], "batched_gain": ms["single"] / ms["batched"]}
+    return results
+
+
+def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int, params: Params, device: str,
+                 plan: BenchmarkPlan, skipped: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Time forward, decode and end to end (and batch throughput, AP) of every backend of ``plan`` for one model at
+    one input size on one device, backends interleaved -> one entry per backend that can run here (the others
+    are appended to ``skipped``)."""
+    warmup, repeats, ap_set = plan.warmup, plan.repeats, plan.ap_set
+    x = model_input(image_rgb, input_size, device)
+    predictors = build_predictors(model, input_size, params, device, plan.backends,
+                                  skipped if skipped is not None else [], plan.calibration)
+    with torch.inference_mode():
+        forward = time_interleaved({b: (lambda p=p: p.forward(x)) for b, p in predictors.items()},
+                                   warmup, repeats, device)
+        predictions = {b: p.run(image_rgb) for b, p in predictors.items()}
+        decode = time_interleaved({b: _decoder(p, predictions[b]) for b, p in predictors.items()},
+                                  warmup, repeats)
+        runs: dict[str, list[Any]] = {b: [] for b in predictors}
+        end_to_end = time_interleaved({b: (lambda b=b, p=p: runs[b].append(p.run(image_rgb)))
+                                       for b, p in predictors.items()}, warmup, repeats, device)
+    throughput = {}
+    if plan.batch > 1:
+        throughput = bench_throughput(model, image_rgb, input_size, params, device,
+                                      replace(plan, backends=tuple(predictors), warmup=1, repeats=max(3, repeats // 2)))
+    entries = []
+    for b, predictor in predictors.items():
+        entry: dict[str, Any] = {
+            "backend": b, "preprocess": summarize([r.timings_ms["preprocess"] for r in runs[b][warmup:]]),
+            "forward": summarize(forward[b]), "decode": summarize(decode[b]), "end_to_end": summarize(end_to_end[b]),
+            "poses_found": len(predictions[b].poses), "output_hw": list(predictions[b].heatmap_scores.shape[:2])}
+        if b in throughput:
+            entry["batch"] = throughput[b]
+        if ap_set is not None:
+            from posenet.evaluation.coco import evaluate_predictor
+
+            entry["ap"] = evaluate_predictor(predictor, *ap_set)[0]
+        entries.append(entry)
+    eager = next((e for e in entries if e["backend"] == "eager"), None)
+    for entry in entries:
+        if eager is not None:
+            entry["vs_eager"] = {phase: eager[phase]["median_ms"] / entry[phase]["median_ms"]
+                                 for phase in ("forward", "end_to_end")}
+            if "ap" in entry:
+                entry["vs_eager"]["ap_drop"] = eager["ap"]["AP"] - entry["ap"]["AP"]
+    return entries
+
+
+def bench_presets(model: torch.nn.Module, image_rgb: np.ndarray, params: Params, presets: Sequence[str], device: str,
+                  warmup: int, repeats: int, ap_set: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """End to end (and AP) of each Predictor preset at ``predict.input_size`` (posenet.inference.presets: the
+    preset picks its backend), interleaved on one photo; ``vs_tfjs`` is the speed-up against the ``tfjs`` preset
+    when timed."""
+    predictors = {p: Predictor.from_params(params, model=model, device=device, preset=p) for p in presets}
+    with torch.inference_mode():
+        times = time_interleaved({p: (lambda pr=pr: pr.run(image_rgb)) for p, pr in predictors.items()},
+                                 warmup, repeats, device)
+    entries = []
+    for preset, predictor in predictors.items():
+        entry: dict[str, Any] = {"preset": preset, "backend": predictor.config.backend,
+                                 "input_hw": [list(hw) for hw in predictor.scale_hws], "flip": predictor.config.flip,
+                                 "end_to_end": summarize(times[preset])}
+        if "tfjs" in times:
+            entry["vs_tfjs"] = float(np.median(times["tfjs"]) / np.median(times[preset]))
+        if ap_set is not None:
+            from posenet.evaluation.coco import evaluate_predictor
+
+            entry["ap"] = evaluate_predictor(predictor, *ap_set)[0]
+        entries.append(entry)
+    return entries
+
+
+def load_folder(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
+    """Every still image of ``folder`` read into memory (name, RGB uint8); ImageError when none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: not a folder of images")
+    paths = [p for p in expand_inputs([folder]) if not is_video(p)]
+    if not paths:
+        raise ImageError(f"{folder}: no images found")
+    return [(p.name, read_image(p)) for p in paths]
+
+
+def bench_folder(model: torch.nn.Module, images: Sequence[tuple[str, np.ndarray]], input_size: int,
+                 params: Params, device: str, warmup: int, repeats: int) -> dict[str, Any]:
+    """End-to-end time per image over ``repeats`` passes through an in-memory folder of photos."""
+    predictor = Predictor.from_params(params, model=model, device=device, preset="tfjs", input_size=input_size,
+                                      backend="eager")
+    times: list[float] = []
+    with torch.inference_mode():
+        for _ in range(warmup):
+            predictor(images[0][1])
+        for _ in range(repeats):
+            for _name, image in images:
+                times.extend(time_call(lambda image=image: predictor(image), 0, 1, device).tolist())
+    total_s = sum(times) / 1000.0
+    return {"end_to_end": summarize(times), "images": len(images),
+            "average_fps": float(len(times) / total_s) if total_s > 0 else float("inf")}
+
+
+def environment() -> dict[str, Any]:
+    """Host facts that explain the numbers: torch version, thread counts, CPU load, CPU and GPU names."""
+    env: dict[str, Any] = {"torch": torch.__version__, "python": platform.python_version(),
+                           "platform": platform.platform(), "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
+                           "torch_threads": torch.get_num_threads(),
+                           "torch_interop_threads": torch.get_num_interop_threads(),
+                           "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+                           "cuda": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        env["cuda_device"] = torch.cuda.get_device_name(0)
+        env["cuda_version"] = torch.version.cuda
+    return env
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _config(variant: str, stride: int, size: int, device: str, weights: Mapping[str, str | os.PathLike]
+            ) -> dict[str, Any]:
+    """The fields naming one timed configuration; ``weights`` is the checkpoint path or ``"random"``."""
+    return {"variant": variant, "stride": stride, "input_size": size, "device": device,
+            "weights": str(weights[variant]) if variant in weights else "random"}
+
+
+def run_benchmark(plan: BenchmarkPlan, image_rgb: np.ndarray, params: Params, photo: str = "") -> dict[str, Any]:
+    """The whole benchmark of ``plan`` on the photo ``image_rgb`` (named ``photo``) as a JSON-ready dict. Backends
+    that cannot run here are listed in ``skipped`` with the reason."""
+    variants, strides, input_sizes, weights = plan.variants, plan.strides, plan.input_sizes, plan.weights
+    warmup, repeats, ap_set = plan.warmup, plan.repeats, plan.ap_set
+    devices = list(plan.devices or available_devices())
+    results: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for device in devices:
+        for variant in variants:
+            for stride in strides:
+                model = build_model(variant, stride, weights.get(variant), device)
+                for size in input_sizes:
+                    log.info("benchmark %s stride %d input %d on %s", variant, stride, size, device)
+                    for entry in bench_config(model, image_rgb, size, params, device, plan, skipped):
+                        results.append({**_config(variant, stride, size, device, weights), **entry})
+    report: dict[str, Any] = {"schema": SCHEMA_VERSION, "environment": environment(), "photo": photo,
+                              "photo_hw": list(image_rgb.shape[:2]), "warmup": warmup, "repeats": repeats,
+                              "decode": decode_settings(params.predict), "backends": list(plan.backends),
+                              "batch": plan.batch, "batch_threads": plan.batch_threads,
+                              "ap_set": list(ap_set) if ap_set else None, "skipped": skipped, "results": results}
+    variant, stride, size = plan.folder_config or (variants[0], strides[0], input_sizes[0])
+    if plan.presets:
+        model = build_model(variant, stride, weights.get(variant), devices[0])
+        report["presets"] = [{**_config(variant, stride, params.predict.input_size, devices[0], weights), **entry}
+                             for entry in bench_presets(model, image_rgb, params, plan.presets, devices[0], warmup,
+                                                        repeats, ap_set)]
+    if plan.folder:
+        report["folder"] = []
+        for device in devices:
+            model = build_model(variant, stride, weights.get(variant), device)
+            entry = {"folder": plan.folder_name, **_config(variant, stride, size, device, weights)}
+            entry.update(bench_folder(model, plan.folder, size, params, device, warmup, repeats))
+            report["folder"].append(entry)
+    return report
+
+
+def speed_metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The headline numbers of a report, one entry per configuration and backend
+    (``<variant>/s<stride>/<size>px/<device>/<backend>``): median end-to-end ms, the end-to-end speed-up against
+    eager, the batch-throughput gain and AP where measured. Few on purpose, so that ``dvc exp show`` stays
+    readable; every other statistic (forward, decode, fps, batch timings) is in the full report."""
+    metrics = {}
+    for r in report["results"]:
+        m = {"end_to_end_ms": r["end_to_end"]["median_ms"]}
+        if "vs_eager" in r:
+            m["speedup"] = r["vs_eager"]["end_to_end"]
+        if "batch" in r:
+            m["batch_gain"] = r["batch"]["throughput_gain"]
+        if "ap" in r:
+            m["AP"] = r["ap"]["AP"]
+        metrics[f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}/{r['backend']}"] = m
+    for r in report.get("presets", []):
+        m = {"end_to_end_ms": r["end_to_end"]["median_ms"]}
+        if "vs_tfjs" in r:
+            m["speedup"] = r["vs_tfjs"]
+        if "ap" in r:
+            m["AP"] = r["ap"]["AP"]
+        metrics[f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}/preset_{r['preset']}"] = m
+    return metrics

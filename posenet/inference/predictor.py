@@ -1,0 +1,159 @@
+"""Predictor: RGB image(s) -> poses in ORIGINAL image pixels, the way TF.js PoseNet 2.2.2 does it.
+
+letterbox + legacy bilinear resize + ``x/127.5 - 1`` (posenet.codec.letterbox) -> PoseNet forward through a
+posenet.runtime backend -> sigmoid, test-time augmentation (posenet.inference.tta) -> decode
+(posenet.codec.personlab) -> rescale to the image.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from posenet.codec.letterbox import Letterbox, prepare_input, scale_poses, to_batch
+from posenet.codec.personlab import PersonLabCodec
+from posenet.device import resolve_device
+from posenet.errors import ParamsError
+from posenet.inference.config import PredictorConfig
+from posenet.inference.streams import StreamPool
+from posenet.inference.tta import fuse_scales, image_maps
+from posenet.pose import Pose
+from posenet.runtime.backends import check_backend, make_backend
+
+if TYPE_CHECKING:
+    from posenet.models.mobilenet import PoseNetOutput
+    from posenet.params import Params
+
+__all__ = ["Prediction", "Predictor"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prediction:
+    """Everything one forward pass gives for one image.
+
+    poses: in ORIGINAL image pixels. Raw maps are channels-last numpy float32 on the output grid [h, w, C]
+    (heatmap_scores after sigmoid; offsets/displacements in model-input pixels, TF.js layout).
+    letterbox: where the image sits in the model input (the largest input that ran); output_stride: pixels per cell.
+    timings_ms: "preprocess", "forward", "decode" (a batch's forward time is shared equally).
+    """
+
+    poses: list[Pose]
+    heatmap_scores: np.ndarray
+    offsets: np.ndarray
+    displacements_fwd: np.ndarray
+    displacements_bwd: np.ndarray
+    letterbox: Letterbox
+    output_stride: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Predictor:
+    """Pose estimation with a PoseNet model: RGB images -> poses in original image pixels.
+
+    config: what it computes (posenet.inference.config.PredictorConfig; keyword ``settings`` are its fields, on
+    top of ``config`` when both are given). device: None = CUDA when present, else CPU. Every backend but eager
+    compiles a snapshot of the weights at construction: build a new Predictor after changing them. Single images
+    run on the calling thread with all its threads; :meth:`run_batch` uses ``config.streams`` worker threads.
+    """
+
+    def __init__(self, model: torch.nn.Module, config: PredictorConfig | None = None,
+                 device: str | torch.device | None = None, **settings: Any) -> None:
+        self.config = config.replace(**settings) if config is not None else PredictorConfig(**settings)
+        self.device = resolve_device(device)
+        check_backend(self.config.backend, self.device)  # before any work: a bad choice fails in one line
+        if self.config.streams > 1 and self.device.type != "cpu":
+            raise ParamsError(f"streams = {self.config.streams}: streams run on the CPU only (device {self.device})")
+        self.model = model.to(self.device).eval()
+        self.output_stride = int(model.output_stride)
+        self.input_hw = self.config.input_hw(self.output_stride)
+        self.scale_hws = self.config.scale_hws(self.output_stride)
+        self.codec = PersonLabCodec(self.input_hw, self.output_stride)
+        self.streams = StreamPool(self.config.streams) if self.config.streams > 1 else None
+        # Last: every check above is cheap, while a backend may compile or quantise the model for seconds.
+        self.backend = make_backend(self.config.backend, self.model, self.device,
+                                    calibration=self.config.calibration, input_hw=self.input_hw)
+
+    @classmethod
+    def from_params(cls, params: Params, weights: str | os.PathLike | None = None,
+                    device: str | torch.device | None = None, model: torch.nn.Module | None = None,
+                    preset: str | None = None, **overrides: Any) -> Predictor:
+        """Predictor from a ``posenet.params.Params`` for ``model``, or, when no model is given, for
+        ``load_model(params.model.name, params.model.stride, weights)``: the predict section, the ``preset`` (default
+        predict.preset) on top, then ``overrides`` (PredictorConfig fields) unless None."""
+        config = PredictorConfig.from_params(params.predict, preset, **overrides)
+        if model is None:
+            from posenet.models.factory import load_model
+
+            model = load_model(params.model.name, params.model.stride, weights=weights, device=device)
+        return cls(model, config, device=device)
+
+    def __call__(self, image: np.ndarray) -> list[Pose]:
+        """RGB uint8 [H, W, 3] -> poses in original image pixels."""
+        return self.run(image).poses
+
+    def run(self, image: np.ndarray) -> Prediction:
+        """One image -> Prediction (poses + raw maps + timings)."""
+        return self.run_batch([image])[0]
+
+    def run_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
+        """Images -> one Prediction each, in order: with one stream the images (and their mirrored copies) share a
+        forward pass per scale, with more they run one per stream at a time."""
+        if self.streams is None or len(images) <= 1:
+            return self._run_group(images)
+        return self.streams.map(lambda image: self._run_group([image])[0], images)
+
+    def _run_group(self, images: Sequence[np.ndarray]) -> list[Prediction]:
+        """Images -> one Prediction each, on the calling thread, one forward pass per scale."""
+        if len(images) == 0:
+            return []
+        n, flip = len(images), self.config.flip
+        per_scale = []  # (letterboxes, [heatmap logits, offsets, fwd, bwd] as numpy [N, h, w, C]) per input size
+        prep_s = forward_s = 0.0
+        for hw in self.scale_hws:
+            t0 = time.perf_counter()
+            inputs, boxes = zip(*(prepare_input(img, hw) for img in images))
+            batch = to_batch(inputs, self.device)
+            if flip:
+                batch = torch.cat([batch, batch.flip(-1)])
+            t1 = time.perf_counter()
+            per_scale.append((boxes, [t.permute(0, 2, 3, 1).float().cpu().numpy() for t in self.forward(batch)]))
+            prep_s, forward_s = prep_s + t1 - t0, forward_s + time.perf_counter() - t1
+        target = int(np.argmax([h * w for h, w in self.scale_hws]))
+        predictions = []
+        for b in range(n):
+            t3 = time.perf_counter()
+            box = per_scale[target][0][b]
+            maps = fuse_scales([image_maps(m, b, n, flip) for _, m in per_scale], [bx[b] for bx, _ in per_scale],
+                               box, self.output_stride)
+            poses = scale_poses(self.decode_maps(*maps), box)
+            t4 = time.perf_counter()
+            predictions.append(Prediction(
+                poses=poses, heatmap_scores=maps.heatmap_scores, offsets=maps.offsets,
+                displacements_fwd=maps.displacements_fwd, displacements_bwd=maps.displacements_bwd,
+                letterbox=box, output_stride=self.output_stride,
+                timings_ms={"preprocess": prep_s * 1e3 / n, "forward": forward_s * 1e3 / n,
+                            "decode": (t4 - t3) * 1e3}))
+        return predictions
+
+    def forward(self, batch: torch.Tensor) -> PoseNetOutput:
+        """Model outputs (NCHW float32) for a prepared batch [N, 3, Rh, Rw] on the device, through the backend:
+        the one entry point of every forward pass (on a stream worker, through that stream's backend)."""
+        backend = self.backend if self.streams is None else self.streams.backend(self.backend)
+        return backend(batch)
+
+    def decode_maps(self, heat: np.ndarray, offsets: np.ndarray, fwd: np.ndarray, bwd: np.ndarray) -> list[Pose]:
+        """One image's maps (channels last, heatmap scores after sigmoid) -> poses in model-input pixels, with this
+        Predictor's decoding settings (multi- or single-pose, max poses, score threshold, NMS radius)."""
+        c = self.config
+        if c.multi_pose:
+            return self.codec.decode(heat, offsets, fwd, bwd, c.max_poses, c.score_threshold, c.nms_radius)
+        return [self.codec.decode_single(heat, offsets)]

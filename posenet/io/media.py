@@ -1,0 +1,222 @@
+"""Reading images and videos, writing annotated videos, expanding input arguments.
+
+Every reader returns RGB ``uint8`` arrays ``[H, W, 3]`` in the image's displayed orientation (EXIF
+applied) and raises :class:`~posenet.errors.ImageError` with a one-line message naming the file for
+anything it cannot read: missing, empty, not an image, truncated or corrupt.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import logging
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from posenet.errors import ImageError
+from posenet.io.atomic import atomic_path, write_bytes_atomic
+
+__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "VideoInfo", "VideoReader", "VideoWriter", "decode_image_bytes",
+           "expand_inputs", "is_video", "read_image", "write_image"]
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
+VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    """True when ``path`` has a video file extension."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def decode_image_bytes(data: bytes, name: str = "<upload>") -> np.ndarray:
+    """Decode encoded image bytes (JPEG, PNG, ...) to RGB uint8 ``[H, W, 3]`` with EXIF orientation applied.
+
+    With Pillow's default ``ImageFile.LOAD_TRUNCATED_IMAGES = False`` (a process-wide setting this function
+    leaves as the application has it) a truncated or corrupt file raises instead of returning a partly grey
+    image (OpenCV would). For JPEG the pixels equal ``cv2.imread``'s (same
+    libjpeg-turbo, same IDCT). ``name`` is only used in error messages.
+    """
+    if not data:
+        raise ImageError(f"{name}: empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                if img.mode != "RGB":
+                    img = img.convert("RGB")
+                array = np.asarray(img, dtype=np.uint8)
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not an image (unknown or unsupported format)") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise ImageError(f"{name}: image too large to decode safely") from err
+    except (OSError, SyntaxError, ValueError) as err:
+        reason = str(err).split("\n")[0] or err.__class__.__name__
+        raise ImageError(f"{name}: corrupt or truncated image ({reason})") from err
+    if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageError(f"{name}: image has no pixels")
+    return np.ascontiguousarray(array)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB uint8 ``[H, W, 3]`` (EXIF orientation applied); ImageError if unreadable."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ImageError(f"{path}: cannot read ({err.strerror})") from err
+    return decode_image_bytes(data, name=str(path))
+
+
+def write_image(path: str | os.PathLike, image_rgb: np.ndarray, quality: int = 92) -> None:
+    """Write an RGB uint8 image atomically; the format follows the extension (JPEG, PNG, ...)."""
+    path = Path(path)
+    suffix = path.suffix.lower() or ".png"
+    flags = [cv2.IMWRITE_JPEG_QUALITY, quality] if suffix in (".jpg", ".jpeg") else []
+    ok, encoded = cv2.imencode(suffix, cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), flags)
+    if not ok:
+        raise ImageError(f"{path}: cannot encode an image with this extension")
+    write_bytes_atomic(path, encoded.tobytes())
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand files, folders (their image and video files, sorted, not recursive) and glob patterns.
+
+    Paths that do not exist and patterns that match nothing are returned as given, so the reader
+    reports them as missing in their turn; duplicates are dropped, order is kept.
+    """
+    out: dict[Path, None] = {}
+    for item in inputs:
+        text = str(item)
+        path = Path(text)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
+            if not found:
+                log.warning("%s: folder holds no image or video file", path)
+            out.update(dict.fromkeys(found))
+        elif not path.exists() and glob.has_magic(text):
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file())
+            out.update(dict.fromkeys(matches or [path]))
+        else:
+            out[path] = None
+    return list(out)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What OpenCV reports about an opened video: frames per second, frame count (0 if unknown), size in px."""
+
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+
+
+class VideoReader:
+    """Frames of a video file or a webcam (``source`` int index) as RGB uint8 ``[H, W, 3]``.
+
+    Raises ImageError when the source cannot be opened, or when iteration yields no frame at all.
+    Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, source: str | os.PathLike | int, default_fps: float = 30.0) -> None:
+        self.name = f"webcam {source}" if isinstance(source, int) else str(source)
+        if not isinstance(source, int):
+            path = Path(source)
+            if not path.exists():
+                raise ImageError(f"{path}: no such file")
+            if path.stat().st_size == 0:
+                raise ImageError(f"{path}: empty file (0 bytes)")
+        self._cap = cv2.VideoCapture(source if isinstance(source, int) else str(source))
+        if not self._cap.isOpened():
+            self._cap.release()
+            if isinstance(source, int):
+                raise ImageError(f"{self.name}: no camera found at index {source} (none connected, or in use)")
+            raise ImageError(f"{self.name}: cannot open as a video")
+        fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.info = VideoInfo(
+            fps=fps if 0.0 < fps < 1000.0 else default_fps,
+            frame_count=max(int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0),
+            width=int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+            height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0),
+        )
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        count = 0
+        while True:
+            ok, frame = self._cap.read()
+            if not ok or frame is None:
+                break
+            count += 1
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        if count == 0:
+            raise ImageError(f"{self.name}: no frame could be read (not a video, or corrupt)")
+
+    def close(self) -> None:
+        """Release the capture (file handle or camera)."""
+        self._cap.release()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class VideoWriter:
+    """Atomic MP4 (``mp4v``) writer of RGB frames: frames go to a hidden temp file beside ``path``, which
+    replaces ``path`` only when the ``with`` block ends without an exception. Frame size is taken
+    from the first frame; later frames must have the same size.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, fourcc: str = "mp4v") -> None:
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.fourcc = fourcc
+        self.frames = 0
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+        self._atomic = atomic_path(self.path, suffix=self.path.suffix or ".mp4")
+        self._tmp = self._atomic.__enter__()
+
+    def write(self, frame_rgb: np.ndarray) -> None:
+        """Append one RGB uint8 ``[H, W, 3]`` frame."""
+        height, width = frame_rgb.shape[:2]
+        if self._writer is None:
+            self._size = (width, height)
+            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps,
+                                           self._size)
+            if not self._writer.isOpened():
+                raise ImageError(f"{self.path}: cannot open a {self.fourcc} video writer")
+        elif (width, height) != self._size:
+            raise ImageError(f"{self.path}: frame {self.frames} is {width}x{height}, expected {self._size[0]}x"
+                             f"{self._size[1]}")
+        self._writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
+        self.frames += 1
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if self._writer is not None:
+            self._writer.release()
+        if exc_type is None and self.frames == 0:
+            error = ImageError(f"{self.path}: no frame to write")
+            self._atomic.__exit__(ImageError, error, None)          # removes the temp file
+            raise error
+        self._atomic.__exit__(exc_type, exc, tb)                     # success: temp file replaces the target

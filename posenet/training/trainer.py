@@ -1,0 +1,254 @@
+"""Training loop: fine-tune PoseNet from the converted weights (or from scratch) with the PersonLab loss.
+
+CPU by default, CUDA with AMP (``torch.autocast`` + ``GradScaler``) when present; seeded and deterministic
+on CPU (augmentation RNG per sample, data order per epoch, both from ``train.seed``). Checkpoints every
+``train.checkpoint_every`` steps hold model, optimiser, scheduler, scaler and torch RNG states, so a resumed
+run repeats the uninterrupted one. A non-finite loss stops with ``TrainingError`` and leaves the last good
+checkpoint in place. Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DDP (gloo on CPU,
+nccl on CUDA) and only rank 0 logs, evaluates and writes files. Each evaluation logs the val AP (Predictor at
+``predict.input_size``) and the val loss: the PersonLab loss of the model against the materialised val targets
+of the generate_targets stage (``data/targets/val``), averaged over the val images.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+
+from posenet.device import resolve_device
+from posenet.errors import TrainingError
+from posenet.models.checkpoint import save_checkpoint
+from posenet.models.factory import load_model
+from posenet.models.mobilenet import create_model
+from posenet.params import Params
+from posenet.training.dataset import PoseDataset
+from posenet.training.distributed import distributed, epoch_batches
+from posenet.training.loggers import TrainingLogger
+from posenet.training.losses import LOSS_PARTS, personlab_loss
+from posenet.training.optim import build_optimizer, lr_factor
+from posenet.training.state import find_last_checkpoint, load_training_state, remove_checkpoints, save_training_state
+from posenet.training.target_store import load_targets_index
+from posenet.training.validation import evaluate_model, validation_loss
+
+__all__ = ["TrainPaths", "TrainResult", "init_scratch", "train"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainPaths:
+    """Where training reads and writes (the train stage passes the pipeline's paths)."""
+
+    train_annotations: Path
+    val_annotations: Path
+    images_dir: Path
+    pretrained: Path | None  # None: Google's pretrained weights (posenet.models.factory.load_model)
+    output: Path
+    checkpoints: Path
+    live_dir: Path | None  # None: no DVCLive logging
+    targets_dir: Path  # generate_targets output; <targets_dir>/val gives the val loss
+
+
+@dataclass
+class TrainResult:
+    """What a run did: per-step losses (rank-averaged), per-evaluation val metrics (AP..., loss, heatmap,
+    short, mid, step), throughput, output file."""
+
+    steps: int
+    losses: list[dict[str, float]] = field(default_factory=list)
+    val: list[dict[str, float]] = field(default_factory=list)
+    images_per_s: float = 0.0
+    output: Path | None = None
+
+    def summary(self) -> dict[str, float | None]:
+        """The few numbers worth a `dvc exp show` column: steps, last training loss, last val loss and AP
+        (None when there was no such step or evaluation)."""
+        last_val = self.val[-1] if self.val else {}
+        return {"steps": self.steps, "train_loss": self.losses[-1]["total"] if self.losses else None,
+                "val_loss": last_val.get("loss"), "val_AP": last_val.get("AP")}
+
+
+
+def _initial_model(params: Params, paths: TrainPaths) -> nn.Module:
+    """The converted weights, or a scratch init drawn from the torch RNG (seeded by ``_train``)."""
+    name, stride = params.model.name, params.model.stride
+    if params.train.init == "pretrained":
+        return load_model(name, stride, weights=paths.pretrained)
+    return init_scratch(create_model(name, stride))
+
+
+def init_scratch(model: nn.Module, heatmap_prior: float = 0.01) -> nn.Module:
+    """He-normal convs with zero bias (the backbone has no BatchNorm, so PyTorch's default init starves the
+    deep layers) and a heatmap bias at the logit of ``heatmap_prior`` (most pixels are background)."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    heads = [model.heatmap, model.offset, model.displacement_fwd, model.displacement_bwd]
+    for head in heads:
+        nn.init.normal_(head.weight, std=0.01)
+    nn.init.constant_(model.heatmap.bias, math.log(heatmap_prior / (1.0 - heatmap_prior)))
+    return model
+
+
+def train(params: Params, paths: TrainPaths, resume: bool = False) -> TrainResult:
+    """Train with ``params`` (sections model, targets, train, predict); returns what the run did.
+
+    ``resume`` continues from the last checkpoint in ``paths.checkpoints`` (a fresh start when there is
+    none). Writes ``paths.output`` (``save_checkpoint`` format with meta variant, init, steps, params).
+    """
+    tp = params.train
+    with distributed(tp.device) as (rank, world, local_rank):
+        return _train(params, paths, resume, rank, world, local_rank)
+
+
+def _train(params: Params, paths: TrainPaths, resume: bool, rank: int, world: int, local_rank: int) -> TrainResult:
+    """One rank's seeded run: set up, resume, train epoch by epoch (evaluating on the way), write the model."""
+    torch.manual_seed(params.train.seed)
+    run = _Run(params, paths, rank, world, local_rank)
+    run.resume(resume)
+    if world > 1:  # after resume: DDP broadcasts rank 0's (restored) weights when it wraps the model
+        run.net = nn.parallel.DistributedDataParallel(
+            run.model, device_ids=[local_rank] if run.device.type == "cuda" else None)
+    logger = TrainingLogger(params, paths.live_dir, enabled=run.main, resume=resume and run.step > 0,
+                     steps=(run.step, run.total_steps))
+    try:
+        while run.step < run.total_steps:
+            run.epoch(logger)
+            if world > 1:
+                dist.barrier()
+    finally:
+        logger.close()
+    return run.finish()
+
+
+class _Run:
+    """One training run on one rank: data, model, optimiser state and progress (``step``, losses, timings)."""
+
+    def __init__(self, params: Params, paths: TrainPaths, rank: int, world: int, local_rank: int) -> None:
+        tp = params.train
+        self.params, self.paths, self.rank, self.world = params, paths, rank, world
+        self.device = resolve_device(tp.device, local_rank)
+        self.use_amp = self.device.type == "cuda"
+        self.main = rank == 0
+        self.val_entries: list[dict[str, Any]] = []
+        if tp.eval_every > 0:  # every rank checks, so a missing or stale folder stops them all before training
+            self.val_entries = load_targets_index(paths.targets_dir / "val", params)
+        self.dataset = PoseDataset(paths.train_annotations, paths.images_dir, params.targets.input_size,
+                                   params.model.stride, params.targets.radius, tp.augment, seed=tp.seed)
+        self.batches_per_epoch = math.ceil(math.ceil(len(self.dataset) / world) / tp.batch_size)
+        total_steps = tp.max_steps if tp.max_steps > 0 else tp.epochs * self.batches_per_epoch
+        self.total_steps = total_steps
+        self.model = _initial_model(params, paths).to(self.device).train()
+        self.optimizer = build_optimizer(self.model, tp)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, total_steps, tp))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.net: nn.Module = self.model  # what the steps run: the model, or its DDP wrapper
+        self.step = 0
+        self.last_good: Path | None = None
+        self.result = TrainResult(steps=0)
+        self.images_seen, self.train_time = 0, 0.0
+
+    def resume(self, resume: bool) -> None:
+        """Continue from the last checkpoint when ``resume`` and there is one; a fresh run deletes stale
+        checkpoints (they would mislead a later resume)."""
+        paths = self.paths
+        last = find_last_checkpoint(paths.checkpoints) if resume else None
+        if last is not None:
+            self.step = load_training_state(last, self.model, self.optimizer, self.scheduler, self.scaler)
+            self.last_good = last
+            log.info("resumed from %s at step %d", last, self.step)
+        elif resume:
+            log.info("no checkpoint in %s; starting from step 0", paths.checkpoints)
+        if self.step == 0 and self.main:
+            remove_checkpoints(paths.checkpoints)
+        self.result.steps = self.step
+
+    def epoch(self, logger: TrainingLogger) -> None:
+        """Train the rest of the current epoch (or up to ``total_steps``): log each step, save checkpoints, and
+        evaluate at the end of every ``train.eval_every``-th epoch (rank 0)."""
+        tp = self.params.train
+        epoch, skip = divmod(self.step, self.batches_per_epoch)
+        self.dataset.set_epoch(epoch)
+        batches = epoch_batches(len(self.dataset), tp.batch_size, epoch, tp.seed, self.rank, self.world)[skip:]
+        loader = DataLoader(self.dataset, batch_sampler=batches, num_workers=tp.num_workers)
+        tick = time.perf_counter()
+        for batch in loader:
+            values = _step(self.net, batch, self.optimizer, self.scaler, self.params, self.device, self.use_amp,
+                           self.world)
+            if not all(math.isfinite(v) for v in values.values()):
+                where = f"last good checkpoint: {self.last_good}" if self.last_good else "no checkpoint was written"
+                raise TrainingError(f"non-finite loss at step {self.step + 1} ({values}); training stopped, {where}")
+            lr = self.scheduler.get_last_lr()[0]  # the rate this step used
+            self.scheduler.step()
+            self.step += 1
+            self.train_time += time.perf_counter() - tick  # data loading + step
+            self.images_seen += len(batch["index"]) * self.world
+            self.result.losses.append(values)
+            logger.log(self.step, {f"train/{k}": v for k, v in values.items()} | {"train/lr": lr})
+            if self.step % tp.checkpoint_every == 0 or self.step == self.total_steps:
+                self.last_good = save_training_state(self.paths.checkpoints, self.step, self.model, self.optimizer,
+                                             self.scheduler, self.scaler) if self.main \
+                    else self.paths.checkpoints / f"step_{self.step:06d}.pt"
+            if self.step >= self.total_steps:
+                break
+            tick = time.perf_counter()
+        end_of_epoch = self.step % self.batches_per_epoch == 0 or self.step >= self.total_steps
+        if self.main and end_of_epoch and tp.eval_every > 0 and (epoch + 1) % tp.eval_every == 0:
+            self.evaluate(epoch, logger)
+
+    def evaluate(self, epoch: int, logger: TrainingLogger) -> None:
+        """Log the val AP (Predictor at ``predict.input_size``) and val loss (stored targets) at the current step."""
+        paths, tp = self.paths, self.params.train
+        metrics = evaluate_model(self.model, self.params, paths.val_annotations, paths.images_dir, self.device)
+        metrics |= validation_loss(self.model, self.params, self.val_entries, paths.targets_dir / "val",
+                                   paths.images_dir, self.device, tp.batch_size)
+        self.result.val.append(metrics | {"step": self.step})
+        log.info("epoch %d step %d val AP %.4f loss %.4f", epoch + 1, self.step, metrics["AP"],
+                 metrics.get("loss", math.nan))
+        logger.log(self.step, {f"val/{k}": v for k, v in metrics.items()})
+
+    def finish(self) -> TrainResult:
+        """Fill in the result; rank 0 writes the trained model to ``paths.output``."""
+        params, tp, result = self.params, self.params.train, self.result
+        result.steps = self.step
+        result.images_per_s = self.images_seen / self.train_time if self.train_time > 0 else 0.0
+        if self.main:
+            meta = {"variant": params.model.name, "stride": params.model.stride, "source": "train",
+                    "init": tp.init, "steps": self.step, "input_size": params.targets.input_size,
+                    "params": {"model": asdict(params.model), "targets": asdict(params.targets), "train": asdict(tp)}}
+            save_checkpoint(self.paths.output, self.model, meta)
+            result.output = self.paths.output
+            log.info("trained %d steps (%.1f images/s); wrote %s", self.step, result.images_per_s, self.paths.output)
+        return result
+
+
+def _step(net: nn.Module, batch: dict[str, Any], optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+          params: Params, device: torch.device, use_amp: bool, world: int) -> dict[str, float]:
+    """One optimisation step; returns the loss parts averaged over ranks (Python floats)."""
+    tensors = {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+        outputs = net(tensors["image"])
+    losses = personlab_loss(outputs, tensors, params.targets.radius, params.train.loss_weights)
+    parts = torch.stack([losses[k].detach().float() for k in LOSS_PARTS])
+    if world > 1:
+        dist.all_reduce(parts)
+        parts /= world
+    values = dict(zip(LOSS_PARTS, parts.tolist()))
+    if math.isfinite(values["total"]):
+        scaler.scale(losses["total"]).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return values
+
+

@@ -1,0 +1,135 @@
+"""posenet.io.media: image decoding with clear errors, EXIF, video round trip, input expansion."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from posenet.errors import ImageError
+from posenet.io.media import VideoReader, VideoWriter, decode_image_bytes, expand_inputs, read_image, write_image
+
+DATA = Path(__file__).parents[1] / "data" / "images"
+POSE_JPG = DATA / "pose.jpg"
+
+
+def test_read_image_matches_opencv_pixels():
+    image = read_image(POSE_JPG)
+    assert image.dtype == np.uint8 and image.shape == (667, 1000, 3)
+    expected = cv2.cvtColor(cv2.imread(str(POSE_JPG)), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(image, expected)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    pixels = read_image(DATA / "backpackman.jpg")[:, :400]          # 513 x 400, not square
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                  # rotate 90 CW to display
+    Image.fromarray(pixels).save(buf, format="JPEG", exif=exif, quality=95)
+    shown = decode_image_bytes(buf.getvalue())
+    assert shown.shape == (400, 513, 3)
+    raw = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    np.testing.assert_array_equal(shown, np.rot90(raw, k=-1))
+
+
+def _png_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(read_image(POSE_JPG)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "no such file"),
+    (lambda p: p.write_bytes(b""), "empty file"),
+    (lambda p: p.write_text("this is not a picture\n"), "not an image"),
+    (lambda p: p.write_bytes(POSE_JPG.read_bytes()[:20000]), "truncated"),
+    (lambda p: p.write_bytes(_png_bytes()[:-200]), "corrupt or truncated"),
+])
+def test_bad_images_raise_one_line_naming_the_file(tmp_path, make, message):
+    path = tmp_path / "bad.jpg"
+    make(path)
+    with pytest.raises(ImageError) as info:
+        read_image(path)
+    text = str(info.value)
+    assert message in text and str(path) in text and "\n" not in text
+
+
+def test_decode_leaves_pils_truncated_images_setting_alone(monkeypatch):
+    from PIL import ImageFile
+
+    from posenet.io.media import decode_image_bytes
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)   # an application's own choice
+    decode_image_bytes(POSE_JPG.read_bytes())
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+
+
+def test_decode_image_bytes_png_with_alpha():
+    rgba = np.zeros((5, 7, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = 255
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, format="PNG")
+    out = decode_image_bytes(buf.getvalue())
+    assert out.shape == (5, 7, 3) and out[0, 0].tolist() == [200, 0, 0]
+
+
+def test_write_image_round_trip_png(tmp_path):
+    image = read_image(DATA / "backpackman.jpg")
+    write_image(tmp_path / "out.png", image)
+    np.testing.assert_array_equal(read_image(tmp_path / "out.png"), image)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_expand_inputs_files_folders_globs(tmp_path):
+    (tmp_path / "b.jpg").write_bytes(b"x")
+    (tmp_path / "a.PNG").write_bytes(b"x")
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "c.jpg").write_bytes(b"x")
+    got = expand_inputs([tmp_path, str(sub / "*.jpg"), tmp_path / "b.jpg", str(tmp_path / "zz*.jpg"), "missing.jpg"])
+    assert got == [tmp_path / "a.PNG", tmp_path / "b.jpg", tmp_path / "clip.mp4", sub / "c.jpg",
+                   tmp_path / "zz*.jpg", Path("missing.jpg")]
+
+
+def test_video_round_trip_keeps_frames_and_size(tmp_path):
+    frames = [read_image(DATA / name)[:512, :512] for name in ("backpackman.jpg", "multi_skiing.jpg", "pose.jpg")]
+    path = tmp_path / "clip.mp4"
+    with VideoWriter(path, fps=5) as writer:
+        for frame in frames:
+            writer.write(frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+    with VideoReader(path) as reader:
+        assert reader.info.fps == pytest.approx(5.0) and reader.info.frame_count == 3
+        got = list(reader)
+    assert len(got) == 3
+    for a, b in zip(got, frames):
+        assert a.shape == b.shape and np.abs(a.astype(int) - b).mean() < 8     # lossy codec, same picture
+
+
+def test_video_writer_leaves_no_file_on_error(tmp_path):
+    path = tmp_path / "clip.mp4"
+    with pytest.raises(RuntimeError), VideoWriter(path, fps=5) as writer:
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_videos_raise(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        VideoReader(tmp_path / "none.mp4")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageError, match="empty file"):
+        VideoReader(empty)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"definitely not a video" * 100)
+    with pytest.raises(ImageError, match="junk.mp4"):
+        with VideoReader(junk) as reader:
+            list(reader)
