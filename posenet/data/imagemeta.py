@@ -6,9 +6,8 @@ import logging
 import os
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from posenet.errors import ImageError
+from posenet.images import open_image
 
 __all__ = ["EXIF_ORIENTATION_TAG", "displayed_size", "probe_image", "swaps_axes"]
 
@@ -28,20 +27,15 @@ def swaps_axes(orientation: object) -> bool:
 def displayed_size(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) in pixels of the image as displayed (as ``cv2.imread`` returns it).
 
-    Decodes the image at reduced scale (JPEG draft mode), so a truncated or corrupt file raises
-    ``ImageError`` naming the file.
+    Opened like every image read here (``posenet.images.open_image``) and decoded at reduced scale (JPEG draft
+    mode), so a missing, truncated, corrupt or oversized file raises ``ImageError`` naming the file.
     """
     path = Path(path)
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-            orientation = img.getexif().get(EXIF_ORIENTATION_TAG)
-            img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-            img.load()
-    except FileNotFoundError:
-        raise ImageError(f"{path}: image file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"{path}: not a readable image ({err})") from err
+    with open_image(path) as img:
+        width, height = img.size
+        orientation = img.getexif().get(EXIF_ORIENTATION_TAG)
+        img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+        img.load()
     if swaps_axes(orientation):
         width, height = height, width
     return width, height

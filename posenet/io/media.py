@@ -7,6 +7,7 @@ anything it cannot read: missing, empty, not an image, truncated or corrupt.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import io
 import logging
@@ -24,7 +25,7 @@ from posenet.errors import ImageError
 from posenet.io.atomic import atomic_path, write_bytes_atomic
 
 __all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "VideoInfo", "VideoReader", "VideoWriter", "decode_image_bytes",
-           "expand_inputs", "is_video", "read_image", "write_image"]
+           "expand_inputs", "is_video", "open_image", "read_image", "write_image"]
 
 log = logging.getLogger(__name__)
 
@@ -37,25 +38,30 @@ def is_video(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
-def decode_image_bytes(data: bytes, name: str = "<upload>") -> np.ndarray:
-    """Decode encoded image bytes (JPEG, PNG, ...) to RGB uint8 ``[H, W, 3]`` with EXIF orientation applied.
+# Pillow modes read as they are or through ``Image.convert("RGB")``: 8-bit per channel (16-bit RGB PNG/TIFF files
+# open as 8-bit "RGB", high byte), bilevel, palette, with or without alpha (dropped, as cv2.imread drops it), CMYK.
+_CONVERTIBLE_MODES = frozenset({"RGB", "RGBA", "RGBa", "RGBX", "L", "LA", "La", "1", "P", "PA", "CMYK", "YCbCr"})
+# 16-bit grey ("I;16*"), 32-bit integer ("I") and float ("F") pixels: Pillow's convert("RGB") clips them to 255
+# (a 16-bit photo turns white), so they are scaled here (see ``_to_uint8``).
+_WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 
-    With Pillow's default ``ImageFile.LOAD_TRUNCATED_IMAGES = False`` (a process-wide setting this function
-    leaves as the application has it) a truncated or corrupt file raises instead of returning a partly grey
-    image (OpenCV would). For JPEG the pixels equal ``cv2.imread``'s (same
-    libjpeg-turbo, same IDCT). ``name`` is only used in error messages.
-    """
-    if not data:
-        raise ImageError(f"{name}: empty file (0 bytes)")
+
+@contextlib.contextmanager
+def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> Iterator[Image.Image]:
+    """Open an image with Pillow (lazily: the caller loads, drafts or converts it inside the block), the one
+    opening path of every reader (infer, app, datasets). Any failure inside the block becomes ``ImageError``
+    naming ``name`` (default: the path): missing, not an image, too large (Pillow's decompression-bomb limit,
+    its warning treated as an error), truncated or corrupt, or a pixel format no reader here handles."""
+    name = name if name is not None else "<bytes>" if isinstance(source, bytes) else str(source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
-                img = ImageOps.exif_transpose(img)
-                if img.mode != "RGB":
-                    img = img.convert("RGB")
-                array = np.asarray(img, dtype=np.uint8)
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+                if img.mode not in _CONVERTIBLE_MODES | _WIDE_MODES:
+                    raise ImageError(f"{name}: unsupported pixel format {img.mode} (use 8- or 16-bit RGB or grey)")
+                yield img
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image (unknown or unsupported format)") from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
@@ -63,6 +69,42 @@ def decode_image_bytes(data: bytes, name: str = "<upload>") -> np.ndarray:
     except (OSError, SyntaxError, ValueError) as err:
         reason = str(err).split("\n")[0] or err.__class__.__name__
         raise ImageError(f"{name}: corrupt or truncated image ({reason})") from err
+
+
+def _to_uint8(img: Image.Image, name: str) -> np.ndarray:
+    """RGB uint8 ``[H, W, 3]`` of a loaded image. 16-bit values keep their high byte (``v >> 8``, as OpenCV and
+    Pillow's own 16-bit RGB reading do); 32-bit integers must lie in 0..65535 (16-bit data) and floats in [0, 1]
+    (scaled by 255, rounded); other ranges have no agreed meaning and are refused."""
+    if img.mode in _CONVERTIBLE_MODES:
+        return np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)
+    values = np.asarray(img)
+    if img.mode == "F":
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        if not (np.isfinite(values).all() and 0.0 <= low and high <= 1.0):
+            raise ImageError(f"{name}: float pixels must lie in [0, 1], found {low:g}..{high:g}")
+        grey = np.rint(values.astype(np.float64) * 255.0).astype(np.uint8)
+    else:
+        wide = values.astype(np.int64)
+        if wide.size and (wide.min() < 0 or wide.max() > 65535):
+            raise ImageError(f"{name}: 32-bit pixels outside 0..65535 ({wide.min()}..{wide.max()}) are not supported")
+        grey = (wide >> 8).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def decode_image_bytes(data: bytes, name: str = "<upload>") -> np.ndarray:
+    """Decode encoded image bytes (JPEG, PNG, TIFF, ...) to RGB uint8 ``[H, W, 3]`` with EXIF orientation applied.
+
+    Every bit depth and mode Pillow reads comes out as correct 8-bit RGB (16-bit grey and RGB, palette, CMYK,
+    grey + alpha, float in [0, 1]; see ``_to_uint8``) or is refused in one line. With Pillow's default
+    ``ImageFile.LOAD_TRUNCATED_IMAGES = False`` (a process-wide setting this function leaves as the application
+    has it) a truncated or corrupt file raises instead of returning a partly grey image (OpenCV would). For JPEG
+    the pixels equal ``cv2.imread``'s (same libjpeg-turbo, same IDCT). ``name`` is only used in error messages.
+    """
+    if not data:
+        raise ImageError(f"{name}: empty file (0 bytes)")
+    with open_image(data, name) as img:
+        img.load()
+        array = _to_uint8(ImageOps.exif_transpose(img), name)
     if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError(f"{name}: image has no pixels")
     return np.ascontiguousarray(array)

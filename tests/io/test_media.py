@@ -133,3 +133,90 @@ def test_unreadable_videos_raise(tmp_path):
     with pytest.raises(ImageError, match="junk.mp4"):
         with VideoReader(junk) as reader:
             list(reader)
+
+
+# --- bit depths and modes: every one comes out as the right 8-bit RGB, or is refused in one line -------------
+
+def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def _grey_photo() -> np.ndarray:
+    return cv2.cvtColor(read_image(POSE_JPG), cv2.COLOR_RGB2GRAY)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_16_bit_grey_is_the_8_bit_photo_not_white(fmt):
+    grey = _grey_photo()
+    low_byte = np.random.default_rng(0).integers(0, 256, grey.shape)
+    wide = Image.fromarray((grey.astype(np.uint16) << 8 | low_byte).astype(np.uint16))   # Pillow mode I;16
+    out = decode_image_bytes(_encoded(wide, fmt))
+    np.testing.assert_array_equal(out, np.repeat(grey[:, :, None], 3, axis=2))
+    if fmt == "PNG":                                                     # OpenCV reads 16-bit files the same way
+        reference = cv2.imdecode(np.frombuffer(_encoded(wide, fmt), np.uint8), cv2.IMREAD_COLOR)
+        np.testing.assert_array_equal(out, cv2.cvtColor(reference, cv2.COLOR_BGR2RGB))
+
+
+def test_16_bit_rgb_png_matches_opencv():
+    rgb = read_image(POSE_JPG)[:200, :300].astype(np.uint16) * 257 + 100
+    ok, data = cv2.imencode(".png", rgb[:, :, ::-1])
+    reference = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    out = decode_image_bytes(data.tobytes())
+    np.testing.assert_array_equal(out, reference)
+    np.testing.assert_array_equal(out, (rgb >> 8).astype(np.uint8))
+
+
+def test_palette_grey_alpha_and_cmyk_match_opencv():
+    photo = Image.fromarray(read_image(POSE_JPG)[:200, :300])
+    cases = {"palette": _encoded(photo.quantize(64), "PNG"),
+             "grey + alpha": _encoded(photo.convert("LA"), "PNG"),
+             "CMYK JPEG": _encoded(photo.convert("CMYK"), "JPEG", quality=95)}
+    for what, data in cases.items():
+        reference = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        out = decode_image_bytes(data)
+        assert out.shape == reference.shape, what
+        assert np.abs(out.astype(int) - reference).max() <= 1, what     # CMYK -> RGB rounds differently by 1
+
+
+def test_float_tiff_in_unit_range_is_scaled_and_other_ranges_are_refused():
+    grey = _grey_photo()[:100, :100]
+    unit = Image.fromarray(grey.astype(np.float32) / 255.0)              # Pillow mode F
+    out = decode_image_bytes(_encoded(unit, "TIFF"))
+    np.testing.assert_array_equal(out[:, :, 0], grey)
+    for values, message in [(grey.astype(np.float32), r"float pixels must lie in \[0, 1\], found \d+..\d+"),
+                            (np.full((4, 4), np.nan, np.float32), "float pixels must lie in")]:
+        with pytest.raises(ImageError, match=message) as info:
+            decode_image_bytes(_encoded(Image.fromarray(values), "TIFF"), "f.tif")
+        assert str(info.value).startswith("f.tif: ") and "\n" not in str(info.value)
+
+
+def test_unsupported_modes_and_wide_integers_are_refused_in_one_line():
+    with pytest.raises(ImageError, match=r"^lab.tif: unsupported pixel format LAB"):
+        decode_image_bytes(_encoded(Image.new("LAB", (4, 4)), "TIFF"), "lab.tif")
+    with pytest.raises(ImageError, match=r"^i32.tif: 32-bit pixels outside 0..65535 \(70000..70000\)"):
+        decode_image_bytes(_encoded(Image.fromarray(np.full((4, 4), 70000, np.int32)), "TIFF"), "i32.tif")
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG signature and IHDR claiming ``width`` x ``height`` 8-bit grey pixels, then IEND (no pixel data)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + \
+        chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_header_is_refused_by_every_reader(tmp_path):
+    from posenet.data.imagemeta import displayed_size, probe_image
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header_only(30000, 30000))
+    for read in (read_image, displayed_size):                           # infer and the dataset readers
+        with pytest.raises(ImageError, match=r"bomb.png: image too large to decode safely$"):
+            read(bomb)
+    assert probe_image(bomb) is None                                    # a dataset item: skipped with a warning

@@ -214,7 +214,7 @@ def test_missing_and_unreadable_images_are_skipped(fixture_copy, caplog):
     (root / "items" / "frame_002.jpg").write_bytes(b"not a jpeg")
     export = read_export("dataloop", root)
     assert export.skipped == 2 and len(export.images) == 2
-    assert "frame_001.json: no image" in caplog.text and "frame_002.jpg: not a readable image" in caplog.text
+    assert "frame_001.json: no image" in caplog.text and "frame_002.jpg: not an image" in caplog.text
 
 
 def test_declared_size_that_differs_is_warned_and_the_image_wins(caplog):
@@ -238,7 +238,7 @@ def test_truncated_image_detected(tmp_path):
     src = FIXTURES / "dataloop" / "items" / "frame_001.jpg"
     bad = tmp_path / "t.jpg"
     bad.write_bytes(src.read_bytes()[: len(src.read_bytes()) // 2])
-    with pytest.raises(ImageError, match="t.jpg: not a readable image"):
+    with pytest.raises(ImageError, match="t.jpg: corrupt or truncated image"):
         displayed_size(bad)
 
 
