@@ -13,7 +13,8 @@ import click
 
 from posenet.errors import PosenetError
 
-__all__ = ["CONTEXT_SETTINGS", "logging_options", "setup_logging", "user_errors", "val_models_options"]
+__all__ = ["CONTEXT_SETTINGS", "logging_options", "params_option", "setup_logging", "user_errors",
+           "val_models_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,13 +68,22 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def params_option(func: F) -> F:
+    """``--params PATH`` of every command and stage, passed on as ``params_path`` (None when not given) to
+    ``posenet.params.load_params``: without it params.yaml of the working folder, else the built-in defaults; a
+    path given must exist."""
+    return click.option("--params", "params_path", default=None, metavar="PATH",
+                        help="Parameters file [default: params.yaml when present, else the built-in defaults]."
+                        )(func)  # type: ignore[return-value]
+
+
 def val_models_options(func: F) -> F:
     """The options of the stages that run the pretrained and the trained model on the val split: ``--params``,
     ``--annotations``, ``--images``, ``--pretrained``, ``--trained`` (evaluate, visualize)."""
     from posenet.project import PRETRAINED_DIR, TRAINED_MODEL
 
     options = [
-        click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file."),
+        params_option,
         click.option("--annotations", default="data/annotations/val.json", show_default=True,
                      type=click.Path(dir_okay=False), help="Val split (canonical COCO keypoints)."),
         click.option("--images", "images_dir", default="data/images", show_default=True,

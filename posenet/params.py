@@ -25,10 +25,10 @@ from posenet.constants import (
 from posenet.errors import ParamsError
 from posenet.models.variants import VARIANTS, reachable_strides
 
-__all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DataParams", "DataloopParams", "MODEL_NAMES",
-           "ModelParams", "PREDICT_PRESETS", "Params", "PredictParams", "RoboflowParams", "TargetsParams",
-           "TrainParams", "VisualizeParams", "WEIGHT_SOURCES", "WeightsParams", "check_backends", "check_input_size",
-           "check_model", "load_params"]
+__all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DEFAULT_PARAMS_FILE", "DataParams", "DataloopParams",
+           "MODEL_NAMES", "ModelParams", "PREDICT_PRESETS", "Params", "PredictParams", "RoboflowParams",
+           "TargetsParams", "TrainParams", "VisualizeParams", "WEIGHT_SOURCES", "WeightsParams", "check_backends",
+           "check_input_size", "check_model", "load_params"]
 
 MODEL_NAMES: tuple[str, ...] = tuple(VARIANTS)  # the layer tables are the one source of truth
 WEIGHT_SOURCES: tuple[str, ...] = ("auto", "google", "npm", "local")
@@ -360,16 +360,39 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     return value
 
 
-def load_params(path: str | os.PathLike = "params.yaml", validate: bool = True) -> Params:
-    """Read and validate ``params.yaml``; a missing file gives the defaults."""
+DEFAULT_PARAMS_FILE = Path("params.yaml")
+
+
+def load_params(path: str | os.PathLike | None = None, validate: bool = True) -> Params:
+    """Read and validate a parameters file. ``None``: ``params.yaml`` of the working folder when there is one, else
+    the built-in defaults (``posenet infer`` outside a checkout); a ``path`` given explicitly must exist, so a typo
+    in ``--params`` fails instead of running on the defaults. ParamsError naming the file when it is missing, a
+    folder, unreadable, not UTF-8 or not YAML."""
+    if path is None:
+        if not DEFAULT_PARAMS_FILE.exists():
+            return _checked(Params(), validate)
+        path = DEFAULT_PARAMS_FILE
     path = Path(path)
-    raw: Any = {}
-    if path.exists():
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as err:
-            raise ParamsError(f"{path}: not valid YAML ({err.__class__.__name__})") from err
-    params = _build(Params, raw, "")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such parameters file") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: is a folder, not a parameters file") from None
+    except UnicodeDecodeError as err:
+        raise ParamsError(f"{path}: not UTF-8 text (byte {err.start}); a parameters file is YAML") from err
+    except OSError as err:
+        raise ParamsError(f"{path}: cannot read ({err.strerror or err})") from err
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        raise ParamsError(f"{path}: not valid YAML{where} ({err.__class__.__name__})") from err
+    return _checked(_build(Params, raw, ""), validate)
+
+
+def _checked(params: Params, validate: bool) -> Params:
     if validate:
         params.validate()
     return params

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
 from posenet.models.checkpoint import save_checkpoint
 from posenet.params import load_params
 from posenet.project import PRETRAINED_DIR, pretrained_path
@@ -14,13 +14,13 @@ from posenet.weights.folder import convert_folder
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
+@params_option
 @click.option("--name", default=None, help="variant (default: params model.name)")
 @click.option("--tfjs-dir", default=None, help="TF.js folder (default: models/tfjs/<name>)")
 @click.option("--out", default=None, help=f"checkpoint path (default: {PRETRAINED_DIR}/<name>.pt)")
 @logging_options
 @user_errors
-def main(params_path: str, name: str | None, tfjs_dir: str | None, out: str | None) -> None:
+def main(params_path: str | None, name: str | None, tfjs_dir: str | None, out: str | None) -> None:
     """Convert the fetched TF.js weights of a variant into a PyTorch checkpoint (state_dict + meta)."""
     params = load_params(params_path)
     name = name or params.model.name

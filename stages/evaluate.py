@@ -29,7 +29,8 @@ log = logging.getLogger("stages.evaluate")
               help="Metrics JSON.")
 @logging_options
 @user_errors
-def main(params_path: str, annotations: str, images_dir: str, pretrained: str | None, trained: str, out: str) -> None:
+def main(params_path: str | None, annotations: str, images_dir: str, pretrained: str | None, trained: str,
+         out: str) -> None:
     """Evaluate the pretrained and the trained model (and the pretrained one per preset) on the val split."""
     params = load_params(params_path)
     models = {name: load_model(params.model.name, params.model.stride, weights=weights)

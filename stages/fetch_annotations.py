@@ -12,7 +12,7 @@ import time
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
 from posenet.data.pipeline import build_dataset
 from posenet.params import load_params
 
@@ -20,7 +20,7 @@ log = logging.getLogger("fetch_annotations")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
+@params_option
 @click.option("--source", type=click.Choice(["local", "dataloop", "roboflow"]), default=None,
               help="where the export comes from (default: params data.source)")
 @click.option("--format", "fmt", default=None, help="local export format (default: params data.format)")
@@ -31,7 +31,7 @@ log = logging.getLogger("fetch_annotations")
 @click.option("--summary", default="reports/data_summary.json", show_default=True, help="output summary JSON")
 @logging_options
 @user_errors
-def main(params_path: str, source: str | None, fmt: str | None, path: str | None, images: str | None,
+def main(params_path: str | None, source: str | None, fmt: str | None, path: str | None, images: str | None,
          annotations_dir: str, images_dir: str, summary: str) -> None:
     """Read a Dataloop / Roboflow / COCO keypoint export and write the canonical train/val dataset."""
     params = load_params(params_path)

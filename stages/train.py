@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
 from posenet.io.atomic import write_json_atomic
 from posenet.params import load_params
 from posenet.project import CHECKPOINTS_DIR, PRETRAINED_DIR, TRAINED_MODEL
@@ -21,7 +21,7 @@ from posenet.training.trainer import TrainPaths, train
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
+@params_option
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --checkpoints.")
 @click.option("--annotations", "annotations_dir", default="data/annotations", show_default=True,
               type=click.Path(file_okay=False), help="Folder with train.json and val.json.")
@@ -47,7 +47,7 @@ from posenet.training.trainer import TrainPaths, train
 @click.option("--seed", type=int, default=None, help="Override train.seed.")
 @logging_options
 @user_errors
-def main(params_path: str, resume: bool, annotations_dir: str, images_dir: str, targets_dir: str,
+def main(params_path: str | None, resume: bool, annotations_dir: str, images_dir: str, targets_dir: str,
          pretrained: str | None, out: str, checkpoints: str, live_dir: str, metrics: str,
          **overrides: Any) -> None:
     """Train PoseNet with the PersonLab loss; writes the trained model, checkpoints and DVCLive logs."""

@@ -35,7 +35,7 @@ log = logging.getLogger("stages.visualize")
               help="Val images to render [default: visualize.max_images].")
 @logging_options
 @user_errors
-def main(params_path: str, annotations: str, images_dir: str, pretrained: str | None, trained: str,
+def main(params_path: str | None, annotations: str, images_dir: str, pretrained: str | None, trained: str,
          metrics_dir: str, out: str, max_images: int | None) -> None:
     """Render skeleton, heatmap, offset, displacement, training-curve and contact-sheet figures."""
     params = load_params(params_path)

@@ -38,8 +38,40 @@ def test_repo_params_equal_the_dataclass_defaults_field_by_field():
     assert len(leaves(defaults)) > 60  # every leaf compared, not just the sections
 
 
-def test_missing_file_gives_defaults(tmp_path):
-    assert load_params(tmp_path / "absent.yaml") == Params()
+def test_without_a_path_params_yaml_of_the_working_folder_or_the_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_params() == Params()                                    # outside a checkout: the defaults
+    raw = _repo_params()
+    raw["predict"]["max_poses"] = 3
+    _write(tmp_path, raw)
+    assert load_params().predict.max_poses == 3
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "no such parameters file"),                      # a typo must not run on the defaults
+    (lambda p: p.mkdir(), "is a folder, not a parameters file"),
+    (lambda p: p.write_bytes(b"model:\n  name: \xff\xfe\x00\x9c\n"), r"not UTF-8 text \(byte 15\)"),
+    (lambda p: p.write_text("model:\n  name: [x\n"), "not valid YAML at line 3 column 1"),
+])
+def test_an_explicit_path_that_cannot_be_read_is_one_line_naming_it(tmp_path, make, message):
+    path = tmp_path / "parmas.yaml"
+    make(path)
+    with pytest.raises(ParamsError, match=f"^{path}: {message}") as info:
+        load_params(path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("command", [["export", "--out", "x.onnx"], ["infer", "photo.jpg"], ["benchmark"]])
+def test_commands_refuse_a_params_path_that_does_not_exist(tmp_path, monkeypatch, command):
+    from click.testing import CliRunner
+
+    from posenet.commands import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [*command, "--params", "parmas.yaml"])
+    assert result.exit_code == 2
+    assert result.output == "error: parmas.yaml: no such parameters file\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

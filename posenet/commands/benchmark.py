@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import torch
 
-from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
 from posenet.errors import ParamsError
 from posenet.evaluation.benchmark import BenchmarkPlan, available_devices, load_folder, run_benchmark, speed_metrics
 from posenet.io.atomic import write_json_atomic
@@ -31,7 +31,7 @@ log = logging.getLogger("posenet.benchmark")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--params", "params_path", default="params.yaml", show_default=True, help="Parameters file.")
+@params_option
 @click.option("--out", default="reports/benchmark.json", show_default=True, type=click.Path(dir_okay=False),
               help="Benchmark JSON (every statistic, the environment, the settings).")
 @click.option("--metrics", default="reports/speed.json", show_default=True, type=click.Path(dir_okay=False),
@@ -54,7 +54,7 @@ log = logging.getLogger("posenet.benchmark")
               help="Images per forward pass for the batch throughput (1: skip) [default: benchmark.batch].")
 @logging_options
 @user_errors
-def benchmark(params_path: str, out: str, metrics: str, figure: str, weights: str | None, images: str | None,
+def benchmark(params_path: str | None, out: str, metrics: str, figure: str, weights: str | None, images: str | None,
          photo: str | None, devices: tuple[str, ...], repeats: int | None, warmup: int | None,
          backends: tuple[str, ...], batch: int | None) -> None:
     """Time PoseNet forward, decode and end to end for every configured variant, stride, input size and backend."""

@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
 from posenet.constants import VALID_STRIDES
 from posenet.io.atomic import write_bytes_atomic
 from posenet.params import MODEL_NAMES, check_input_size, check_model, load_params
@@ -34,11 +34,11 @@ log = logging.getLogger("posenet.export")
 @click.option("--int8", "int8", is_flag=True,
               help="Quantise to static int8 (QDQ), calibrated on the photos of predict.calibration.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output .onnx file.")
-@click.option("--params", "params_path", type=click.Path(dir_okay=False), default="params.yaml", show_default=True)
+@params_option
 @logging_options
 @user_errors
 def export(model_name: str | None, stride: str | None, weights: str | None, fmt: str, opset: int, int8: bool,
-           out: str, params_path: str) -> None:
+           out: str, params_path: str | None) -> None:
     """Export a PoseNet checkpoint to ONNX: input [N, 3, H, W] in [-1, 1], H and W = k * stride + 1."""
     params = load_params(params_path)
     name = model_name or params.model.name

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from posenet.apps.inferencer import Inferencer, InferOutputs, load_coco_image_ids
-from posenet.cli import CONTEXT_SETTINGS, logging_options, user_errors
+from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
 from posenet.constants import VALID_STRIDES
 from posenet.models.factory import default_model_file
 from posenet.params import MODEL_NAMES, PREDICT_PRESETS, check_input_size, load_params
@@ -40,7 +40,7 @@ log = logging.getLogger("posenet.apps.inferencer")
 @click.option("--webcam", type=int, default=None, help="Also read this webcam index (e.g. 0).")
 @click.option("--max-frames", type=click.IntRange(min=0), default=0, show_default=True,
               help="Stop each video/webcam after this many frames (0: all; webcam: until Ctrl-C).")
-@click.option("--params", "params_path", type=click.Path(dir_okay=False), default="params.yaml", show_default=True)
+@params_option
 @click.option("--model", "model_name", type=click.Choice(MODEL_NAMES), default=None, help="[params model.name]")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
               help=f"Checkpoint .pt [default: {TRAINED_MODEL} if it is a trained <model>, else Google's "
@@ -79,7 +79,7 @@ log = logging.getLogger("posenet.apps.inferencer")
               help="Drawing only: hide poses below this score.")
 @logging_options
 @user_errors
-def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str,
+def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str | None,
          model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
          preset: str | None, device: str, backend: str | None, batch: int, streams: int | None, fmt: str,
