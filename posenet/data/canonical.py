@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from posenet.constants import COCO_PART_NAMES, NUM_KEYPOINTS, SKELETON
+from posenet.data.fields import check_id, check_numbers, check_record
 from posenet.data.files import load_json, nfc
-from posenet.data.records import Export, ImageRecord, Person
+from posenet.data.records import KEYPOINTS_OUTSIDE, PERSONS_OUTSIDE, Export, ImageRecord, Person
 from posenet.errors import AnnotationError, TrainingError
 from posenet.io.atomic import UniqueNames
 
@@ -88,23 +89,30 @@ def _annotation(person: Person, ann_id: int, image: ImageRecord, tolerance: floa
     }
 
 
-def to_coco(export: Export, tolerance: float = 0.0, keep_empty: bool = True) -> tuple[dict[str, Any], list[Path]]:
-    """Build the canonical COCO dict of ``export`` and the source file of each image (same order as ``images``).
+def to_coco(export: Export, tolerance: float = 0.0,
+            keep_empty: bool = True) -> tuple[dict[str, Any], list[Path], dict[str, int]]:
+    """Build the canonical COCO dict of ``export``, the source file of each image (same order as ``images``) and
+    what was dropped on the way ``{KEYPOINTS_OUTSIDE: n, PERSONS_OUTSIDE: n}``.
 
-    Points outside the image (beyond ``tolerance`` px) become missing; persons left without keypoints are
-    dropped; images without persons are kept as negative samples when ``keep_empty``.
+    Labelled points more than ``tolerance`` px outside the image become missing; persons left without keypoints
+    are dropped (one warning line with both counts); images without persons are kept as negative samples when
+    ``keep_empty``.
     """
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     sources: list[Path] = []
     file_names = UniqueNames()
-    dropped = 0
+    dropped = {KEYPOINTS_OUTSIDE: 0, PERSONS_OUTSIDE: 0}
+    persons_cut = 0
     for record in export.images:
         anns = []
         for person in record.persons:
             ann = _annotation(person, len(annotations) + len(anns) + 1, record, tolerance)
+            outside = int((person.keypoints[:, 2] > 0).sum()) - (ann["num_keypoints"] if ann else 0)
+            dropped[KEYPOINTS_OUTSIDE] += outside
+            persons_cut += outside > 0
             if ann is None:
-                dropped += 1
+                dropped[PERSONS_OUTSIDE] += 1
             else:
                 anns.append(ann)
         if not anns and not keep_empty:
@@ -116,8 +124,10 @@ def to_coco(export: Export, tolerance: float = 0.0, keep_empty: bool = True) -> 
         images.append({"id": image_id, "file_name": file_names(flat_file_name(record.name)),
                        "width": int(record.width), "height": int(record.height), "source": record.rel})
         sources.append(record.path)
-    if dropped:
-        log.info("dropped %d person(s) left without keypoints inside the image", dropped)
+    if dropped[KEYPOINTS_OUTSIDE]:
+        log.warning("dropped %d labelled keypoint(s) of %d person(s) lying more than data.outside_tolerance = %g px "
+                    "outside their image; %d person(s) left without keypoints were dropped", dropped[KEYPOINTS_OUTSIDE],
+                    persons_cut, tolerance, dropped[PERSONS_OUTSIDE])
     coco = {
         "info": {"description": f"canonical COCO keypoints from a {export.format} export", "version": "1.0"},
         "licenses": [],
@@ -125,7 +135,7 @@ def to_coco(export: Export, tolerance: float = 0.0, keep_empty: bool = True) -> 
         "annotations": annotations,
         "categories": [PERSON_CATEGORY],
     }
-    return coco, sources
+    return coco, sources, dropped
 
 
 def load_split(annotations: str | os.PathLike | dict[str, Any]) -> tuple[list[dict[str, Any]], dict[int, np.ndarray]]:
@@ -142,17 +152,24 @@ def load_split(annotations: str | os.PathLike | dict[str, Any]) -> tuple[list[di
         data = load_json(annotations)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise AnnotationError(f"{name}: field 'images' missing or not a list")
+    if not isinstance(data.get("annotations", []), list):
+        raise AnnotationError(f"{name}: field 'annotations' is not a list")
     images = data["images"]
-    persons: dict[int, list[np.ndarray]] = {int(im["id"]): [] for im in images}
+    persons: dict[int, list[np.ndarray]] = {}
+    for i, image in enumerate(images):
+        where = f"{name}: images[{i}]"
+        image_id = check_id(check_record(image, where), "id", where, integer=True)
+        if not isinstance(image.get("file_name"), str):
+            raise AnnotationError(f"{where}.file_name is missing or not a string")
+        persons[image_id] = []
     for i, ann in enumerate(data.get("annotations") or []):
-        if ann.get("iscrowd", 0):
+        where = f"{name}: annotations[{i}]"
+        if check_record(ann, where).get("iscrowd", 0):
             continue
-        kps = np.asarray(ann.get("keypoints", ()), dtype=np.float64)
-        if kps.size != NUM_KEYPOINTS * 3:
-            raise AnnotationError(f"{name}: annotations[{i}].keypoints has {kps.size} values, expected 51")
-        image_id = int(ann["image_id"])
+        kps = check_numbers(ann, "keypoints", NUM_KEYPOINTS * 3, where)
+        image_id = check_id(ann, "image_id", where, integer=True)
         if image_id not in persons:
-            raise AnnotationError(f"{name}: annotations[{i}].image_id {image_id} is not in 'images'")
+            raise AnnotationError(f"{where}.image_id {image_id} is not in 'images'")
         persons[image_id].append(kps.reshape(NUM_KEYPOINTS, 3))
     keypoints = {k: (np.stack(v) if v else np.zeros((0, NUM_KEYPOINTS, 3))) for k, v in persons.items()}
     return images, keypoints

@@ -11,7 +11,7 @@ from typing import Any
 from posenet.data.canonical import to_coco
 from posenet.data.fetch import ROBOFLOW_FORMATS, fetch_dataloop, fetch_roboflow
 from posenet.data.readers import read_export
-from posenet.data.records import Export
+from posenet.data.records import DROPPED_REASONS, Export
 from posenet.data.split import split_coco
 from posenet.data.summary import summarise
 from posenet.data.writer import write_dataset
@@ -56,7 +56,8 @@ def check_persons(export: Export, coco: dict[str, Any]) -> None:
 
 def build_dataset(data: DataParams, annotations_dir: str | os.PathLike, images_dir: str | os.PathLike,
                   summary_path: str | os.PathLike) -> dict[str, Any]:
-    """Write ``<annotations_dir>/{train,val}.json``, ``<images_dir>/`` and the summary JSON; return the summary.
+    """Write ``<annotations_dir>/{train,val}.json``, ``<images_dir>/`` and the summary JSON; return the summary
+    (counts per split, skipped items, and ``dropped``: annotations and keypoints left out, by reason).
 
     Nothing is written when the export holds no person (``check_persons``), and nothing is replaced unless
     everything was read and written (see ``write_dataset``).
@@ -65,7 +66,7 @@ def build_dataset(data: DataParams, annotations_dir: str | os.PathLike, images_d
     parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=parent) as tmp:
         export = load_export(data, Path(tmp))
-        coco, sources = to_coco(export, tolerance=data.outside_tolerance, keep_empty=data.keep_empty)
+        coco, sources, dropped = to_coco(export, tolerance=data.outside_tolerance, keep_empty=data.keep_empty)
         check_persons(export, coco)
         train, val = split_coco(coco, data.val_fraction, data.seed)
         files = {img["file_name"]: src for img, src in zip(coco["images"], sources)}
@@ -76,6 +77,7 @@ def build_dataset(data: DataParams, annotations_dir: str | os.PathLike, images_d
         "seed": data.seed,
         "val_fraction": data.val_fraction,
         "skipped_items": export.skipped,
+        "dropped": dict.fromkeys(DROPPED_REASONS, 0) | export.dropped | dropped,
         "all": summarise(coco),
         "train": summarise(train),
         "val": summarise(val),

@@ -35,16 +35,37 @@ class ImageRecord:
     persons: list[Person] = field(default_factory=list)
 
 
+# Why annotations were left out: keys of ``Export.dropped`` (readers), of the counts ``canonical.to_coco`` returns,
+# and of ``dropped`` in reports/data_summary.json.
+UNKNOWN_CATEGORY = "annotations_of_unknown_category"  # category_id is the id of no category
+KEYPOINTS_OUTSIDE = "keypoints_outside_image"  # labelled points beyond data.outside_tolerance px outside the image
+PERSONS_OUTSIDE = "persons_outside_image"  # persons left without any keypoint inside the image
+DROPPED_REASONS: tuple[str, ...] = (UNKNOWN_CATEGORY, KEYPOINTS_OUTSIDE, PERSONS_OUTSIDE)
+
+
 @dataclass
 class Export:
     """A parsed export. ``skipped``: items left out with a warning (missing or unreadable image, ...);
-    ``found``: what the reader saw (label files, annotations), named in the error when no person is left."""
+    ``found``: what the reader saw (label files, annotations), named in the error when no person is left;
+    ``dropped``: annotations the reader left out, counted by reason (e.g. ``UNKNOWN_CATEGORY``)."""
 
     format: str
     root: Path
     images: list[ImageRecord]
     skipped: int = 0
     found: str = ""
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def merge_exports(fmt: str, root: Path, parts: list[Export]) -> Export:
+    """One export of several parsed parts (e.g. the splits of a Roboflow export): images in order, counts summed."""
+    dropped: dict[str, int] = {}
+    for part in parts:
+        for reason, count in part.dropped.items():
+            dropped[reason] = dropped.get(reason, 0) + count
+    return Export(format=fmt, root=root, images=[image for part in parts for image in part.images],
+                  skipped=sum(part.skipped for part in parts), found="; ".join(part.found for part in parts),
+                  dropped=dropped)
 
 
 def has_keypoints(keypoints: np.ndarray) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from posenet.data.coco import parse_coco_json
 from posenet.data.parts import LabelPolicy
-from posenet.data.records import Export
+from posenet.data.records import Export, merge_exports
 from posenet.errors import AnnotationError
 
 __all__ = ["ANNOTATION_FILE", "read_roboflow_coco"]
@@ -22,11 +22,9 @@ def read_roboflow_coco(root: str | Path, labels: LabelPolicy | None = None, cate
     json_files = sorted(root.rglob(ANNOTATION_FILE))
     if not json_files:
         raise AnnotationError(f"{root}: no {ANNOTATION_FILE} found (expected <split>/{ANNOTATION_FILE})")
-    records, skipped, found = [], 0, []
+    parts = []
     for path in json_files:
         prefix = "" if path.parent == root else path.parent.relative_to(root).as_posix() + "/"
-        split_records, split_skipped, split_found = parse_coco_json(path, path.parent, prefix, labels, category)
-        records += split_records
-        skipped += split_skipped
-        found.append(prefix + split_found)
-    return Export(format="roboflow_coco", root=root, images=records, skipped=skipped, found="; ".join(found))
+        parts.append(parse_coco_json(path, path.parent, prefix, labels, category))
+        parts[-1].found = prefix + parts[-1].found
+    return merge_exports("roboflow_coco", root, parts)

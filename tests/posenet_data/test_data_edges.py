@@ -65,7 +65,7 @@ def test_points_outside_the_image_become_missing_or_clamped():
 
 
 def test_canonical_dataloop_fixture():
-    coco, sources = to_coco(read_export("dataloop", FIXTURES / "dataloop"))
+    coco, sources, _ = to_coco(read_export("dataloop", FIXTURES / "dataloop"))
     by_name = {img["file_name"]: img for img in coco["images"]}
     assert set(by_name) == {"frame_001.jpg", "frame_002.jpg", "frame_004.jpg", "outdoor__läufer_003.jpg"}
     assert [s.name for s in sources] == [img["source"].split("/")[-1] for img in coco["images"]]
@@ -79,12 +79,12 @@ def test_canonical_dataloop_fixture():
         assert ann["bbox"] == list(keypoint_bbox(kp)) and ann["area"] == ann["bbox"][2] * ann["bbox"][3]
         assert ann["iscrowd"] == 0 and ann["category_id"] == 1
     assert len(coco["images"]) == 4  # frame_004 (no person) kept as a negative sample
-    coco, _ = to_coco(read_export("dataloop", FIXTURES / "dataloop"), keep_empty=False)
+    coco, _, _ = to_coco(read_export("dataloop", FIXTURES / "dataloop"), keep_empty=False)
     assert "frame_004.jpg" not in {img["file_name"] for img in coco["images"]}
 
 
 def test_roboflow_coco_keeps_export_bbox_and_area():
-    coco, _ = to_coco(read_export("roboflow_coco", FIXTURES / "roboflow_coco"))
+    coco, _, _ = to_coco(read_export("roboflow_coco", FIXTURES / "roboflow_coco"))
     raw = json.loads((FIXTURES / "roboflow_coco" / "train" / "_annotations.coco.json").read_text())
     assert coco["annotations"][0]["bbox"] == raw["annotations"][0]["bbox"]
 
@@ -104,7 +104,7 @@ def test_split_is_deterministic_and_disjoint():
 
 
 def test_summary_counts_fixture():
-    coco, _ = to_coco(read_export("dataloop", FIXTURES / "dataloop"))
+    coco, _, _ = to_coco(read_export("dataloop", FIXTURES / "dataloop"))
     s = summarise(coco)
     assert (s["images"], s["persons"], s["images_without_persons"]) == (4, 4, 1)
     assert s["visible_per_part"]["left_ear"] == 3 and s["labelled_per_part"]["right_wrist"] == 4
@@ -120,7 +120,7 @@ def test_duplicate_file_names_made_unique(tmp_path, fixture_copy):
     item = json.loads((root / "json" / "frame_004.json").read_text())
     item["filename"] = "/outdoor__läufer_003.jpg"
     (root / "json" / "outdoor__läufer_003.json").write_text(json.dumps(item))
-    coco, _ = to_coco(read_export("dataloop", root))
+    coco, _, _ = to_coco(read_export("dataloop", root))
     names = [img["file_name"] for img in coco["images"]]
     assert len(names) == len(set(names)) == 5
 
@@ -330,3 +330,52 @@ def test_missing_export_path(tmp_path):
         read_export("dataloop", tmp_path / "nope")
     with pytest.raises(AnnotationError, match="no json/ folder"):
         read_export("dataloop", tmp_path)
+
+
+@pytest.mark.parametrize("section, index, key, value, message", [
+    ("images", 0, "id", [1, 2], r"images\[0\]\.id = \[1, 2\] is not an id \(an integer or a string\)"),
+    ("images", 1, "id", None, r"images\[1\]\.id = None is not an id"),
+    ("images", 1, "id", "same", r"images\[1\]\.id = 'same' is also the id of images\[0\]"),
+    ("annotations", 1, "image_id", {"id": 1}, r"annotations\[1\]\.image_id = \{'id': 1\} is not an id"),
+    ("annotations", 0, "category_id", 1.0, r"annotations\[0\]\.category_id = 1\.0 is not an id"),
+    ("annotations", 0, "iscrowd", [0], r"annotations\[0\]\.iscrowd = \[0\] must be 0 or 1"),
+    ("annotations", 1, "bbox", [1, 2, "w", 4], r"annotations\[1\]\.bbox\[2\] = 'w' is not a finite number"),
+    ("annotations", 1, "area", "big", r"annotations\[1\]\.area = 'big' is not a finite number"),
+    ("annotations", 2, None, "not a record", r"annotations\[2\] is not an object \(got str\)"),
+    ("categories", 1, "id", [0], r"categories\[1\]\.id = \[0\] is not an id"),
+    ("categories", 1, "keypoints", "nose", r"categories\[1\]\.keypoints must be a list of names"),
+])
+def test_coco_ids_and_types_of_every_record_are_checked(fixture_copy, section, index, key, value, message):
+    root = fixture_copy("roboflow_coco")
+    path = root / "train" / "_annotations.coco.json"
+    data = json.loads(path.read_text())
+    if key is None:
+        data[section][index] = value
+    else:
+        if value == "same":
+            data["images"][0]["id"] = value
+        data[section][index][key] = value
+    path.write_text(json.dumps(data))
+    with pytest.raises(AnnotationError, match=rf"^{path}: {message}") as info:
+        read_export("roboflow_coco", root)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("value, shown", [(float("nan"), "nan"), (float("inf"), "inf"), ("12", "'12'"), (None, "None")])
+def test_coco_keypoint_that_is_not_a_finite_number_is_named(fixture_copy, value, shown):
+    root = fixture_copy("roboflow_coco")
+    path = root / "train" / "_annotations.coco.json"
+    data = json.loads(path.read_text())
+    data["annotations"][1]["keypoints"][4] = value
+    path.write_text(json.dumps(data))                                   # json writes NaN / Infinity, as exporters do
+    with pytest.raises(AnnotationError,
+                       match=rf"annotations\[1\]\.keypoints\[4\] = {shown} is not a finite number$"):
+        read_export("roboflow_coco", root)
+
+
+def test_canonical_split_with_a_list_id_is_one_line():
+    from posenet.data.canonical import load_split
+
+    split = {"images": [{"id": [3], "file_name": "a.jpg"}], "annotations": []}
+    with pytest.raises(AnnotationError, match=r"annotations: images\[0\]\.id = \[3\] is not an integer id"):
+        load_split(split)

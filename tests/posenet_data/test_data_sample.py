@@ -62,7 +62,7 @@ def test_sample_export_gives_original_keypoints(fmt):
 
 
 def test_sample_canonical_loads_in_pycocotools(tmp_path):
-    coco, _ = to_coco(read_export("dataloop", SAMPLE / "dataloop"))
+    coco, _, _ = to_coco(read_export("dataloop", SAMPLE / "dataloop"))
     path = tmp_path / "gt.json"
     path.write_text(json.dumps(coco))
     gt = COCO(str(path))

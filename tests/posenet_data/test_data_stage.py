@@ -111,3 +111,36 @@ def test_malformed_params_yaml(tmp_path):
     params.write_text("data: [source: local\n", encoding="utf-8")
     result = CliRunner().invoke(fetch_annotations.main, ["--params", str(params)])
     assert result.exit_code == 2 and "params.yaml: not valid YAML" in result.output
+
+
+def test_dropped_annotations_are_summarised_and_counted(tmp_path, fixture_copy, caplog):
+    """An annotation of no category and keypoints beyond data.outside_tolerance: one summary line each, with counts,
+    and the counts in the summary JSON (reports/data_summary.json in the pipeline)."""
+    root = fixture_copy("roboflow_coco")
+    path = root / "train" / "_annotations.coco.json"
+    data = json.loads(path.read_text())
+    data["annotations"][0]["category_id"] = 7                           # no category has id 7
+    width = next(img["width"] for img in data["images"] if img["id"] == data["annotations"][1]["image_id"])
+    keypoints = data["annotations"][1]["keypoints"]
+    labelled = [k for k in range(17) if keypoints[3 * k + 2] > 0]
+    for k in labelled[:2]:
+        keypoints[3 * k] = width + 50.0                                 # 50 px right of the image
+    path.write_text(json.dumps(data))
+    result = run(tmp_path, "--format", "roboflow_coco", "--path", str(root))
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["dropped"] == {"annotations_of_unknown_category": 1, "keypoints_outside_image": 2,
+                                  "persons_outside_image": 0}
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("left out 1 annotation(s) whose category_id is the id of no category (first: annotations[0]"
+               ".category_id = 7)" in line for line in lines)
+    assert any("dropped 2 labelled keypoint(s) of 1 person(s) lying more than data.outside_tolerance = 0 px outside"
+               in line for line in lines)
+
+
+def test_every_format_counts_keypoints_outside_the_image(tmp_path):
+    """The Dataloop fixture's left ankle lies 1.5 px below its image (fixture README): counted, not silent."""
+    assert run(tmp_path, "--format", "dataloop", "--path", str(FIXTURES / "dataloop")).exit_code == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["dropped"] == {"annotations_of_unknown_category": 0, "keypoints_outside_image": 1,
+                                  "persons_outside_image": 0}
