@@ -58,7 +58,8 @@ def user_errors(func: F) -> F:
             click.echo(f"error: {err}", err=True)
             sys.exit(2)
         except OSError as err:  # unwritable output folder, disk full, a file where a folder should be, ...
-            where = f"{err.filename}: " if err.filename else ""
+            where = f"{err.filename} -> {err.filename2}: " if err.filename and err.filename2 \
+                else f"{err.filename}: " if err.filename else ""  # a copy names its source and its target
             click.echo(f"error: {where}{err.strerror or err}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:

@@ -53,3 +53,10 @@ def test_verbose_logs_the_cause_before_the_one_line(caplog):
     assert result.exit_code == 2 and result.output == "error: photo.jpg: cannot read\n"
     logged = [r for r in caplog.records if r.exc_info]
     assert len(logged) == 1 and logged[0].exc_info[1].__cause__ is err.__cause__
+
+
+def test_copy_error_names_source_and_target():
+    import errno
+
+    result = CliRunner().invoke(_command(OSError(errno.EFBIG, "File too large", "src.bin", None, "out/w.bin")))
+    assert result.exit_code == 2 and result.output == "error: src.bin -> out/w.bin: File too large\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from posenet.errors import PosenetError
 
 __all__ = ["UniqueNames", "atomic_dir", "atomic_path", "write_bytes_atomic", "write_json_atomic", "write_npz_atomic",
            "write_text_atomic"]
@@ -29,15 +32,40 @@ def _default_file_mode() -> int:
     return 0o666 & ~_umask()
 
 
+# Write errors that carry no file name: the file being written is the one to name.
+_WRITE_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name))
+
+
+def _user_paths(err: BaseException, tmp: Path, target: Path) -> None:
+    """Make an error name ``target`` (the user's path) where it names the hidden temp file or folder ``tmp``
+    (or a file inside it): the file names of an OSError (one without a name, for a full disk or quota, gets
+    ``target``), the message of a PosenetError. Other errors are left as they are."""
+    if isinstance(err, OSError):
+        for attr in ("filename", "filename2"):
+            name = getattr(err, attr)
+            if name is not None and (os.fsdecode(name) + os.sep).startswith(str(tmp) + os.sep):
+                setattr(err, attr, str(target) + os.fsdecode(name)[len(str(tmp)):])
+        if err.filename is None and err.errno in _WRITE_ERRNOS:
+            err.filename = str(target)
+    elif isinstance(err, PosenetError) and err.args and isinstance(err.args[0], str):
+        err.args = (err.args[0].replace(str(tmp), str(target)), *err.args[1:])
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it over ``path`` with ``os.replace``.
 
-    ``suffix`` ends the temporary name (writers that pick the format from the extension need it).
+    ``suffix`` ends the temporary name (writers that pick the format from the extension need it). Errors about
+    the temporary file name ``path`` instead (``_user_paths``).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as err:  # mkstemp names the random temp file it could not create: name the target
+        if err.filename is not None and Path(os.fsdecode(err.filename)).name.startswith(f".{path.name}."):
+            err.filename = str(path)
+        raise
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -45,6 +73,9 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
         if tmp_path.exists():
             os.chmod(tmp_path, _default_file_mode())
         os.replace(tmp_path, path)
+    except (OSError, PosenetError) as err:
+        _user_paths(err, tmp_path, path)
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -82,7 +113,8 @@ def write_npz_atomic(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) 
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty temporary folder beside ``path``; on success it replaces ``path`` whole."""
+    """Yield an empty temporary folder beside ``path``; on success it replaces ``path`` whole. Errors about the
+    temporary folder or a file in it name the same file under ``path`` instead (``_user_paths``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -96,6 +128,9 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+    except (OSError, PosenetError) as err:
+        _user_paths(err, tmp, path)
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

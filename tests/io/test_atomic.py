@@ -49,3 +49,48 @@ def test_unique_names_number_repeats_case_insensitively():
     names = UniqueNames()
     assert [names(n) for n in ("a.jpg", "A.JPG", "a.jpg", "a_1.jpg", "b")] == [
         "a.jpg", "A_1.JPG", "a_2.jpg", "a_1_1.jpg", "b"]
+
+
+def test_errors_name_the_users_path_not_the_hidden_temp_file(tmp_path):
+    """An OSError about the temp file, or a file in the temp folder, and a PosenetError quoting the temp path name
+    the target instead."""
+    import errno
+
+    from posenet.errors import WeightsError
+
+    target = tmp_path / "out.bin"
+    with pytest.raises(OSError) as info, atomic_path(target) as tmp:
+        raise OSError(errno.EIO, "Input/output error", str(tmp))
+    assert info.value.filename == str(target)
+    folder = tmp_path / "models"
+    with pytest.raises(OSError) as info, atomic_dir(folder) as tmp:
+        raise OSError(errno.EIO, "Input/output error", "source.bin", None, str(tmp / "sub" / "w.bin"))
+    assert (info.value.filename, info.value.filename2) == ("source.bin", str(folder / "sub" / "w.bin"))
+    with pytest.raises(WeightsError, match=rf"^{folder}/manifest.json: bad shape$"), atomic_dir(folder) as tmp:
+        raise WeightsError(f"{tmp}/manifest.json: bad shape")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_write_past_the_file_size_limit_names_the_target(tmp_path, what):
+    """A real write failure (RLIMIT_FSIZE, as a full disk: the OS error carries no file name) names the target."""
+    import subprocess
+    import sys
+
+    code = f"""
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))
+from posenet.io import atomic_dir, write_bytes_atomic
+try:
+    if {what!r} == "file":
+        write_bytes_atomic("out/x.bin", bytes(5000))
+    else:
+        with atomic_dir("out") as tmp:
+            (tmp / "y.bin").write_bytes(bytes(5000))
+except OSError as err:
+    sys.exit(f"{{err.filename}}: {{err.strerror}}")
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip() == f"{'out/x.bin' if what == 'file' else 'out'}: File too large"  # no tmp name
+    assert [p.name for p in tmp_path.rglob("*") if p.name.startswith(".")] == []
