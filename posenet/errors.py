@@ -1,7 +1,7 @@
 """User-facing errors. CLIs print ``str(err)`` on one line and exit with code 2."""
 
-__all__ = ["AnnotationError", "BackendError", "CredentialsError", "ImageError", "ModelError", "ParamsError",
-           "PosenetError", "TrainingError", "WeightsError"]
+__all__ = ["AnnotationError", "BackendError", "CredentialsError", "ImageError", "ModelError",
+           "OutputInUseError", "ParamsError", "PosenetError", "TrainingError", "WeightsError"]
 
 
 class PosenetError(Exception):
@@ -38,3 +38,7 @@ class TrainingError(PosenetError):
 
 class BackendError(PosenetError):
     """An inference backend cannot run here (optional package missing, CPU without the instructions it needs)."""
+
+
+class OutputInUseError(PosenetError):
+    """Another run is writing to the same output folder."""

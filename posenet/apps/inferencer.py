@@ -9,7 +9,8 @@ Outputs in ``out_dir``:
   ``{"source", "fps", "frames": [[pose dicts] per frame]}``.
 
 A bad input is logged as one ERROR line naming it, recorded in :attr:`InferSummary.failed`, and the
-run goes on. Every output file is written atomically.
+run goes on. Every output file is written atomically, and ``out_dir`` is locked while a run writes to it (a second
+run on the same folder fails at once: its ``poses.json`` would replace the first one's).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from posenet.apps.video import annotate_video, poses_record
 from posenet.data.files import load_json
 from posenet.errors import AnnotationError, ImageError, PosenetError
 from posenet.evaluation.coco import coco_results
-from posenet.io.atomic import UniqueNames, write_json_atomic
+from posenet.io.atomic import UniqueNames, folder_lock, write_json_atomic
 from posenet.io.media import expand_inputs, is_video, read_image, write_image
 from posenet.pose import Pose, poses_to_json
 from posenet.viz.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
@@ -153,13 +154,13 @@ class Inferencer:
         videos = [p for p in items if is_video(p)]
         if not items and webcam is None:
             raise ImageError("no input given (image files, folders, globs, videos or --webcam INDEX)")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        if images:
-            self._run_images(images, summary)
-        for video in videos:
-            self._run_video(video, str(video), Path(video).stem, summary, 0)
-        if webcam is not None:
-            self._run_video(webcam, f"webcam {webcam}", f"webcam{webcam}", summary, max_frames)
+        with folder_lock(self.out_dir, "posenet infer"):  # a second run on this folder would mix its outputs in
+            if images:
+                self._run_images(images, summary)
+            for video in videos:
+                self._run_video(video, str(video), Path(video).stem, summary, 0)
+            if webcam is not None:
+                self._run_video(webcam, f"webcam {webcam}", f"webcam{webcam}", summary, max_frames)
         summary.seconds = time.perf_counter() - start
         return summary
 

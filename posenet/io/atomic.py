@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from posenet.errors import PosenetError
+from posenet.errors import OutputInUseError, PosenetError
 
-__all__ = ["UniqueNames", "atomic_dir", "atomic_path", "write_bytes_atomic", "write_json_atomic", "write_npz_atomic",
-           "write_text_atomic"]
+__all__ = ["LOCK_FILE", "UniqueNames", "atomic_dir", "atomic_path", "folder_lock", "write_bytes_atomic",
+           "write_json_atomic", "write_npz_atomic", "write_text_atomic"]
 
 
 def _umask() -> int:
@@ -134,6 +134,48 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+LOCK_FILE = ".posenet.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` while ``what`` (e.g. "posenet infer") writes to it: a ``LOCK_FILE`` in
+    it, ``flock``-ed (released by the OS when the process dies, so a killed run never leaves the folder locked) and
+    removed on exit. A second run on the same folder gets OutputInUseError at once instead of mixing its files with
+    the first one's. POSIX only: elsewhere the folder is not locked."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_FILE
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip()
+            os.close(fd)
+            raise OutputInUseError(f"{folder}: another {what} is writing to this folder "
+                                   f"({holder or 'a running process'}); wait for it or choose another output folder") \
+                from None
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # the previous holder removed the file between our open and flock: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}".encode())
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still holding it, so no one locks the removed file
+        os.close(fd)
 
 
 class UniqueNames:

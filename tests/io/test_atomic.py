@@ -94,3 +94,29 @@ except OSError as err:
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.stderr.strip() == f"{'out/x.bin' if what == 'file' else 'out'}: File too large"  # no tmp name
     assert [p.name for p in tmp_path.rglob("*") if p.name.startswith(".")] == []
+
+
+def test_folder_lock_refuses_a_second_writer_in_another_process(tmp_path):
+    import subprocess
+    import sys
+
+    from posenet.errors import OutputInUseError
+    from posenet.io import LOCK_FILE, folder_lock
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from posenet.io import folder_lock\nwith folder_lock({str(out)!r}, 'run'):\n"
+                               "    print('locked', flush=True)\n    input()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        with pytest.raises(OutputInUseError, match=rf"^{out}: another posenet infer is writing to this folder "
+                                                   rf"\(pid {holder.pid}\); wait for it"):
+            with folder_lock(out, "posenet infer"):
+                pass
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert holder.returncode == 0
+    with folder_lock(out, "posenet infer"):                              # released: the next run goes ahead
+        assert (out / LOCK_FILE).read_text() == f"pid {os.getpid()}"
+    assert list(out.iterdir()) == []                                    # and leaves no lock file behind

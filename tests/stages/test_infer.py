@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -246,3 +247,16 @@ def test_trained_model_serves_only_its_own_variant(load_stage, tmp_path, monkeyp
             "--input-size", SIZE, "--no-render", "--out", str(tmp_path / "out")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"serving {served}" in caplog.text
+
+
+def test_a_second_run_on_the_same_out_folder_fails_in_one_line(infer, tmp_path):
+    """Two runs writing one --out at once left a poses.json of the last writer only: the second now stops at once."""
+    from posenet.io import folder_lock
+
+    out = tmp_path / "out"
+    with folder_lock(out, "posenet infer"):                             # the first run, still writing
+        result = infer(str(PHOTOS / "pose.jpg"), "--out", str(out))
+    assert result.exit_code == 2
+    assert _bad_lines(result.stderr) == [f"error: {out}: another posenet infer is writing to this folder (pid "
+                                         f"{os.getpid()}); wait for it or choose another output folder"]
+    assert list(out.iterdir()) == []
