@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from posenet.errors import PosenetError
+from posenet.io.progress import TqdmHandler
 
 __all__ = ["CONTEXT_SETTINGS", "logging_options", "params_option", "setup_logging", "user_errors",
            "val_models_options"]
@@ -24,11 +25,13 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
-    """Log to stderr: INFO by default, DEBUG with ``verbose``, warnings and errors only with ``quiet``."""
+    """Log to stderr: INFO by default, DEBUG with ``verbose``, warnings and errors only with ``quiet`` (which also
+    hides the progress bars, see ``posenet.io.progress``)."""
+    handler = TqdmHandler(sys.stderr)  # log lines never tear a progress bar (posenet.io.progress)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
 
 
@@ -40,7 +43,7 @@ def logging_options(func: F) -> F:
         setup_logging(verbose, quiet)
         return func(*args, **kwargs)
 
-    wrapper = click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only.")(wrapper)
+    wrapper = click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only (no progress bars).")(wrapper)
     return click.option("-v", "--verbose", is_flag=True, help="Debug logging.")(wrapper)  # type: ignore[return-value]
 
 

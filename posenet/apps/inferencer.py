@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
 from posenet.apps.video import annotate_video, poses_record
 from posenet.data.files import load_json
@@ -32,6 +31,7 @@ from posenet.errors import AnnotationError, ImageError, PosenetError
 from posenet.evaluation.coco import coco_results
 from posenet.io.atomic import UniqueNames, folder_lock, write_json_atomic
 from posenet.io.media import expand_inputs, is_video, read_image, write_image
+from posenet.io.progress import progress_bar
 from posenet.pose import Pose, poses_to_json
 from posenet.viz.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
 
@@ -115,13 +115,12 @@ class Inferencer:
     on_error: called with the one-line message of each bad input (default: logged as an error).
     """
 
-    def __init__(self, predictor: Predictor, outputs: InferOutputs, progress: bool = True,
+    def __init__(self, predictor: Predictor, outputs: InferOutputs,
                  on_error: Callable[[str], None] | None = None) -> None:
         self.predictor = predictor
         self.outputs = outputs
         self.out_dir = outputs.out_dir
         self.heatmap = None if outputs.heatmap in (None, "all") else part_index(outputs.heatmap)
-        self.progress = progress
         self.on_error = on_error or (lambda message: log.error("%s", message))
         self._names = UniqueNames()
 
@@ -166,7 +165,7 @@ class Inferencer:
 
     def _run_images(self, paths: list[Path], summary: InferSummary) -> None:
         results: dict[str, list[Pose]] = {}
-        with tqdm(total=len(paths), desc="images", unit="img", disable=not self.progress or len(paths) < 2) as bar:
+        with progress_bar(total=len(paths), desc="images", unit="img", enabled=len(paths) > 1) as bar:
             for start in range(0, len(paths), self.outputs.batch):
                 chunk = paths[start:start + self.outputs.batch]
                 loaded = []
@@ -205,7 +204,7 @@ class Inferencer:
     def _run_video(self, source: Path | int, label: str, stem: str, summary: InferSummary, max_frames: int) -> None:
         name = self._names(f"{stem}_pose.mp4")
         json_name = self._names(f"{stem}_poses.json")
-        with tqdm(desc=label, unit="frame", disable=not self.progress) as bar:
+        with progress_bar(desc=label, unit="frame") as bar:
             def progress(done: int, total: int) -> None:
                 bar.total = total or None
                 bar.update(done - bar.n)

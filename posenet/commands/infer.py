@@ -17,7 +17,6 @@ from pathlib import Path
 
 import click
 from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from posenet.apps.inferencer import Inferencer, InferOutputs, load_coco_image_ids
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
@@ -118,8 +117,7 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
                            min_part_score=min_part_score, min_pose_score=min_pose_score, batch=batch)
     inferencer = Inferencer(predictor, outputs,
                             on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))
-    with logging_redirect_tqdm():
-        summary = inferencer.run(inputs, webcam=webcam, max_frames=max_frames)
+    summary = inferencer.run(inputs, webcam=webcam, max_frames=max_frames)
     click.echo(summary.closing_line())
     if summary.failed:
         sys.exit(2)

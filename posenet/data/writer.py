@@ -9,10 +9,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from posenet.errors import ImageError
 from posenet.io.atomic import atomic_dir
+from posenet.io.progress import progress_bar
 
 __all__ = ["write_dataset"]
 
@@ -27,7 +26,7 @@ def write_dataset(splits: dict[str, dict[str, Any]], sources: dict[str, Path],
     targets and swapped in only once everything is written, so a failure leaves the previous dataset intact.
     """
     with atomic_dir(images_dir) as tmp_images, atomic_dir(annotations_dir) as tmp_annotations:
-        for name, src in tqdm(sorted(sources.items()), desc="copy images", unit="img", leave=False):
+        for name, src in progress_bar(sorted(sources.items()), desc="copy images", unit="img", leave=False):
             try:
                 shutil.copyfile(src, tmp_images / name)
             except OSError as err:

@@ -18,6 +18,7 @@ import numpy as np
 
 from posenet.data.files import load_json
 from posenet.errors import AnnotationError
+from posenet.io.progress import progress_bar
 from posenet.pose import Pose
 
 if TYPE_CHECKING:
@@ -104,14 +105,12 @@ def evaluate_predictor(predictor: Predictor, annotations: str | os.PathLike | Ma
 
     Images are read with posenet.images.read_image (EXIF applied, as the annotations are) from ``images_dir``.
     """
-    from tqdm import tqdm
-
     from posenet.io.media import read_image
 
     data = load_annotations(annotations)
     images_dir = Path(images_dir)
     poses = {}
-    for img in tqdm(data["images"], desc="evaluate", unit="img", disable=None):
+    for img in progress_bar(data["images"], desc="evaluate", unit="img"):
         poses[int(img["id"])] = predictor(read_image(images_dir / img["file_name"]))
     results = coco_results(poses)
     return evaluate_keypoints(data, results), results

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from tqdm import tqdm
-
 from posenet.errors import TrainingError
+from posenet.io.progress import progress_bar
 from posenet.params import Params
 
 __all__ = ["TrainingLogger"]
@@ -22,8 +21,7 @@ class TrainingLogger:
         self.live = None
         self.wandb_run = None
         start, total = steps
-        # disable=None: the bar shows on a terminal and stays out of logs that are piped to a file.
-        self.bar = tqdm(total=total, initial=start, desc="train", unit="step", disable=None if enabled else True)
+        self.bar = progress_bar(total=total, initial=start, desc="train", unit="step", enabled=enabled)
         if not enabled:
             return
         if live_dir is not None:

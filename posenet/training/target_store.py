@@ -22,6 +22,7 @@ from posenet.data.canonical import load_split
 from posenet.errors import ImageError, TrainingError
 from posenet.io.atomic import write_json_atomic, write_npz_atomic
 from posenet.io.media import read_image
+from posenet.io.progress import progress_bar
 from posenet.training.augment import letterbox_matrix, transform_keypoints
 
 if TYPE_CHECKING:
@@ -57,14 +58,12 @@ def write_split_targets(annotations: str | os.PathLike, images_dir: str | os.Pat
 
     Raises ImageError when an image named by the annotations is missing from ``images_dir``.
     """
-    from tqdm import tqdm
-
     annotations, images_dir, out = Path(annotations), Path(images_dir), Path(out)
     images, keypoints = load_split(annotations)
     input_hw = (input_size, input_size)
     codec = PersonLabCodec(input_hw, output_stride, radius)
     entries, build_ms = [], 0.0
-    for record in tqdm(images, desc=f"targets {annotations.stem}", unit="img", leave=False):
+    for record in progress_bar(images, desc=f"targets {annotations.stem}", unit="img", leave=False):
         if not (images_dir / record["file_name"]).is_file():
             raise ImageError(f"{images_dir / record['file_name']}: image of {annotations} not found")
         image_hw = (int(record["height"]), int(record["width"]))

@@ -23,11 +23,11 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from tqdm import tqdm
 from urllib3.util.retry import Retry
 
 from posenet.errors import WeightsError
 from posenet.io.atomic import atomic_dir, atomic_path, write_json_atomic
+from posenet.io.progress import progress_bar
 from posenet.models.variants import PRETRAINED_CFGS, get_variant, pretrained_cfg
 from posenet.weights.convert import tfjs_to_state_dict
 from posenet.weights.tfjs import LEGACY_MANIFEST, check_file_name, read_tfjs
@@ -113,8 +113,8 @@ def download(session: requests.Session, url: str, dest: Path, timeout: float) ->
                 raise WeightsError(f"{url}: HTTP {response.status_code}")
             total = int(response.headers.get("Content-Length") or 0) or None
             digest, size = hashlib.sha256(), 0
-            with atomic_path(dest) as tmp, open(tmp, "wb") as f, tqdm(
-                    total=total, unit="B", unit_scale=True, desc=dest.name, leave=False, disable=None) as bar:
+            with atomic_path(dest) as tmp, open(tmp, "wb") as f, progress_bar(
+                    total=total, unit="B", unit_scale=True, desc=dest.name, leave=False) as bar:
                 for chunk in response.iter_content(_CHUNK):
                     f.write(chunk)
                     digest.update(chunk)
@@ -140,7 +140,7 @@ def fetch_google(name: str, base_url: str, dest: Path, timeout: float = 20.0, re
             filenames = sorted({spec["filename"] for spec in manifest.values()})
         except (ValueError, TypeError, KeyError, AttributeError) as err:
             raise WeightsError(f"{base}{LEGACY_MANIFEST}: not a legacy TF.js weights manifest") from err
-        for filename in tqdm(filenames, desc=f"{name} variables", unit="file", disable=None):
+        for filename in progress_bar(filenames, desc=f"{name} variables", unit="file"):
             check_file_name(filename, f"{base}{LEGACY_MANIFEST}")
             files[filename] = download(session, base + filename, dest / filename, timeout)
     return FetchResult(dest, "google", base, files)
