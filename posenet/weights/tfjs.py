@@ -85,27 +85,30 @@ def read_legacy(folder: str | os.PathLike) -> TfjsWeights:
             raise WeightsError(f"{where}: expected {{'filename', 'shape'}}")
         path = _member(folder, spec.get("filename"), where)
         shape = _shape(spec.get("shape"), where)
-        data = path.read_bytes()
         expected = int(np.prod(shape)) * 4
-        if len(data) != expected:
-            raise WeightsError(f"{where}: {path.name} has {len(data)} bytes, "
-                               f"expected {expected} for shape {list(shape)}")
-        variables[name] = np.frombuffer(data, dtype="<f4").reshape(shape).astype(np.float32)
+        size = path.stat().st_size  # checked before reading: a wrong file is never loaded whole
+        if size != expected:
+            raise WeightsError(f"{where}: {path.name} has {size} bytes, expected {expected} for shape {list(shape)}")
+        variables[name] = np.frombuffer(path.read_bytes(), dtype="<f4").reshape(shape).astype(np.float32)
         files.append(path.name)
     return TfjsWeights("legacy", variables, tuple(files))
 
 
-def _decode(buffer: memoryview, offset: int, spec: dict, where: str) -> tuple[np.ndarray, int]:
+def _layout(spec: dict, where: str) -> tuple[tuple[int, ...], str, np.dtype]:
+    """(shape, dtype name, stored dtype) of one weightsManifest spec (a quantised one stores its quantised type)."""
     shape = _shape(spec.get("shape"), where)
     quant = spec.get("quantization")
     dtype_name = quant.get("dtype") if isinstance(quant, dict) else spec.get("dtype", "float32")
     if dtype_name not in _DTYPES:
         raise WeightsError(f"{where}: unsupported dtype {dtype_name!r}")
-    dtype = _DTYPES[dtype_name]
+    return shape, dtype_name, _DTYPES[dtype_name]
+
+
+def _decode(buffer: memoryview, offset: int, spec: dict, where: str) -> tuple[np.ndarray, int]:
+    shape, dtype_name, dtype = _layout(spec, where)
+    quant = spec.get("quantization")
     count = int(np.prod(shape))
-    end = offset + count * dtype.itemsize
-    if end > len(buffer):
-        raise WeightsError(f"{where}: weight data ends at byte {len(buffer)}, need {end} (truncated .bin?)")
+    end = offset + count * dtype.itemsize  # within the buffer: read_graph_model checked the sizes first
     raw = np.frombuffer(buffer[offset:end], dtype=dtype)
     if isinstance(quant, dict) and dtype_name in ("uint8", "uint16"):
         try:
@@ -154,6 +157,12 @@ def read_graph_model(model_json: str | os.PathLike) -> TfjsWeights:
     variables, files = {}, [model_json.name]
     for group in groups:
         paths = [_member(folder, p, f"{model_json}: weightsManifest path") for p in group.get("paths", [])]
+        layouts = [_layout(spec, f"{model_json}: weight {spec.get('name')}") for spec in group.get("weights", [])]
+        described = sum(int(np.prod(shape)) * dtype.itemsize for shape, _, dtype in layouts)
+        stored = sum(p.stat().st_size for p in paths)  # checked before reading: a wrong file is never loaded whole
+        if stored != described:
+            raise WeightsError(f"{model_json}: {', '.join(p.name for p in paths)} hold {stored} bytes, the manifest "
+                               f"describes {described} ({'truncated' if stored < described else 'corrupt'} .bin?)")
         buffer = memoryview(b"".join(p.read_bytes() for p in paths))
         files += [p.name for p in paths]
         offset = 0
@@ -163,9 +172,6 @@ def read_graph_model(model_json: str | os.PathLike) -> TfjsWeights:
             if const not in rename:
                 raise WeightsError(f"{model_json}: weight {const} is not used by any PoseNet layer (extra variable)")
             variables[rename[const]] = value
-        if offset != len(buffer):
-            raise WeightsError(f"{model_json}: {', '.join(p.name for p in paths)} hold {len(buffer)} bytes, "
-                               f"the manifest describes {offset} (corrupt .bin?)")
     return TfjsWeights("graph", variables, tuple(files))
 
 

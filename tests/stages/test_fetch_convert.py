@@ -3,7 +3,6 @@ one-line errors with exit code 2 and nothing half-written."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from weights.tfjs_helpers import write_graph
+from weights.tfjs_helpers import install_fake_npm, write_graph
 
 from posenet.models.checkpoint import load_checkpoint
 from posenet.models.factory import load_model
@@ -143,34 +142,14 @@ def _evil_tarball() -> bytes:
     return buffer.getvalue()
 
 
-FAKE_NPM = """#!{python}
-import json, shutil, sys
-args = sys.argv[1:]
-if args[0] == "view":
-    print(json.dumps({integrity!r}))
-elif args[0] == "pack":
-    dest = args[args.index("--pack-destination") + 1]
-    shutil.copy({tarball!r}, dest + "/evil-1.0.0.tgz")
-    print(json.dumps([{{"filename": "evil-1.0.0.tgz"}}]))
-else:
-    sys.exit("fake npm: unexpected " + " ".join(args))
-"""
-
-
 def test_npm_tarball_with_an_escaping_member(workdir, tmp_path):
     """``npm pack`` (a fake npm first on PATH) returns a tarball with ``../x`` whose sha512 matches the published
     integrity: refused in one line, nothing extracted, no cache entry and no temp folder left."""
     cwd, _ = workdir
     tarball = tmp_path / "evil.tgz"
     tarball.write_bytes(_evil_tarball())
-    integrity = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    npm = bin_dir / "npm"
-    npm.write_text(FAKE_NPM.format(python=sys.executable, integrity=integrity, tarball=str(tarball)))
-    npm.chmod(0o755)
     cache = tmp_path / "cache"
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", POSENET_CACHE=str(cache),
+    env = dict(os.environ, PATH=install_fake_npm(tmp_path / "bin", tarball), POSENET_CACHE=str(cache),
                TMPDIR=str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     _, before = previous_output(cwd, "mobilenet_v1_075")
@@ -227,3 +206,16 @@ def test_dvc_repro_force_convert_leaves_lock_and_status_unchanged(workdir):
     run("dvc", "repro", "-q", "-f", "convert")
     assert (project / "dvc.lock").read_bytes() == lock
     assert "up to date" in run("dvc", "status", "convert")
+
+
+def test_convert_stage_refuses_a_bit_flipped_variable_file(workdir):
+    """The issue's case: a bit flip in a fetched file made convert succeed with a weight off by 1e38."""
+    cwd, _ = workdir
+    assert stage("fetch_weights.py", cwd=cwd).returncode == 0
+    var = cwd / "models" / "tfjs" / "mobilenet_v1_050" / "MobilenetV1_Conv2d_3_pointwise_weights"
+    data = bytearray(var.read_bytes())
+    data[3] ^= 0x40                                                     # exponent bit of the first float32
+    var.write_bytes(bytes(data))
+    done = stage("convert.py", cwd=cwd)
+    assert_user_error(done, "MobilenetV1_Conv2d_3_pointwise_weights: sha256 does not match SHA256SUMS")
+    assert not (cwd / "models" / "pretrained").exists()

@@ -35,8 +35,10 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture()
-def served(tmp_path):
-    """An HTTP server on 127.0.0.1 serving <root>/mobilenet_v1_050/ legacy files of a random model."""
+def served(tmp_path, tmp_path_factory, monkeypatch):
+    """An HTTP server on 127.0.0.1 serving <root>/mobilenet_v1_050/ legacy files of a random model; the user cache
+    (where the sums of a first fetch from Google are recorded) is a fresh folder."""
+    monkeypatch.setenv("POSENET_CACHE", str(tmp_path_factory.mktemp("cache")))
     root = tmp_path / "www"
     state = create_model("mobilenet_v1_050").state_dict()
     write_legacy(root / "mobilenet_v1_050", state_dict_to_tfjs(state))

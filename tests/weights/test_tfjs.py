@@ -65,10 +65,11 @@ def test_truncated_and_corrupt_bin(tmp_path):
     shard = tmp_path / "group1-shard1of1.bin"
     data = shard.read_bytes()
     shard.write_bytes(data[:-100])
-    with pytest.raises(WeightsError, match=r"weight Const_\d+: weight data ends at byte .*truncated"):
+    with pytest.raises(WeightsError, match=rf"group1-shard1of1.bin hold {len(data) - 100} bytes, the manifest "
+                                           rf"describes {len(data)} \(truncated .bin\?\)"):
         read_tfjs(tmp_path)
     shard.write_bytes(data + b"\0" * 8)
-    with pytest.raises(WeightsError, match="corrupt .bin"):
+    with pytest.raises(WeightsError, match=r"describes \d+ \(corrupt .bin\?\)"):
         read_tfjs(tmp_path)
     shard.unlink()
     with pytest.raises(WeightsError, match="group1-shard1of1.bin is missing"):

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
+import os
+import sys
+import tarfile
+from pathlib import Path
 
 import numpy as np
 
@@ -40,3 +47,45 @@ def write_graph(folder, variables: dict[str, np.ndarray], quantise: dict[str, st
     model = {"format": "graph-model", "modelTopology": {"node": nodes},
              "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": specs}]}
     (folder / "model.json").write_text(json.dumps(model))
+
+
+FAKE_NPM = """#!{python}
+import json, shutil, sys
+args = sys.argv[1:]
+if args[0] == "view":
+    print(json.dumps({integrity!r}))
+elif args[0] == "pack":
+    dest = args[args.index("--pack-destination") + 1]
+    shutil.copy({tarball!r}, dest + "/package-1.0.0.tgz")
+    print(json.dumps([{{"filename": "package-1.0.0.tgz"}}]))
+else:
+    sys.exit("fake npm: unexpected " + " ".join(args))
+"""
+
+
+def install_fake_npm(bin_dir: Path, tarball: Path) -> str:
+    """An ``npm`` in ``bin_dir`` whose ``view`` publishes the sha512 integrity of ``tarball`` and whose ``pack``
+    delivers it; returns a PATH with ``bin_dir`` first."""
+    integrity = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    npm = bin_dir / "npm"
+    npm.write_text(FAKE_NPM.format(python=sys.executable, integrity=integrity, tarball=str(tarball)))
+    npm.chmod(0o755)
+    return f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def npm_package_tarball(path: Path, variables: dict[str, np.ndarray]) -> Path:
+    """An npm package tarball at ``path`` shipping ``variables`` as package/models/posenet.json + posenet.bin (a
+    graph model, as the real package ships PoseNet)."""
+    graph = path.parent / "graph"
+    write_graph(graph, variables)
+    model = json.loads((graph / "model.json").read_text())
+    model["weightsManifest"][0]["paths"] = ["posenet.bin"]
+    members = {"package/models/posenet.json": json.dumps(model).encode(),
+               "package/models/posenet.bin": (graph / "group1-shard1of1.bin").read_bytes()}
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
