@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import subprocess
 import sys
@@ -233,8 +234,9 @@ def test_wandb_is_optional_and_logs_when_enabled(tmp_path, monkeypatch):
     assert calls["init"] == []
 
 
-def test_a_progress_bar_counts_every_step_and_shows_the_loss(tmp_path, monkeypatch):
-    """On a terminal the run shows one tqdm bar advanced per step (not one line per epoch)."""
+def test_a_progress_bar_counts_every_step_and_shows_the_loss(tmp_path, monkeypatch, caplog):
+    """On a terminal with info logging on (the CLI's default) the run shows one tqdm bar advanced per step (not one
+    line per epoch)."""
     import io
 
     class Terminal(io.StringIO):
@@ -243,6 +245,7 @@ def test_a_progress_bar_counts_every_step_and_shows_the_loss(tmp_path, monkeypat
 
     err = Terminal()
     monkeypatch.setattr(sys, "stderr", err)
+    caplog.set_level(logging.INFO, logger="posenet")
     result = train(_params(max_steps=3), _paths(tmp_path))
     shown = err.getvalue()
     assert result.steps == 3
