@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from posenet.errors import ImageError
-from posenet.images import open_image
+from posenet.io.media import open_image
 
 __all__ = ["EXIF_ORIENTATION_TAG", "displayed_size", "probe_image", "swaps_axes"]
 
@@ -27,7 +27,7 @@ def swaps_axes(orientation: object) -> bool:
 def displayed_size(path: str | os.PathLike) -> tuple[int, int]:
     """(width, height) in pixels of the image as displayed (as ``cv2.imread`` returns it).
 
-    Opened like every image read here (``posenet.images.open_image``) and decoded at reduced scale (JPEG draft
+    Opened like every image read here (``posenet.io.media.open_image``) and decoded at reduced scale (JPEG draft
     mode), so a missing, truncated, corrupt or oversized file raises ``ImageError`` naming the file.
     """
     path = Path(path)

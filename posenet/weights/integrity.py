@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from posenet.errors import WeightsError
-from posenet.io import write_json_atomic
+from posenet.io.atomic import write_json_atomic
 
 __all__ = ["PINNED_SHA256", "SUMS_FILE", "check_trusted", "hash_file", "read_sums", "sha256_file", "sums_text",
            "trust_key", "trusted_record_path", "verify_sums"]

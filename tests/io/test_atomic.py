@@ -81,7 +81,7 @@ def test_a_write_past_the_file_size_limit_names_the_target(tmp_path, what):
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))
-from posenet.io import atomic_dir, write_bytes_atomic
+from posenet.io.atomic import atomic_dir, write_bytes_atomic
 try:
     if {what!r} == "file":
         write_bytes_atomic("out/x.bin", bytes(5000))
@@ -101,7 +101,7 @@ def test_folder_lock_refuses_a_second_writer_in_another_process(tmp_path):
     import sys
 
     from posenet.errors import OutputInUseError
-    from posenet.io import LOCK_FILE, folder_lock
+    from posenet.io.atomic import LOCK_FILE, folder_lock
 
     out = tmp_path / "out"
     holder = subprocess.Popen(

@@ -251,7 +251,7 @@ def test_trained_model_serves_only_its_own_variant(load_stage, tmp_path, monkeyp
 
 def test_a_second_run_on_the_same_out_folder_fails_in_one_line(infer, tmp_path):
     """Two runs writing one --out at once left a poses.json of the last writer only: the second now stops at once."""
-    from posenet.io import folder_lock
+    from posenet.io.atomic import folder_lock
 
     out = tmp_path / "out"
     with folder_lock(out, "posenet infer"):                             # the first run, still writing

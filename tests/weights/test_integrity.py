@@ -15,9 +15,9 @@ from posenet.errors import WeightsError
 from posenet.models.mobilenet import create_model
 from posenet.weights.convert import state_dict_to_tfjs
 from posenet.weights.folder import convert_folder
+from posenet.weights.integrity import PINNED_SHA256, SUMS_FILE, check_trusted, read_sums, trusted_record_path
 from posenet.weights.sources import fetch_weights
 from posenet.weights.tfjs import write_legacy
-from posenet.weights.integrity import PINNED_SHA256, SUMS_FILE, check_trusted, read_sums, trusted_record_path
 
 PINNED_PACKAGE = next(iter(PINNED_SHA256))
 
