@@ -105,7 +105,7 @@ def test_folder_lock_refuses_a_second_writer_in_another_process(tmp_path):
 
     out = tmp_path / "out"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"from posenet.io import folder_lock\nwith folder_lock({str(out)!r}, 'run'):\n"
+        [sys.executable, "-c", f"from posenet.io.atomic import folder_lock\nwith folder_lock({str(out)!r}, 'run'):\n"
                                "    print('locked', flush=True)\n    input()\n"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
