@@ -1,7 +1,7 @@
 """One loop for every annotated video: read frames, predict, optionally draw and write, report progress.
 
-Used by the infer stage (:mod:`posenet.apps.inferencer`, MP4 + per-frame JSON) and the app (:mod:`posenet.apps.serving`,
-WebM for the browser).
+Used by the infer stage (:mod:`posenet.apps.inferencer`) and the app (:mod:`posenet.apps.serving`): H.264 MP4 that
+browsers play, plus the per-frame poses JSON.
 """
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ class VideoResult(Generic[R]):
 
 def annotate_video(source: str | os.PathLike | int, predict: Callable[[np.ndarray], R],
                    annotate: Callable[[np.ndarray, R], np.ndarray] | None = None,
-                   target: str | os.PathLike | None = None, fourcc: str = "mp4v", max_frames: int = 0,
+                   target: str | os.PathLike | None = None, max_frames: int = 0,
                    progress: Callable[[int, int], None] | None = None,
                    keep: Callable[[R], Any] | None = None) -> VideoResult[R]:
     """Run ``predict`` (RGB uint8 ``[H, W, 3]`` -> result) on each frame of ``source`` (a video file, or a
     webcam index) and, when ``annotate(frame, result) -> frame`` is given, write the annotated frames to
-    ``target`` with codec ``fourcc`` (atomically; the suffix of ``target`` picks the container).
+    ``target`` (atomically, every frame checked; ``.mp4``: H.264, ``.webm``: VP9, see
+    :class:`posenet.images.VideoWriter`).
 
     max_frames: stop after this many frames (0: all; a webcam then runs until Ctrl-C, which ends a live
     source cleanly once at least one frame was processed). progress(done, total): after each frame;
@@ -58,7 +59,7 @@ def annotate_video(source: str | os.PathLike | int, predict: Callable[[np.ndarra
     results: list[Any] = []
     with VideoReader(source) as reader:
         expected = min((n for n in (reader.info.frame_count, max_frames) if n > 0), default=0)
-        writer = VideoWriter(target, reader.info.fps, fourcc=fourcc) if annotate is not None else nullcontext()
+        writer = VideoWriter(target, reader.info.fps) if annotate is not None else nullcontext()
         with writer:
             try:
                 for frame in reader:
