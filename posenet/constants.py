@@ -4,7 +4,7 @@ import numpy as np
 
 __all__ = ["CHILD_IDS", "COCO_PART_NAMES", "COCO_SIGMAS", "DEFAULT_GOOGLE_URL", "DEFAULT_NPM_PACKAGE",
            "EDGE_FLIP_PERMUTATION", "FLIP_PAIRS", "FLIP_PERMUTATION", "NUM_EDGES", "NUM_KEYPOINTS", "PARENT_IDS",
-           "PART_NAMES", "POSE_CHAIN", "SKELETON", "VALID_STRIDES"]
+           "PART_NAMES", "POSE_CHAIN", "SKELETON", "TRACK_SIMILARITIES", "VALID_STRIDES"]
 
 PART_NAMES: tuple[str, ...] = (
     "nose", "leftEye", "rightEye", "leftEar", "rightEar",
@@ -50,6 +50,9 @@ EDGE_FLIP_PERMUTATION = np.array(
 )
 
 VALID_STRIDES: tuple[int, ...] = (8, 16, 32)
+
+# How the pose tracker compares a pose with a track (posenet.tracking): keypoint OKS or keypoint-box IoU.
+TRACK_SIMILARITIES: tuple[str, ...] = ("oks", "iou")
 
 # Where Google's pretrained TF.js weights are published (legacy per-variable manifests), and the npm package that
 # ships the 0.75 net where that storage is unreachable.

@@ -8,15 +8,19 @@ of video time is dropped (its id is never reused). Two similarity measures:
   (score >= ``keypoint_threshold``) of ``exp(-d^2 / (2 area (2 sigma_k)^2))``, ``d`` the keypoint distance, ``area``
   the track's keypoint box, ``sigma_k`` COCO's falloff; 0 when fewer than ``min_keypoints`` keypoints count;
 * ``iou``: intersection over union of the boxes around the confident keypoints (TF.js ``BoundingBoxTracker``, with
-  the keypoint box as PoseNet has no person box).
-
-A pose with fewer than ``min_keypoints`` confident keypoints cannot be compared by either measure: it gets no id
-(``track_id`` None) instead of a new id on every frame, and takes no track slot from a person out of view.
+  the keypoint box as PoseNet has no person box); 0 for a box of fewer than ``min_keypoints`` keypoints.
 
 Assignment: ``greedy`` (TF.js): poses in decreasing pose score, each linked to the free track it is most similar
 to, if that similarity reaches ``min_similarity``; ``optimal``: the pairs that maximise the summed similarity
-(SciPy's ``linear_sum_assignment``), pairs below ``min_similarity`` left unlinked. ``tools/track_eval.py``
-measures both on real footage (README, *Tracking*).
+(SciPy's ``linear_sum_assignment``), pairs below ``min_similarity`` left unlinked.
+
+PoseNet's multi-pose decoder also returns weak poses: duplicates of a person already found (their keypoints were
+taken by the stronger pose, so their pose score is near 0) and fragments. So that they cannot take a person's
+track, matching runs in two rounds (as ByteTrack does with weak detections): first the strong poses (score >=
+``min_pose_score``, at least ``min_keypoints`` confident keypoints) with the tracks a strong pose made, then every
+pose left with every track left. Every pose gets an id; a pose that no track can be compared with (fewer than
+``min_keypoints`` confident keypoints) gets a fresh id and no track, and when more than ``max_tracks`` tracks live,
+those of strong poses are kept first, then the most recently linked.
 """
 
 from __future__ import annotations
@@ -28,23 +32,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posenet.constants import COCO_SIGMAS
+from posenet.constants import COCO_SIGMAS, TRACK_SIMILARITIES
 from posenet.pose import Pose
 
 __all__ = ["ASSIGNMENTS", "SIMILARITIES", "PoseTracker", "Track", "assign", "iou_similarity", "oks_similarity"]
 
-SIMILARITIES: tuple[str, ...] = ("oks", "iou")
+SIMILARITIES = TRACK_SIMILARITIES
 ASSIGNMENTS: tuple[str, ...] = ("greedy", "optimal")
 
 
 @dataclass
 class Track:
-    """A person followed across frames: the last pose linked to it (image px) and when (seconds of video time)."""
+    """A person followed across frames: the last pose linked to it (image px), when (seconds of video time), and
+    whether that pose was strong (module docstring)."""
 
     track_id: int
     keypoints: np.ndarray          # float64 [17, 2] (x, y)
     keypoint_scores: np.ndarray    # float64 [17]
     last_seen: float
+    strong: bool
 
 
 def _boxes(xy: np.ndarray, confident: np.ndarray) -> np.ndarray:
@@ -113,14 +119,14 @@ class PoseTracker:
     """Links the poses of consecutive frames into tracks (module docstring); one instance per video.
 
     similarity: ``oks`` or ``iou``. keypoint_threshold: keypoint score from which a keypoint counts.
-    min_keypoints: confident keypoints a pose needs to be tracked. max_tracks: live tracks kept (the most recently
-    linked). max_age: seconds of video time a track survives without a pose. min_similarity: the least similarity
-    that links a pose to a track. assignment: ``greedy`` or ``optimal``.
+    min_keypoints: confident keypoints a pose needs to be compared. min_pose_score: pose score of a strong pose
+    (matched first). max_tracks: live tracks kept. max_age: seconds of video time a track survives without a pose.
+    min_similarity: the least similarity that links a pose to a track. assignment: ``greedy`` or ``optimal``.
     """
 
     def __init__(self, similarity: str = "oks", keypoint_threshold: float = 0.3, min_keypoints: int = 4,
-                 max_tracks: int = 18, max_age: float = 1.0, min_similarity: float = 0.2,
-                 assignment: str = "greedy") -> None:
+                 min_pose_score: float = 0.15, max_tracks: int = 18, max_age: float = 1.0,
+                 min_similarity: float = 0.2, assignment: str = "greedy") -> None:
         if similarity not in SIMILARITIES:
             raise ValueError(f"unknown similarity {similarity!r} (one of {', '.join(SIMILARITIES)})")
         if assignment not in ASSIGNMENTS:
@@ -128,6 +134,7 @@ class PoseTracker:
         self.similarity = similarity
         self.keypoint_threshold = float(keypoint_threshold)
         self.min_keypoints = int(min_keypoints)
+        self.min_pose_score = float(min_pose_score)
         self.max_tracks = int(max_tracks)
         self.max_age = float(max_age)
         self.min_similarity = float(min_similarity)
@@ -140,36 +147,45 @@ class PoseTracker:
         """Ids of the live tracks."""
         return {t.track_id for t in self.tracks}
 
-    def update(self, poses: Sequence[Pose], timestamp: float) -> list[Pose]:
-        """Copies of ``poses`` (same order) carrying their ``track_id``; ``timestamp``: the frame's time in seconds.
+    def _match(self, poses: Sequence[Pose], rows: list[int], cols: list[int]) -> list[tuple[int, int]]:
+        """Pairs (pose index, track index) among poses ``rows`` (in greedy order) and tracks ``cols``."""
+        if not rows or not cols:
+            return []
+        measure = oks_similarity if self.similarity == "oks" else iou_similarity
+        threshold = self.keypoint_threshold
+        sim = measure(np.stack([poses[i].keypoints for i in rows]),
+                      np.stack([poses[i].keypoint_scores >= threshold for i in rows]),
+                      np.stack([self.tracks[j].keypoints for j in cols]),
+                      np.stack([self.tracks[j].keypoint_scores >= threshold for j in cols]), self.min_keypoints)
+        return [(rows[r], cols[c]) for r, c in assign(sim, self.min_similarity, self.assignment)]
 
-        A pose with too few confident keypoints comes back with ``track_id`` None.
-        """
-        ok = [p.keypoint_scores >= self.keypoint_threshold for p in poses]
-        trackable = [i for i, m in enumerate(ok) if m.sum() >= self.min_keypoints]
-        order = sorted(trackable, key=lambda i: -poses[i].score)
-        pairs: list[tuple[int, int]] = []
-        if order and self.tracks:
-            measure = oks_similarity if self.similarity == "oks" else iou_similarity
-            sim = measure(np.stack([poses[i].keypoints for i in order]), np.stack([ok[i] for i in order]),
-                          np.stack([t.keypoints for t in self.tracks]),
-                          np.stack([t.keypoint_scores >= self.keypoint_threshold for t in self.tracks]),
-                          self.min_keypoints)
-            pairs = assign(sim, self.min_similarity, self.assignment)
+    def update(self, poses: Sequence[Pose], timestamp: float) -> list[Pose]:
+        """Copies of ``poses`` (same order), each carrying its ``track_id``; ``timestamp``: the frame's time in s."""
+        confident = [int((p.keypoint_scores >= self.keypoint_threshold).sum()) for p in poses]
+        comparable = [i for i in range(len(poses)) if confident[i] >= self.min_keypoints]
+        strong = {i for i in comparable if poses[i].score >= self.min_pose_score}
+        order = sorted(comparable, key=lambda i: (i not in strong, -poses[i].score))
+        pairs = self._match(poses, [i for i in order if i in strong],
+                            [j for j, t in enumerate(self.tracks) if t.strong])
+        taken_poses, taken_tracks = {i for i, _ in pairs}, {j for _, j in pairs}
+        pairs += self._match(poses, [i for i in order if i not in taken_poses],
+                             [j for j in range(len(self.tracks)) if j not in taken_tracks])
         ids: dict[int, int] = {}
-        for row, col in pairs:
-            track, pose = self.tracks[col], poses[order[row]]
-            track.keypoints, track.keypoint_scores, track.last_seen = pose.keypoints, pose.keypoint_scores, timestamp
-            ids[order[row]] = track.track_id
-        for i in (i for i in order if i not in ids):
-            track = Track(next(self._ids), poses[i].keypoints, poses[i].keypoint_scores, float(timestamp))
-            self.tracks.append(track)
+        for i, j in pairs:
+            track = self.tracks[j]
+            track.keypoints, track.keypoint_scores = poses[i].keypoints, poses[i].keypoint_scores
+            track.last_seen, track.strong = float(timestamp), i in strong
             ids[i] = track.track_id
-        # As TF.js: drop tracks older than max_age, keep the max_tracks most recently linked.
+        for i in range(len(poses)):
+            if i not in ids:
+                ids[i] = next(self._ids)
+                if i in comparable:
+                    self.tracks.append(Track(ids[i], poses[i].keypoints, poses[i].keypoint_scores, float(timestamp),
+                                             i in strong))
         self.tracks = [t for t in self.tracks if timestamp - t.last_seen <= self.max_age]
-        self.tracks.sort(key=lambda t: -t.last_seen)
+        self.tracks.sort(key=lambda t: (not t.strong, -t.last_seen))
         del self.tracks[self.max_tracks:]
-        return [dataclasses.replace(p, track_id=ids.get(i)) for i, p in enumerate(poses)]
+        return [dataclasses.replace(p, track_id=ids[i]) for i, p in enumerate(poses)]
 
     def reset(self) -> None:
         """Forget every track (ids keep counting up, so no id is reused)."""

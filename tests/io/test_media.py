@@ -148,7 +148,7 @@ FULL_DISK = """
 import resource, signal, sys
 import numpy as np
 from posenet.errors import ImageError
-from posenet.images import VideoWriter
+from posenet.io.media import VideoWriter
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.RLIM_INFINITY))

@@ -148,6 +148,36 @@ def test_video_comes_back_annotated_with_every_frame(infer, tmp_path):
     assert "4 video frames" in result.stdout
 
 
+def test_track_gives_every_person_one_id_in_the_json(infer, tmp_path):
+    """A real photo panned across 12 frames: with --track the person keeps one track_id in <stem>_poses.json;
+    --smooth keeps the ids and moves the keypoints; without tracking there is no track_id."""
+    photo = cv2.resize(cv2.imread(str(PHOTOS / "pose.jpg")), (480, 320))
+    clip = tmp_path / "walk.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 320))
+    for i in range(12):
+        writer.write(np.ascontiguousarray(photo[:, 10 * i:10 * i + 320]))
+    writer.release()
+    records = {}
+    for name, options in (("plain", ()), ("track", ("--track",)), ("smooth", ("--smooth",))):
+        result = infer(str(clip), "--out", str(tmp_path / name), *options)
+        assert result.exit_code == 0, result.output
+        records[name] = json.loads((tmp_path / name / "walk_poses.json").read_text())["frames"]
+    assert not any("track_id" in pose for frame in records["plain"] for pose in frame)
+    for name in ("track", "smooth"):
+        frames = records[name]
+        assert len(frames) == 12 and all(frame for frame in frames)
+        for frame in frames:                                       # schema: an int id on every pose, unique
+            ids = [pose.get("track_id") for pose in frame]
+            assert all(isinstance(i, int) and not isinstance(i, bool) for i in ids) and len(set(ids)) == len(ids)
+        assert {max(frame, key=lambda p: p["score"])["track_id"] for frame in frames} == {1}   # the person: one id
+    ids = [[p.get("track_id") for p in frame] for frame in records["track"]]
+    assert ids == [[p.get("track_id") for p in frame] for frame in records["smooth"]]
+    xy = {name: np.array([[k["x"] for k in max(f, key=lambda p: p["score"])["keypoints"]] for f in records[name]])
+          for name in ("plain", "track", "smooth")}
+    np.testing.assert_array_equal(xy["plain"], xy["track"])       # tracking alone moves nothing
+    assert np.abs(xy["smooth"] - xy["track"])[1:].max() > 0.1 and np.array_equal(xy["smooth"][0], xy["track"][0])
+
+
 def _limit_file_size(limit: int) -> None:
     """In the child: writes past ``limit`` bytes fail with EFBIG, as on a full disk (SIGXFSZ ignored)."""
     import resource

@@ -16,9 +16,11 @@ from reference_cases import LOCAL
 
 from posenet.constants import COCO_SIGMAS
 from posenet.pose import Pose, poses_from_json
-from posenet.tracking import KeypointSmoother, OneEuroFilter, PoseTracker, VideoTracking, oks_similarity
+from posenet.tracking.one_euro import KeypointSmoother, OneEuroFilter
+from posenet.tracking.pipeline import VideoTracking
+from posenet.tracking.tracker import PoseTracker, oks_similarity
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FPS = 30.0
 
 
@@ -83,14 +85,20 @@ def test_an_expired_id_is_never_reused():
     assert tracker.update([a], 2.0)[0].track_id not in (first, again)
 
 
-def test_untrackable_poses_get_no_id_and_max_tracks_keeps_the_freshest():
+def test_weak_poses_cannot_take_a_strong_track_and_every_pose_gets_an_id():
     a, b, c = real_people()
-    weak = Pose(0.2, a.keypoints + 300, np.where(np.arange(17) < 3, 0.9, 0.1))   # 3 confident keypoints < 4
-    tracker = PoseTracker(max_tracks=2, max_age=10.0)
-    tracked = tracker.update([placed(a, (100, 100)), weak], 0.0)
-    assert tracked[0].track_id == 1 and tracked[1].track_id is None
-    tracker.update([placed(b, (400, 100)), placed(c, (700, 100))], 0.1)          # two new tracks, A is stalest
-    assert tracker.track_ids == {2, 3}
+    tracker = PoseTracker(max_tracks=3, max_age=10.0)
+    person, duplicate = placed(a, (300, 300), score=0.7), placed(a, (303, 300), score=0.04)
+    first = tracker.update([person, duplicate], 0.0)
+    assert [p.track_id for p in first] == [1, 2]
+    for i in range(1, 6):                           # the duplicate comes and goes; the person keeps track 1
+        poses = [placed(a, (300 - 6 * i, 300), score=0.7)] + ([placed(a, (297 - 6 * i, 300), score=0.04)] * (i % 2))
+        assert tracker.update(poses, i / FPS)[0].track_id == 1
+    few = Pose(0.5, a.keypoints, np.where(np.arange(17) < 3, 0.9, 0.1))   # 3 confident keypoints: no comparison
+    ids = [tracker.update([few], t)[0].track_id for t in (0.3, 0.4)]
+    assert None not in ids and ids[0] != ids[1] and not set(ids) & tracker.track_ids   # fresh ids, no track kept
+    tracker.update([placed(b, (100, 100), score=0.05), placed(c, (700, 100), score=0.05)], 0.5)
+    assert 1 in tracker.track_ids                   # max_tracks: strong tracks are kept before weak ones
 
 
 def test_oks_matches_the_coco_formula_and_needs_min_keypoints():
