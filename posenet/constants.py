@@ -2,9 +2,9 @@
 
 import numpy as np
 
-__all__ = ["CHILD_IDS", "COCO_PART_NAMES", "DEFAULT_GOOGLE_URL", "DEFAULT_NPM_PACKAGE", "EDGE_FLIP_PERMUTATION",
-           "FLIP_PAIRS", "FLIP_PERMUTATION", "NUM_EDGES", "NUM_KEYPOINTS", "PARENT_IDS", "PART_NAMES", "POSE_CHAIN",
-           "SKELETON", "VALID_STRIDES"]
+__all__ = ["CHILD_IDS", "COCO_PART_NAMES", "COCO_SIGMAS", "DEFAULT_GOOGLE_URL", "DEFAULT_NPM_PACKAGE",
+           "EDGE_FLIP_PERMUTATION", "FLIP_PAIRS", "FLIP_PERMUTATION", "NUM_EDGES", "NUM_KEYPOINTS", "PARENT_IDS",
+           "PART_NAMES", "POSE_CHAIN", "SKELETON", "TRACK_SIMILARITIES", "VALID_STRIDES"]
 
 PART_NAMES: tuple[str, ...] = (
     "nose", "leftEye", "rightEye", "leftEar", "rightEar",
@@ -18,6 +18,9 @@ COCO_PART_NAMES: tuple[str, ...] = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
 NUM_KEYPOINTS = len(PART_NAMES)
+# COCO's per-keypoint OKS falloffs (pycocotools COCOeval.kpt_oks_sigmas), COCO keypoint order.
+COCO_SIGMAS = np.array([0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
+                        0.107, 0.107, 0.087, 0.087, 0.089, 0.089])
 
 # The 16 directed edges of the PoseNet pose tree, rooted at the nose, parents listed first.
 # Displacement channel e (fwd: parent -> child, bwd: child -> parent) belongs to edge e.
@@ -47,6 +50,9 @@ EDGE_FLIP_PERMUTATION = np.array(
 )
 
 VALID_STRIDES: tuple[int, ...] = (8, 16, 32)
+
+# How the pose tracker compares a pose with a track (posenet.tracking): keypoint OKS or keypoint-box IoU.
+TRACK_SIMILARITIES: tuple[str, ...] = ("oks", "iou")
 
 # Where Google's pretrained TF.js weights are published (legacy per-variable manifests), and the npm package that
 # ships the 0.75 net where that storage is unreachable.

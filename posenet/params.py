@@ -19,7 +19,9 @@ from posenet.constants import (
     DEFAULT_CALIBRATION,
     DEFAULT_GOOGLE_URL,
     DEFAULT_NPM_PACKAGE,
+    NUM_KEYPOINTS,
     PRESET_NAMES,
+    TRACK_SIMILARITIES,
     VALID_STRIDES,
 )
 from posenet.errors import ParamsError
@@ -27,8 +29,8 @@ from posenet.models.variants import VARIANTS, reachable_strides
 
 __all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DEFAULT_PARAMS_FILE", "DataParams", "DataloopParams",
            "MODEL_NAMES", "ModelParams", "PREDICT_PRESETS", "Params", "PredictParams", "RoboflowParams",
-           "TargetsParams", "TrainParams", "VisualizeParams", "WEIGHT_SOURCES", "WeightsParams", "check_backends",
-           "check_input_size", "check_model", "load_params"]
+           "TargetsParams", "TrackParams", "TrainParams", "VisualizeParams", "WEIGHT_SOURCES", "WeightsParams",
+           "check_backends", "check_input_size", "check_model", "load_params"]
 
 MODEL_NAMES: tuple[str, ...] = tuple(VARIANTS)  # the layer tables are the one source of truth
 WEIGHT_SOURCES: tuple[str, ...] = ("auto", "google", "npm", "local")
@@ -122,6 +124,45 @@ class PredictParams:
         _check(self.max_poses >= 1, f"predict.max_poses = {self.max_poses} must be at least 1")
         _check(0.0 <= self.score_threshold <= 1.0, f"predict.score_threshold = {self.score_threshold} is not in [0, 1]")
         _check(self.nms_radius >= 0, f"predict.nms_radius = {self.nms_radius} must not be negative")
+
+
+@dataclass(frozen=True)
+class TrackParams:
+    """Pose tracking and smoothing of videos and the webcam (``posenet infer --track --smooth``, the app)."""
+
+    enabled: bool = False
+    similarity: str = "oks"
+    keypoint_threshold: float = 0.3
+    min_keypoints: int = 4
+    min_pose_score: float = 0.15
+    max_tracks: int = 18
+    max_age: float = 1.0
+    min_similarity: float = 0.2
+    smooth: bool = False
+    min_cutoff: float = 2.5
+    beta: float = 300.0
+    d_cutoff: float = 2.5
+
+    def options(self, smooth: bool | None = None) -> dict[str, Any]:
+        """Keyword arguments of ``posenet.tracking.VideoTracking``; ``smooth`` overrides ``track.smooth``."""
+        return {"smooth": self.smooth if smooth is None else smooth, "min_cutoff": self.min_cutoff, "beta": self.beta,
+                "d_cutoff": self.d_cutoff, "similarity": self.similarity, "keypoint_threshold": self.keypoint_threshold,
+                "min_keypoints": self.min_keypoints, "min_pose_score": self.min_pose_score,
+                "max_tracks": self.max_tracks, "max_age": self.max_age, "min_similarity": self.min_similarity}
+
+    def validate(self) -> None:
+        _check_choice("track.similarity", self.similarity, TRACK_SIMILARITIES)
+        _check(0.0 <= self.keypoint_threshold <= 1.0,
+               f"track.keypoint_threshold = {self.keypoint_threshold} is not in [0, 1]")
+        _check(1 <= self.min_keypoints <= NUM_KEYPOINTS,
+               f"track.min_keypoints = {self.min_keypoints} is not in [1, {NUM_KEYPOINTS}]")
+        _check(0.0 <= self.min_pose_score <= 1.0, f"track.min_pose_score = {self.min_pose_score} is not in [0, 1]")
+        _check(self.max_tracks >= 1, f"track.max_tracks = {self.max_tracks} must be at least 1")
+        _check(self.max_age >= 0, f"track.max_age = {self.max_age} must not be negative (seconds)")
+        _check(0.0 <= self.min_similarity <= 1.0, f"track.min_similarity = {self.min_similarity} is not in [0, 1]")
+        _check(self.min_cutoff > 0, f"track.min_cutoff = {self.min_cutoff} must be positive (Hz)")
+        _check(self.d_cutoff > 0, f"track.d_cutoff = {self.d_cutoff} must be positive (Hz)")
+        _check(self.beta >= 0, f"track.beta = {self.beta} must not be negative")
 
 
 @dataclass(frozen=True)
@@ -295,6 +336,7 @@ class Params:
     model: ModelParams = field(default_factory=ModelParams)
     weights: WeightsParams = field(default_factory=WeightsParams)
     predict: PredictParams = field(default_factory=PredictParams)
+    track: TrackParams = field(default_factory=TrackParams)
     data: DataParams = field(default_factory=DataParams)
     targets: TargetsParams = field(default_factory=TargetsParams)
     train: TrainParams = field(default_factory=TrainParams)
@@ -305,6 +347,7 @@ class Params:
         self.model.validate()
         self.weights.validate()
         self.predict.validate(self.model.stride)
+        self.track.validate()
         self.data.validate()
         self.targets.validate(self.model.stride)
         self.train.validate()

@@ -3,6 +3,8 @@
 JSON schema (the same as TF.js PoseNet's ``poses.json``)::
 
     {"score": float, "keypoints": [{"part": "nose", "score": float, "x": float, "y": float}, ... x17]}
+
+plus ``"track_id": int`` on poses that a tracker (:mod:`posenet.tracking`) has linked across video frames.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ class Pose:
     score: instance score in [0, 1].
     keypoints: float64 [17, 2] positions ``(x, y)`` in pixels (model-input or image pixels, as the producer says).
     keypoint_scores: float64 [17] scores in [0, 1], COCO keypoint order.
+    track_id: the person's id across video frames (set by :mod:`posenet.tracking`), None when untracked.
     """
 
     score: float
     keypoints: np.ndarray
     keypoint_scores: np.ndarray
+    track_id: int | None = None
 
     def __post_init__(self) -> None:
         self.score = float(self.score)
@@ -38,8 +42,8 @@ class Pose:
         self.keypoint_scores = np.asarray(self.keypoint_scores, dtype=np.float64).reshape(NUM_KEYPOINTS)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict in the TF.js ``poses.json`` schema."""
-        return {
+        """JSON-ready dict in the TF.js ``poses.json`` schema (``track_id`` added when the pose has one)."""
+        data: dict[str, Any] = {
             "score": self.score,
             "keypoints": [
                 {"part": PART_NAMES[k], "score": float(self.keypoint_scores[k]),
@@ -47,6 +51,9 @@ class Pose:
                 for k in range(NUM_KEYPOINTS)
             ],
         }
+        if self.track_id is not None:
+            data["track_id"] = self.track_id
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Pose:
@@ -65,14 +72,18 @@ class Pose:
                 scores[k] = kp["score"]
             if len(seen) != NUM_KEYPOINTS:
                 raise PosenetError("pose keypoints repeat a part name")
-            return cls(score=data["score"], keypoints=xy, keypoint_scores=scores)
+            track_id = data.get("track_id")
+            if track_id is not None and (isinstance(track_id, bool) or not isinstance(track_id, int)):
+                raise PosenetError(f"pose track_id {track_id!r} is not an integer")
+            return cls(score=data["score"], keypoints=xy, keypoint_scores=scores, track_id=track_id)
         except (KeyError, TypeError, ValueError) as err:
             raise PosenetError(f"not a pose in poses.json schema: bad or missing field ({err})") from err
 
     def scaled(self, scale_yx: Sequence[float], offset_yx: Sequence[float]) -> Pose:
-        """Pose with positions ``y * scale_y - offset_y``, ``x * scale_x - offset_x`` (float64); scores kept."""
+        """Pose with positions ``y * scale_y - offset_y``, ``x * scale_x - offset_x`` (float64); scores and
+        track id kept."""
         xy = self.keypoints * np.array([scale_yx[1], scale_yx[0]]) - np.array([offset_yx[1], offset_yx[0]])
-        return Pose(self.score, xy, self.keypoint_scores.copy())
+        return Pose(self.score, xy, self.keypoint_scores.copy(), self.track_id)
 
 
 def poses_to_json(poses: Iterable[Pose]) -> list[dict[str, Any]]:

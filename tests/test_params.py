@@ -92,6 +92,19 @@ def test_commands_refuse_a_params_path_that_does_not_exist(tmp_path, monkeypatch
         ("benchmark", "backends", ["eager", "tpu"], "benchmark.backends"),
         ("predict", "streams", 0, "predict.streams"),
         ("benchmark", "batch_threads", -1, "benchmark.batch_threads"),
+        ("track", "similarity", "euclidean", "track.similarity"),
+        ("track", "keypoint_threshold", 1.5, "track.keypoint_threshold"),
+        ("track", "min_keypoints", 0, "track.min_keypoints"),
+        ("track", "min_keypoints", 18, "track.min_keypoints"),
+        ("track", "max_tracks", 0, "track.max_tracks"),
+        ("track", "min_pose_score", -0.1, "track.min_pose_score"),
+        ("track", "max_age", -1, "track.max_age"),
+        ("track", "min_similarity", 2, "track.min_similarity"),
+        ("track", "min_cutoff", 0, "track.min_cutoff"),
+        ("track", "d_cutoff", -1, "track.d_cutoff"),
+        ("track", "beta", -300, "track.beta"),
+        ("track", "enabled", "yes", "track.enabled"),
+        ("track", "max_tracks", 2.5, "track.max_tracks"),
     ],
 )
 def test_impossible_values_name_the_key(tmp_path, section, key, value, message):
@@ -99,6 +112,22 @@ def test_impossible_values_name_the_key(tmp_path, section, key, value, message):
     raw[section][key] = value
     with pytest.raises(ParamsError, match=message.replace(".", r"\.")):
         load_params(_write(tmp_path, raw))
+
+
+def test_bad_track_values_fail_the_cli_in_one_line(tmp_path):
+    """`posenet infer --params` with an impossible track.* value: one line, exit 2, before any model is loaded."""
+    import subprocess
+    import sys
+
+    raw = _repo_params()
+    raw["track"]["max_age"] = -2
+    photo = REPO / "tests" / "data" / "images" / "pose.jpg"
+    done = subprocess.run([sys.executable, "-m", "posenet", "infer", str(photo), "--track", "--params",
+                           str(_write(tmp_path, raw)), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["error: track.max_age = -2.0 must not be negative (seconds)"]
+    assert not (tmp_path / "out").exists()
 
 
 def test_unknown_key_and_wrong_type_are_errors(tmp_path):

@@ -5,8 +5,9 @@ Outputs in ``out_dir``:
 * ``poses.json``: ``{input image path: [pose dicts]}`` (schema of :mod:`posenet.pose`), or with
   ``fmt="coco"`` ``coco_results.json``: COCO keypoint results with image ids from an annotation file;
 * one overlay per image (skeletons, keypoints, pose scores; optionally a heatmap), named like the input;
-* per video (or webcam): ``<stem>_pose.mp4`` annotated video and ``<stem>_poses.json``
-  ``{"source", "fps", "frames": [[pose dicts] per frame]}``.
+* per video (or webcam): ``<stem>_pose.mp4`` annotated video (H.264) and ``<stem>_poses.json``
+  ``{"source", "fps", "frames": [[pose dicts] per frame]}``; with tracking every trackable pose carries its
+  ``track_id`` and is drawn in its track's colour.
 
 A bad input is logged as one ERROR line naming it, recorded in :attr:`InferSummary.failed`, and the
 run goes on. Every output file is written atomically, and ``out_dir`` is locked while a run writes to it (a second
@@ -15,6 +16,7 @@ run on the same folder fails at once: its ``poses.json`` would replace the first
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -33,6 +35,7 @@ from posenet.io.atomic import UniqueNames, folder_lock, write_json_atomic
 from posenet.io.media import expand_inputs, is_video, read_image, write_image
 from posenet.io.progress import progress_bar
 from posenet.pose import Pose, poses_to_json
+from posenet.tracking.pipeline import VideoTracking
 from posenet.viz.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
 
 if TYPE_CHECKING:
@@ -88,6 +91,8 @@ class InferOutputs:
     whose heatmap is blended under the skeletons. fmt: ``json`` or ``coco``; coco_ids: ``{file name: image id}``
     for ``coco``. min_part_score / min_pose_score: drawing thresholds only (every decoded pose goes to the JSON).
     batch: still images per forward pass (``Predictor.run_batch``; video frames go one by one).
+    track: keyword arguments of :class:`posenet.tracking.VideoTracking` (``TrackParams.options()``) to track (and
+    smooth) the poses of each video and webcam; None: frames are estimated independently.
     """
 
     out_dir: Path
@@ -98,6 +103,7 @@ class InferOutputs:
     min_part_score: float = MIN_PART_SCORE
     min_pose_score: float = MIN_POSE_SCORE
     batch: int = 1
+    track: Mapping[str, object] | None = None
 
     def __post_init__(self) -> None:
         if self.fmt not in ("json", "coco"):
@@ -209,11 +215,17 @@ class Inferencer:
                 bar.total = total or None
                 bar.update(done - bar.n)
 
+            tracking = VideoTracking(**self.outputs.track) if self.outputs.track is not None else None
+
+            def track(prediction: Prediction, seconds: float, size: tuple[int, int]) -> Prediction:
+                return dataclasses.replace(prediction, poses=tracking(prediction.poses, seconds, size))
+
             try:
                 video = annotate_video(source, lambda frame: self._predict(frame, summary),
                                        self._annotate if self.outputs.render else None, self.out_dir / name,
                                        max_frames=max_frames, progress=progress,
-                                       keep=lambda prediction: prediction.poses)
+                                       keep=lambda prediction: prediction.poses,
+                                       track=track if tracking is not None else None)
             except PosenetError as err:
                 self._fail(summary, label, err)
                 return

@@ -32,17 +32,15 @@ from posenet.params import Params
 from posenet.pose import Pose
 from posenet.viz.drawing import MIN_PART_SCORE, draw_poses
 
-__all__ = ["ModelInfo", "VIDEO_FOURCC", "VIDEO_MIME", "VIDEO_SUFFIX", "annotate_video", "default_model",
+__all__ = ["ModelInfo", "VIDEO_MIME", "VIDEO_SUFFIX", "annotate_video", "default_model",
            "ensure_pretrained", "input_size_choices", "keypoint_rows", "load_serving_model", "model_choices",
            "model_kind", "model_variant", "nearest_choice", "offered_pretrained_path", "pose_rows", "stride_choices"]
 
 log = logging.getLogger(__name__)
 
-# Browsers play VP8 WebM natively; OpenCV's pip wheels cannot encode H.264, and their mp4v (MPEG-4 part 2)
-# does not play in Chrome or Firefox.
-VIDEO_FOURCC = "VP80"
-VIDEO_SUFFIX = ".webm"
-VIDEO_MIME = "video/webm"
+# H.264 in MP4 (posenet.images.VideoWriter): every current browser plays it, as does any video player.
+VIDEO_SUFFIX = ".mp4"
+VIDEO_MIME = "video/mp4"
 
 
 @dataclass(frozen=True)
@@ -164,10 +162,10 @@ def annotate_video(source: str | os.PathLike, target: str | os.PathLike, predict
                    min_part_score: float = MIN_PART_SCORE, min_pose_score: float = 0.0,
                    progress: Callable[[int, int], None] | None = None) -> VideoResult:
     """Run ``predict`` (RGB uint8 [H, W, 3] -> poses) on every frame of ``source`` and write the frames with the
-    skeletons of poses scoring >= ``min_pose_score`` drawn to ``target`` (atomically; WebM/VP8 so browsers play
-    it). ``result.results``: the drawn poses of each frame (image px). ``progress(done, total)`` as in
+    skeletons of poses scoring >= ``min_pose_score`` drawn to ``target`` (atomically; H.264 MP4, which browsers
+    play). ``result.results``: the drawn poses of each frame (image px). ``progress(done, total)`` as in
     :func:`posenet.video.annotate_video`. Raises ImageError when ``source`` is not a readable video.
     """
     return video.annotate_video(source, lambda frame: [p for p in predict(frame) if p.score >= min_pose_score],
                                 lambda frame, poses: draw_poses(frame, poses, min_part_score, min_pose_score), target,
-                                fourcc=VIDEO_FOURCC, progress=progress)
+                                progress=progress)

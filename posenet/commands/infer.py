@@ -1,11 +1,12 @@
 """``posenet infer``: poses on images, folders, globs, videos or a webcam; JSON, overlays, annotated videos.
 
     posenet infer photo.jpg photos/ "shots/*.png" clip.mp4 --out out/
-    posenet infer --webcam 0 --max-frames 300 --out out/
+    posenet infer clip.mp4 --track --smooth --out out/
+    posenet infer --webcam 0 --max-frames 300 --track --out out/
     posenet infer coco/images --format coco --coco-annotations coco/annotations.json --out out/
 
 (``python stages/infer.py ...`` is the same command.)
-Defaults come from params.yaml (``model`` and ``predict``); options override them. Bad inputs are named
+Defaults come from params.yaml (``model``, ``predict`` and ``track``); options override them. Bad inputs are named
 on stderr one per line, the others are still processed, and the exit code is 2 at the end.
 """
 
@@ -69,6 +70,12 @@ log = logging.getLogger("posenet.apps.inferencer")
               help="json: poses.json {image: [poses]}; coco: coco_results.json (needs --coco-annotations).")
 @click.option("--coco-annotations", type=click.Path(dir_okay=False), default=None,
               help="COCO annotation JSON giving the image ids (matched by file name) for --format coco.")
+@click.option("--track/--no-track", "track", default=None,
+              help="Videos and webcam: give every pose a track_id (JSON, colour and #id on the overlay) "
+                   "[params track.enabled]")
+@click.option("--smooth/--no-smooth", "smooth", default=None,
+              help="Videos and webcam: One Euro smoothing of each track's keypoints (implies --track) "
+                   "[params track.smooth]")
 @click.option("--heatmap", default=None,
               help="Blend this keypoint's heatmap under the overlays (name, index or 'all').")
 @click.option("--no-render", is_flag=True, help="Write poses only: no overlays or annotated videos (benchmark mode).")
@@ -82,8 +89,8 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
          model_name: str | None, weights: str | None, stride: str | None, input_size: int | None,
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
          preset: str | None, device: str, backend: str | None, batch: int, streams: int | None, fmt: str,
-         coco_annotations: str | None, heatmap: str | None, no_render: bool, min_part_score: float,
-         min_pose_score: float) -> None:
+         coco_annotations: str | None, track: bool | None, smooth: bool | None, heatmap: str | None,
+         no_render: bool, min_part_score: float, min_pose_score: float) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
     if not inputs and webcam is None:
         raise click.UsageError("give INPUTS (image files, folders, globs, videos) or --webcam INDEX")
@@ -113,8 +120,13 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     if predictor.config.streams > 1 and batch == 1:
         log.warning("--streams %d runs the images of a batch at once: it needs --batch 2 or more",
                     predictor.config.streams)
+    smooth = params.track.smooth if smooth is None else smooth
+    tracking = smooth or (params.track.enabled if track is None else track)
+    if tracking:
+        log.info("tracking poses (%s similarity%s)", params.track.similarity, ", smoothed" if smooth else "")
     outputs = InferOutputs(Path(out_dir), render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
-                           min_part_score=min_part_score, min_pose_score=min_pose_score, batch=batch)
+                           min_part_score=min_part_score, min_pose_score=min_pose_score, batch=batch,
+                           track=params.track.options(smooth) if tracking else None)
     inferencer = Inferencer(predictor, outputs,
                             on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))
     summary = inferencer.run(inputs, webcam=webcam, max_frames=max_frames)

@@ -15,7 +15,9 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -24,8 +26,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from posenet.errors import ImageError
 from posenet.io.atomic import atomic_path, write_bytes_atomic
 
-__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "VideoInfo", "VideoReader", "VideoWriter", "decode_image_bytes",
-           "expand_inputs", "is_video", "open_image", "read_image", "write_image"]
+__all__ = ["IMAGE_EXTENSIONS", "VIDEO_CODECS", "VIDEO_EXTENSIONS", "VideoInfo", "VideoReader", "VideoWriter",
+           "decode_image_bytes", "expand_inputs", "is_video", "open_image", "read_image", "write_image"]
 
 log = logging.getLogger(__name__)
 
@@ -220,45 +222,119 @@ class VideoReader:
         self.close()
 
 
+# Browser-playable codecs by container suffix: H.264 (High profile, 4:2:0) in MP4, VP9 in WebM. libx264's
+# "veryfast" preset keeps encoding well below a frame's inference time; "+faststart" puts the index first so a
+# browser starts playing before the whole file has arrived.
+VIDEO_CODECS: dict[str, tuple[str, str, dict[str, str], dict[str, str]]] = {
+    ".mp4": ("mp4", "libx264", {"crf": "23", "preset": "veryfast"}, {"movflags": "+faststart"}),
+    ".webm": ("webm", "libvpx-vp9", {"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "8"}, {}),
+}
+
+
 class VideoWriter:
-    """Atomic MP4 (``mp4v``) writer of RGB frames: frames go to a hidden temp file beside ``path``, which
-    replaces ``path`` only when the ``with`` block ends without an exception. Frame size is taken
-    from the first frame; later frames must have the same size.
+    """Atomic, browser-playable video writer of RGB frames: H.264 in MP4 or VP9 in WebM (by the suffix of
+    ``path``), encoded by FFmpeg through PyAV.
+
+    Frames go to a hidden temp file beside ``path``. When the ``with`` block ends without an exception the
+    encoder is flushed, the temp file is read back and must hold every frame written (a full disk or a failing
+    device cannot leave a short video), and only then does it replace ``path``; on any error the temp file is
+    removed and :class:`~posenet.errors.ImageError` names ``path``. Frame size is taken from the first frame;
+    later frames must have the same size. An odd width or height gets one replicated column or row (4:2:0
+    chroma needs even sides).
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float, fourcc: str = "mp4v") -> None:
+    def __init__(self, path: str | os.PathLike, fps: float) -> None:
         self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in VIDEO_CODECS:
+            raise ImageError(f"{self.path}: cannot write a {suffix or 'suffix-less'} video (use "
+                             f"{' or '.join(VIDEO_CODECS)})")
         self.fps = float(fps)
-        self.fourcc = fourcc
         self.frames = 0
-        self._writer: cv2.VideoWriter | None = None
+        self._container: Any = None
+        self._stream: Any = None
         self._size: tuple[int, int] | None = None
-        self._atomic = atomic_path(self.path, suffix=self.path.suffix or ".mp4")
+        self._atomic = atomic_path(self.path, suffix=suffix)
         self._tmp = self._atomic.__enter__()
+
+    def _fail(self, err: BaseException) -> ImageError:
+        """One line naming the user's path, never the temp file's."""
+        reason = getattr(err, "strerror", None) or (str(err).splitlines() or [type(err).__name__])[0]
+        return ImageError(f"{self.path}: cannot write the video ({reason.replace(str(self._tmp), str(self.path))})")
+
+    def _open(self, width: int, height: int) -> None:
+        import av
+
+        container_format, codec, options, container_options = VIDEO_CODECS[self.path.suffix.lower()]
+        self._container = av.open(str(self._tmp), "w", format=container_format, options=container_options)
+        self._stream = self._container.add_stream(codec, rate=Fraction(self.fps).limit_denominator(1001),
+                                                  options=options)
+        self._stream.width, self._stream.height, self._stream.pix_fmt = width + width % 2, height + height % 2, \
+            "yuv420p"
 
     def write(self, frame_rgb: np.ndarray) -> None:
         """Append one RGB uint8 ``[H, W, 3]`` frame."""
+        import av
+
         height, width = frame_rgb.shape[:2]
-        if self._writer is None:
+        if self._size is None:
             self._size = (width, height)
-            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*self.fourcc), self.fps,
-                                           self._size)
-            if not self._writer.isOpened():
-                raise ImageError(f"{self.path}: cannot open a {self.fourcc} video writer")
+            try:
+                self._open(width, height)
+            except (av.FFmpegError, OSError) as err:
+                raise self._fail(err) from err
         elif (width, height) != self._size:
             raise ImageError(f"{self.path}: frame {self.frames} is {width}x{height}, expected {self._size[0]}x"
                              f"{self._size[1]}")
-        self._writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
+        if width % 2 or height % 2:
+            frame_rgb = cv2.copyMakeBorder(frame_rgb, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame_rgb, dtype=np.uint8), format="rgb24")
+        frame.pts = self.frames
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except (av.FFmpegError, OSError) as err:
+            raise self._fail(err) from err
         self.frames += 1
+
+    def _finish(self) -> None:
+        """Flush the encoder, close the file and check that it holds every frame."""
+        import av
+
+        try:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            self._container.close()
+            with av.open(str(self._tmp)) as written:
+                stream = written.streams.video[0]
+                count = sum(1 for packet in written.demux(stream) if packet.size)
+        except (av.FFmpegError, OSError, IndexError) as err:
+            raise self._fail(err) from err
+        if count != self.frames:
+            raise ImageError(f"{self.path}: the encoder wrote {count} of {self.frames} frames (disk full?)")
 
     def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if self._writer is not None:
-            self._writer.release()
-        if exc_type is None and self.frames == 0:
-            error = ImageError(f"{self.path}: no frame to write")
-            self._atomic.__exit__(ImageError, error, None)          # removes the temp file
+        error: BaseException | None = None
+        if exc_type is None:
+            try:
+                if self.frames == 0:
+                    raise ImageError(f"{self.path}: no frame to write")
+                self._finish()
+            except ImageError as err:
+                error = err
+        if self._container is not None and (exc_type is not None or error is not None):
+            with contextlib.suppress(Exception):            # already failing: the first error is the one to report
+                self._container.close()
+        if error is not None:
+            self._atomic.__exit__(ImageError, error, None)      # removes the temp file
             raise error
-        self._atomic.__exit__(exc_type, exc, tb)                     # success: temp file replaces the target
+        if exc_type is not None:
+            self._atomic.__exit__(exc_type, exc, tb)            # removes the temp file; the exception goes on
+            return
+        try:
+            self._atomic.__exit__(None, None, None)             # the temp file replaces the target
+        except OSError as err:
+            raise self._fail(err) from err

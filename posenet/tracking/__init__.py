@@ -1,1 +1,4 @@
-"""Pose tracking across video frames: trackers (keypoint OKS, box IoU) and the One Euro filter."""
+"""Pose tracking across video frames (OKS or IoU similarity, as TF.js pose-detection) and One Euro smoothing.
+
+Imports only the leaf modules (pose, constants); no torch.
+"""

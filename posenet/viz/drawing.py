@@ -1,6 +1,6 @@
 """OpenCV drawing on RGB uint8 images for runtime overlays (infer, app, video); no matplotlib.
 
-* :func:`draw_poses`: skeletons, keypoints and pose scores.
+* :func:`draw_poses`: skeletons, keypoints and pose scores; a tracked pose in its track's colour with ``#id``.
 * :func:`heatmap_overlay`: a part's heatmap score blended over the image, letterbox undone.
 
 Model outputs live on the output grid: cell ``(i, j)`` sits at model-input pixel ``(stride*i, stride*j)``
@@ -23,13 +23,27 @@ from posenet.pose import Pose
 if TYPE_CHECKING:
     from posenet.codec.letterbox import Letterbox
 
-__all__ = ["CENTER_COLOR", "LEFT_COLOR", "MIN_PART_SCORE", "MIN_POSE_SCORE", "RIGHT_COLOR", "cell_centres",
-           "draw_poses", "grid_to_image", "heatmap_overlay", "part_index"]
+__all__ = ["CENTER_COLOR", "LEFT_COLOR", "MIN_PART_SCORE", "MIN_POSE_SCORE", "RIGHT_COLOR", "TRACK_COLORS",
+           "cell_centres", "draw_poses", "grid_to_image", "heatmap_overlay", "part_index", "track_color"]
 
 # RGB colours: left side orange, right side blue, centre (nose, cross-body limbs) green.
 LEFT_COLOR = (255, 140, 0)
 RIGHT_COLOR = (30, 144, 255)
 CENTER_COLOR = (50, 205, 50)
+
+
+# RGB colours of tracked people, one per track id (cycled): Sasha Trubetskoy's 20 distinct colours, without white,
+# black and the greys, which vanish on bright or dark frames.
+TRACK_COLORS: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
+    (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255), (170, 110, 40),
+    (255, 250, 200), (128, 0, 0), (170, 255, 195), (128, 128, 0), (255, 215, 180), (0, 0, 128),
+)
+
+
+def track_color(track_id: int) -> tuple[int, int, int]:
+    """The RGB colour of track ``track_id`` (ids 1, 2, ... take the palette in order)."""
+    return TRACK_COLORS[(track_id - 1) % len(TRACK_COLORS)]
 
 
 def _side(k: int) -> int:
@@ -70,9 +84,10 @@ def draw_poses(image_rgb: np.ndarray, poses: Sequence[Pose], min_part_score: flo
 
     Keypoints below ``min_part_score`` and limbs touching them are skipped; poses below
     ``min_pose_score`` are skipped (multi-pose decoding also returns weak duplicates whose keypoints
-    belong to stronger poses). Left parts are orange, right parts blue, centre green; each pose's
-    score is written above its top-most keypoint, strongest poses drawn last (on top). Line width and
-    radius follow the image size.
+    belong to stronger poses). Left parts are orange, right parts blue, centre green; a pose with a
+    ``track_id`` is drawn whole in its track's colour (:func:`track_color`) and labelled ``#id``. Each
+    pose's label (score, ``#id score`` when tracked) sits above its top-most keypoint, strongest poses
+    drawn last (on top). Line width and radius follow the image size.
     """
     out = np.ascontiguousarray(image_rgb, dtype=np.uint8).copy()
     size = min(out.shape[:2])
@@ -82,16 +97,19 @@ def draw_poses(image_rgb: np.ndarray, poses: Sequence[Pose], min_part_score: flo
     for pose in sorted((p for p in poses if p.score >= min_pose_score), key=lambda p: p.score):
         ok = pose.keypoint_scores >= min_part_score
         pts = np.round(pose.keypoints).astype(np.int32)
+        tracked = pose.track_id is not None
         for a, b in SKELETON:
             if ok[a] and ok[b]:
-                cv2.line(out, tuple(map(int, pts[a])), tuple(map(int, pts[b])), _color(a, b), thickness, cv2.LINE_AA)
+                color = track_color(pose.track_id) if tracked else _color(a, b)
+                cv2.line(out, tuple(map(int, pts[a])), tuple(map(int, pts[b])), color, thickness, cv2.LINE_AA)
         for k in np.flatnonzero(ok):
             centre = tuple(map(int, pts[k]))
             cv2.circle(out, centre, radius + 1, (255, 255, 255), -1, cv2.LINE_AA)
-            cv2.circle(out, centre, radius, _color(int(k)), -1, cv2.LINE_AA)
-        if show_scores and ok.any():
+            cv2.circle(out, centre, radius, track_color(pose.track_id) if tracked else _color(int(k)), -1, cv2.LINE_AA)
+        text = " ".join(([f"#{pose.track_id}"] if tracked else []) + ([f"{pose.score:.2f}"] if show_scores else []))
+        if text and ok.any():
             top = int(np.argmin(np.where(ok, pose.keypoints[:, 1], np.inf)))
-            _label(out, f"{pose.score:.2f}", pts[top] - np.array([0, 2 * radius + 2]), font_scale)
+            _label(out, text, pts[top] - np.array([0, 2 * radius + 2]), font_scale)
     return out
 
 

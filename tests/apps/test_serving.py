@@ -108,7 +108,7 @@ def _clip(source, frames: int = 5):
     return source
 
 
-def test_annotate_video_writes_a_playable_webm_with_progress(tmp_path):
+def test_annotate_video_writes_a_playable_video_with_progress(tmp_path):
     source = _clip(tmp_path / "in.mp4")
     seen_shapes, calls = [], []
     xy = np.tile([[40.0, 50.0]], (17, 1))
@@ -117,7 +117,7 @@ def test_annotate_video_writes_a_playable_webm_with_progress(tmp_path):
         seen_shapes.append(image.shape)
         return [Pose(0.9, xy, np.ones(17)), Pose(0.05, xy, np.ones(17))]
 
-    result = serving.annotate_video(source, tmp_path / "out.webm", predict, min_pose_score=0.1,
+    result = serving.annotate_video(source, tmp_path / f"out{serving.VIDEO_SUFFIX}", predict, min_pose_score=0.1,
                                     progress=lambda done, total: calls.append((done, total)))
     assert result.frames == 5 and result.fps == pytest.approx(10.0)
     assert [len(p) for p in result.results] == [1] * 5  # the 0.05 pose is below min_pose_score
@@ -136,7 +136,8 @@ def test_annotate_video_writes_a_playable_webm_with_progress(tmp_path):
 def test_annotate_video_draws_every_pose_it_keeps(tmp_path):
     source = _clip(tmp_path / "in.mp4", frames=1)
     xy = np.tile([[40.0, 50.0]], (17, 1))
-    result = serving.annotate_video(source, tmp_path / "out.webm", lambda image: [Pose(0.12, xy, np.ones(17))],
+    result = serving.annotate_video(source, tmp_path / f"out{serving.VIDEO_SUFFIX}",
+                                    lambda image: [Pose(0.12, xy, np.ones(17))],
                                     min_pose_score=0.1)  # below drawing.MIN_POSE_SCORE, above the caller's threshold
     assert [len(p) for p in result.results] == [1]
     with VideoReader(result.path) as reader, VideoReader(source) as plain:
@@ -148,5 +149,5 @@ def test_annotate_video_rejects_a_non_video(tmp_path):
     bad = tmp_path / "clip.mp4"
     bad.write_bytes(b"not a video at all" * 20)
     with pytest.raises(ImageError, match="clip.mp4"):
-        serving.annotate_video(bad, tmp_path / "out.webm", lambda image: [])
-    assert not (tmp_path / "out.webm").exists()
+        serving.annotate_video(bad, tmp_path / f"out{serving.VIDEO_SUFFIX}", lambda image: [])
+    assert not (tmp_path / f"out{serving.VIDEO_SUFFIX}").exists()

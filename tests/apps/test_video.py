@@ -32,6 +32,19 @@ def test_max_frames_annotate_keep_and_progress(tmp_path):
     assert len(frames) == 4 and frames[0].mean() > 200  # inverted first (dark) frame
 
 
+def test_track_sees_video_time_and_its_result_is_drawn_and_kept(tmp_path):
+    seen = []
+
+    def track(result, seconds, size):
+        seen.append((seconds, size))
+        return result + 1000
+
+    result = video.annotate_video(_clip(tmp_path / "in.mp4"), lambda frame: int(frame.mean()),
+                                  lambda frame, r: frame if r >= 1000 else None, tmp_path / "out.mp4", track=track)
+    assert seen == [(pytest.approx(i / 8.0), (64, 48)) for i in range(6)]      # frame index / fps, (width, height)
+    assert all(r >= 1000 for r in result.results)
+
+
 def test_without_annotate_nothing_is_written(tmp_path):
     result = video.annotate_video(_clip(tmp_path / "in.mp4"), lambda frame: frame.shape)
     assert result.path is None and result.results == [(48, 64, 3)] * 6
@@ -60,10 +73,11 @@ class _Live:
 
 def test_ctrl_c_ends_a_live_source_cleanly(tmp_path, monkeypatch):
     monkeypatch.setattr(video, "VideoReader", _Live)
-    calls = []
+    calls, times = [], []
     result = video.annotate_video(0, lambda frame: 1, lambda frame, r: frame, tmp_path / "cam.mp4",
-                                  progress=lambda *a: calls.append(a))
+                                  progress=lambda *a: calls.append(a), track=lambda r, t, size: times.append(t) or r)
     assert result.frames == 3 and calls == [(1, 0), (2, 0), (3, 0)]  # live: total unknown
+    assert times == sorted(times) and 0 <= times[0] < 1 and len(set(times)) == 3   # a webcam's time is the clock
     with VideoReader(tmp_path / "cam.mp4") as reader:
         assert len(list(reader)) == 3
     monkeypatch.setattr(video, "VideoReader", lambda source: _Live(source, frames=0))

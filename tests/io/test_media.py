@@ -113,11 +113,67 @@ def test_video_round_trip_keeps_frames_and_size(tmp_path):
         assert a.shape == b.shape and np.abs(a.astype(int) - b).mean() < 8     # lossy codec, same picture
 
 
+@pytest.mark.parametrize(("suffix", "codec"), [(".mp4", "h264"), (".webm", "vp9")])
+def test_videos_are_written_in_a_browser_codec(tmp_path, suffix, codec):
+    """H.264 (4:2:0, what every browser decodes) in MP4, VP9 in WebM, read back from the file; odd sides padded."""
+    import av
+
+    frame = read_image(DATA / "pose.jpg")[:241, :321]                      # odd width and height
+    path = tmp_path / f"clip{suffix}"
+    with VideoWriter(path, fps=12.5) as writer:
+        for shift in range(4):
+            writer.write(np.roll(frame, 8 * shift, axis=1))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.pix_fmt) == (codec, "yuv420p")
+        assert (stream.codec_context.width, stream.codec_context.height) == (322, 242)
+        assert float(stream.average_rate) == pytest.approx(12.5) and stream.frames in (0, 4)
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    assert len(decoded) == 4 and np.abs(decoded[0][:241, :321].astype(int) - frame).mean() < 8
+    with pytest.raises(ImageError, match="clip.avi: cannot write a .avi video"):
+        VideoWriter(tmp_path / "clip.avi", fps=5)
+
+
 def test_video_writer_leaves_no_file_on_error(tmp_path):
     path = tmp_path / "clip.mp4"
     with pytest.raises(RuntimeError), VideoWriter(path, fps=5) as writer:
         writer.write(np.zeros((64, 64, 3), np.uint8))
         raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+# A disk that fills up: the file-size limit makes every write past LIMIT bytes fail with EFBIG (SIGXFSZ ignored),
+# in the C encoder as in Python, as ENOSPC would.
+FULL_DISK = """
+import resource, signal, sys
+import numpy as np
+from posenet.errors import ImageError
+from posenet.io.media import VideoWriter
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), resource.RLIM_INFINITY))
+rng = np.random.default_rng(0)
+try:
+    with VideoWriter(sys.argv[1], fps=10) as writer:
+        for _ in range(20):
+            writer.write(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8))
+except ImageError as err:
+    print(err)
+    sys.exit(2)
+"""
+
+
+@pytest.mark.parametrize("limit", [1, 20_000])
+def test_a_full_disk_leaves_no_video_behind(tmp_path, limit):
+    """Issue 20: the write fails part way (or at once), the error names the user's path, no file remains."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "clip_pose.mp4"
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(path), str(limit)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert str(path) in done.stdout and ".tmp" not in done.stdout and "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
 
 

@@ -130,6 +130,10 @@ def test_video_comes_back_annotated_with_every_frame(infer, tmp_path):
     out = tmp_path / "out"
     result = infer(str(clip), "--out", str(out))
     assert result.exit_code == 0, result.output
+    import av
+
+    with av.open(str(out / "clip_pose.mp4")) as container:                # H.264: browsers play it
+        assert container.streams.video[0].codec_context.name == "h264"
     cap = cv2.VideoCapture(str(out / "clip_pose.mp4"))
     got = []
     while (frame := cap.read()[1]) is not None:
@@ -142,6 +146,70 @@ def test_video_comes_back_annotated_with_every_frame(infer, tmp_path):
     assert per_frame["fps"] == pytest.approx(4.0) and len(per_frame["frames"]) == len(frames)
     assert all(len(p["keypoints"]) == NUM_KEYPOINTS for f in per_frame["frames"] for p in f)
     assert "4 video frames" in result.stdout
+
+
+def test_track_gives_every_person_one_id_in_the_json(infer, tmp_path):
+    """A real photo panned across 12 frames: with --track the person keeps one track_id in <stem>_poses.json;
+    --smooth keeps the ids and moves the keypoints; without tracking there is no track_id."""
+    photo = cv2.resize(cv2.imread(str(PHOTOS / "pose.jpg")), (480, 320))
+    clip = tmp_path / "walk.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 320))
+    for i in range(12):
+        writer.write(np.ascontiguousarray(photo[:, 10 * i:10 * i + 320]))
+    writer.release()
+    records = {}
+    for name, options in (("plain", ()), ("track", ("--track",)), ("smooth", ("--smooth",))):
+        result = infer(str(clip), "--out", str(tmp_path / name), *options)
+        assert result.exit_code == 0, result.output
+        records[name] = json.loads((tmp_path / name / "walk_poses.json").read_text())["frames"]
+    assert not any("track_id" in pose for frame in records["plain"] for pose in frame)
+    for name in ("track", "smooth"):
+        frames = records[name]
+        assert len(frames) == 12 and all(frame for frame in frames)
+        for frame in frames:                                       # schema: an int id on every pose, unique
+            ids = [pose.get("track_id") for pose in frame]
+            assert all(isinstance(i, int) and not isinstance(i, bool) for i in ids) and len(set(ids)) == len(ids)
+        assert {max(frame, key=lambda p: p["score"])["track_id"] for frame in frames} == {1}   # the person: one id
+    ids = [[p.get("track_id") for p in frame] for frame in records["track"]]
+    assert ids == [[p.get("track_id") for p in frame] for frame in records["smooth"]]
+    xy = {name: np.array([[k["x"] for k in max(f, key=lambda p: p["score"])["keypoints"]] for f in records[name]])
+          for name in ("plain", "track", "smooth")}
+    np.testing.assert_array_equal(xy["plain"], xy["track"])       # tracking alone moves nothing
+    assert np.abs(xy["smooth"] - xy["track"])[1:].max() > 0.1 and np.array_equal(xy["smooth"][0], xy["track"][0])
+
+
+def _limit_file_size(limit: int) -> None:
+    """In the child: writes past ``limit`` bytes fail with EFBIG, as on a full disk (SIGXFSZ ignored)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+
+@pytest.mark.slow
+def test_a_full_disk_leaves_no_broken_video(weights, tmp_path):
+    """Issue 20: `posenet infer clip.mp4` onto a disk that fills up: exit 2, one line naming the video, and no
+    clip_pose.mp4 (nor temp file) left behind."""
+    import subprocess
+    import sys
+
+    clip = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 240))
+    rng = np.random.default_rng(0)
+    for _ in range(30):                                                    # noise: incompressible, ~1 MB of video
+        writer.write(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8))
+    writer.release()
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run(
+        [sys.executable, str(REPO / "stages" / "infer.py"), str(clip), "--out", str(out), "--weights", weights,
+         "--params", str(REPO / "params.yaml"), "--input-size", SIZE], capture_output=True, text=True, timeout=300,
+        preexec_fn=lambda: _limit_file_size(2 * clip.stat().st_size // 3))
+    assert done.returncode == 2, done.stdout + done.stderr
+    bad = _bad_lines(done.stderr)
+    assert len(bad) == 1 and "clip_pose.mp4" in bad[0] and "Traceback" not in done.stderr, done.stderr
+    assert list(out.iterdir()) == []
 
 
 def test_folder_mixing_good_and_bad_inputs(infer, tmp_path):

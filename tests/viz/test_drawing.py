@@ -31,6 +31,26 @@ def test_draw_poses_marks_keypoints_and_skips_weak():
     assert drawing.draw_poses(image, [weak], min_pose_score=0.0).max() > 0
 
 
+def test_tracked_poses_take_their_track_colour_and_an_id_label():
+    import dataclasses
+
+    image = np.zeros((200, 300, 3), np.uint8)
+    untracked = synthetic_pose(0.8, (20, 20))
+    tracked = dataclasses.replace(synthetic_pose(0.8, (150, 20)), track_id=3)
+    out = drawing.draw_poses(image, [untracked, tracked])
+    for k in (9, 10):                                                             # both wrists: the track's colour
+        x, y = np.round(tracked.keypoints[k]).astype(int)
+        assert tuple(out[y, x]) == drawing.track_color(3) == drawing.TRACK_COLORS[2]
+    x, y = np.round(untracked.keypoints[10]).astype(int)
+    assert tuple(out[y, x]) == drawing.RIGHT_COLOR                                # untracked: sides as before
+    # The label box (dark grey) of "#3 0.80" is wider than that of "0.80".
+    def label_width(pose) -> int:
+        return int((drawing.draw_poses(image, [pose]) == 20).all(axis=2).any(axis=0).sum())
+
+    assert label_width(tracked) > label_width(dataclasses.replace(tracked, track_id=None)) > 0
+    assert drawing.track_color(1 + len(drawing.TRACK_COLORS)) == drawing.track_color(1)
+
+
 @pytest.mark.parametrize("image_hw", [(100, 200), (240, 90), (65, 65)])
 def test_heatmap_follows_letterbox_geometry(image_hw):
     pred = synthetic_prediction(image_hw)
