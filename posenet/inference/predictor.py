@@ -65,8 +65,11 @@ class Predictor:
     run on the calling thread with all its threads; :meth:`run_batch` uses ``config.streams`` worker threads.
     """
 
-    def __init__(self, model: torch.nn.Module, config: PredictorConfig | None = None,
+    def __init__(self, model: torch.nn.Module, config: PredictorConfig | None = None, *,
                  device: str | torch.device | None = None, **settings: Any) -> None:
+        if config is not None and not isinstance(config, PredictorConfig):
+            raise TypeError(f"config must be a PredictorConfig, not {type(config).__name__} (settings are keywords: "
+                            "Predictor(model, input_size=513, ...))")
         self.config = config.replace(**settings) if config is not None else PredictorConfig(**settings)
         self.device = resolve_device(device)
         check_backend(self.config.backend, self.device)  # before any work: a bad choice fails in one line
