@@ -32,9 +32,10 @@ def test_int8_keeps_coco_ap(pretrained_model):
     from posenet.evaluation.coco import evaluate_predictor
     from posenet.inference.predictor import Predictor
 
-    ap = {backend: evaluate_predictor(Predictor(pretrained_model, input_size=513, backend=backend, calibration=UNLABELED),
-                                      COCO_MINI / "annotations.json", COCO_MINI / "images")[0]["AP"]
-          for backend in ("eager", "int8")}
+    predictors = {b: Predictor(pretrained_model, input_size=513, backend=b, calibration=UNLABELED)
+                  for b in ("eager", "int8")}
+    ap = {b: evaluate_predictor(p, COCO_MINI / "annotations.json", COCO_MINI / "images")[0]["AP"]
+          for b, p in predictors.items()}
     assert ap["eager"] > 0.2
     vnni = bool(cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"})
     assert ap["eager"] - ap["int8"] <= (0.01 if vnni else 0.02), ap
