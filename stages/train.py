@@ -2,7 +2,9 @@
 
 Reads params ``model``, ``targets``, ``train`` (and ``predict`` for the per-epoch val AP); options override
 them. The val loss reads the val targets of the generate_targets stage (``--targets``/val). Multi-GPU /
-multi-process: ``torchrun --nproc_per_node N stages/train.py`` (DDP; gloo on CPU).
+multi-process: ``torchrun --nproc_per_node N stages/train.py`` (DDP; gloo on CPU). After a crash, rerunning it
+(``dvc repro``) resumes from the last checkpoint when it belongs to the same data, params and code, and starts over
+otherwise (``models/checkpoints`` is a persistent out, so DVC keeps it across the rerun).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from posenet.training.trainer import TrainPaths, train
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @params_option
-@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --checkpoints.")
+@click.option("--resume/--restart", default=True, show_default=True,
+              help="Continue from the last checkpoint in --checkpoints when it belongs to this run (same data, params "
+                   "and code: e.g. after a crash), else start over; --restart always starts over.")
 @click.option("--annotations", "annotations_dir", default="data/annotations", show_default=True,
               type=click.Path(file_okay=False), help="Folder with train.json and val.json.")
 @click.option("--images", "images_dir", default="data/images", show_default=True, type=click.Path(file_okay=False),

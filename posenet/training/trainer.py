@@ -3,8 +3,11 @@
 CPU by default, CUDA with AMP (``torch.autocast`` + ``GradScaler``) when present; seeded and deterministic
 on CPU (augmentation RNG per sample, data order per epoch, both from ``train.seed``). Checkpoints every
 ``train.checkpoint_every`` steps hold model, optimiser, scheduler, scaler and torch RNG states, so a resumed
-run repeats the uninterrupted one. A non-finite loss stops with ``TrainingError`` and leaves the last good
-checkpoint in place. Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DDP (gloo on CPU,
+run repeats the uninterrupted one; each holds the run's fingerprint (``state.run_fingerprint``: params, input files,
+code, initial weights), and a run resumes only from a checkpoint of its own fingerprint (a crash, then ``dvc
+repro``), starting over otherwise. A diverging run stops with ``TrainingError`` and no model file, leaving the last
+good checkpoint in place: a non-finite loss, or a loss above ``DIVERGENCE_FACTOR`` times the median loss of the
+first epoch. Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DDP (gloo on CPU,
 nccl on CUDA) and only rank 0 logs, evaluates and writes files. Each evaluation logs the val AP (Predictor at
 ``predict.input_size``) and the val loss: the PersonLab loss of the model against the materialised val targets
 of the generate_targets stage (``data/targets/val``), averaged over the val images.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,13 +39,24 @@ from posenet.training.distributed import distributed, epoch_batches
 from posenet.training.loggers import TrainingLogger
 from posenet.training.losses import LOSS_PARTS, personlab_loss
 from posenet.training.optim import build_optimizer, lr_factor
-from posenet.training.state import find_last_checkpoint, load_training_state, remove_checkpoints, save_training_state
+from posenet.training.state import (
+    find_last_checkpoint,
+    read_training_state,
+    remove_checkpoints,
+    restore_training_state,
+    run_fingerprint,
+    save_training_state,
+)
 from posenet.training.target_store import load_targets_index
 from posenet.training.validation import evaluate_model, validation_loss
 
-__all__ = ["TrainPaths", "TrainResult", "init_scratch", "train"]
+__all__ = ["DIVERGENCE_FACTOR", "TrainPaths", "TrainResult", "init_scratch", "train"]
 
 log = logging.getLogger(__name__)
+
+# A step loss above this multiple of the first epoch's median loss means the run diverged (lr far too high: the
+# loss grows by orders of magnitude); ordinary batch-to-batch noise stays within a few times the median.
+DIVERGENCE_FACTOR = 100.0
 
 
 @dataclass(frozen=True)
@@ -103,8 +118,9 @@ def init_scratch(model: nn.Module, heatmap_prior: float = 0.01) -> nn.Module:
 def train(params: Params, paths: TrainPaths, resume: bool = False) -> TrainResult:
     """Train with ``params`` (sections model, targets, train, predict); returns what the run did.
 
-    ``resume`` continues from the last checkpoint in ``paths.checkpoints`` (a fresh start when there is
-    none). Writes ``paths.output`` (``save_checkpoint`` format with meta variant, init, steps, params).
+    ``resume`` continues from the last checkpoint in ``paths.checkpoints`` when it has this run's fingerprint and
+    is not the end of a finished run; otherwise (and without ``resume``) the run starts at step 0 and deletes the
+    checkpoints there. Writes ``paths.output`` (``save_checkpoint`` format with meta variant, init, steps, params).
     """
     tp = params.train
     with distributed(tp.device) as (rank, world, local_rank):
@@ -153,18 +169,28 @@ class _Run:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, total_steps, tp))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.net: nn.Module = self.model  # what the steps run: the model, or its DDP wrapper
+        self.fingerprint = run_fingerprint(
+            {name: asdict(getattr(params, name)) for name in ("model", "targets", "train", "predict")},
+            [paths.train_annotations, paths.val_annotations, paths.images_dir, paths.targets_dir], self.model)
+        self.first_epoch_losses: list[float] = []  # total loss of each step of epoch 1: the divergence bound
         self.step = 0
         self.last_good: Path | None = None
         self.result = TrainResult(steps=0)
         self.images_seen, self.train_time = 0, 0.0
 
     def resume(self, resume: bool) -> None:
-        """Continue from the last checkpoint when ``resume`` and there is one; a fresh run deletes stale
-        checkpoints (they would mislead a later resume)."""
+        """Continue from the last checkpoint when ``resume`` and it belongs to this run (same fingerprint) and is
+        not the end of a finished run; a fresh run deletes the checkpoints (they would mislead a later resume)."""
         paths = self.paths
         last = find_last_checkpoint(paths.checkpoints) if resume else None
-        if last is not None:
-            self.step = load_training_state(last, self.model, self.optimizer, self.scheduler, self.scaler)
+        state = read_training_state(last) if last is not None else None
+        if state is not None and state.get("fingerprint") != self.fingerprint:
+            log.info("%s belongs to another run (other data, params or code); starting from step 0", last)
+        elif state is not None and int(state["step"]) >= self.total_steps:
+            log.info("%s ends a finished run; training again from step 0", last)
+        elif state is not None:
+            self.step = restore_training_state(state, last, self.model, self.optimizer, self.scheduler, self.scaler)
+            self.first_epoch_losses = [float(v) for v in state["first_epoch_losses"]]
             self.last_good = last
             log.info("resumed from %s at step %d", last, self.step)
         elif resume:
@@ -172,6 +198,23 @@ class _Run:
         if self.step == 0 and self.main:
             remove_checkpoints(paths.checkpoints)
         self.result.steps = self.step
+
+    def check_loss(self, values: dict[str, float]) -> None:
+        """TrainingError when this step's loss is not finite or above ``DIVERGENCE_FACTOR`` times the median loss
+        of the first epoch (of its steps so far, during the first epoch); else the loss joins that median."""
+        total = values["total"]
+        where = f"last good checkpoint: {self.last_good}" if self.last_good else "no checkpoint was written"
+        if not all(math.isfinite(v) for v in values.values()):
+            raise TrainingError(f"non-finite loss at step {self.step + 1} ({values}); training stopped, {where}")
+        if self.first_epoch_losses:
+            bound = DIVERGENCE_FACTOR * statistics.median(self.first_epoch_losses)
+            if total > bound:
+                raise TrainingError(
+                    f"training diverged: loss {total:.4g} at step {self.step + 1} is over {DIVERGENCE_FACTOR:g}x the "
+                    f"first-epoch median ({bound / DIVERGENCE_FACTOR:.4g}); lower train.lr; stopped without writing "
+                    f"{self.paths.output}, {where}")
+        if self.step < self.batches_per_epoch:
+            self.first_epoch_losses.append(total)
 
     def epoch(self, logger: TrainingLogger) -> None:
         """Train the rest of the current epoch (or up to ``total_steps``): log each step, save checkpoints, and
@@ -185,9 +228,7 @@ class _Run:
         for batch in loader:
             values = _step(self.net, batch, self.optimizer, self.scaler, self.params, self.device, self.use_amp,
                            self.world)
-            if not all(math.isfinite(v) for v in values.values()):
-                where = f"last good checkpoint: {self.last_good}" if self.last_good else "no checkpoint was written"
-                raise TrainingError(f"non-finite loss at step {self.step + 1} ({values}); training stopped, {where}")
+            self.check_loss(values)
             lr = self.scheduler.get_last_lr()[0]  # the rate this step used
             self.scheduler.step()
             self.step += 1
@@ -196,8 +237,9 @@ class _Run:
             self.result.losses.append(values)
             logger.log(self.step, {f"train/{k}": v for k, v in values.items()} | {"train/lr": lr})
             if self.step % tp.checkpoint_every == 0 or self.step == self.total_steps:
+                extra = {"fingerprint": self.fingerprint, "first_epoch_losses": self.first_epoch_losses}
                 self.last_good = save_training_state(self.paths.checkpoints, self.step, self.model, self.optimizer,
-                                             self.scheduler, self.scaler) if self.main \
+                                                     self.scheduler, self.scaler, extra) if self.main \
                     else self.paths.checkpoints / f"step_{self.step:06d}.pt"
             if self.step >= self.total_steps:
                 break

@@ -79,10 +79,11 @@ def test_train_then_evaluate(workdir, load_stage):
     assert (workdir / "live" / "plots" / "metrics" / "train" / "total.tsv").is_file()
     assert sorted(p.name for p in (workdir / "ckpt").iterdir()) == ["step_000002.pt", "step_000003.pt"]
 
-    # --resume with a larger budget continues from step 3
-    result = CliRunner().invoke(train_stage.main, _train_args(workdir, "--max-steps", "4", "--resume"))
+    # A larger budget is another run (other params, another lr schedule): it starts over, clearing the checkpoints
+    result = CliRunner().invoke(train_stage.main, _train_args(workdir, "--max-steps", "4"))
     assert result.exit_code == 0, result.output
     assert load_checkpoint(workdir / "trained.pt")[1]["steps"] == 4
+    assert sorted(p.name for p in (workdir / "ckpt").iterdir()) == ["step_000002.pt", "step_000004.pt"]
 
     out = workdir / "reports" / "metrics.json"
     result = CliRunner().invoke(eval_stage.main, [
@@ -193,3 +194,12 @@ def test_missing_val_targets_stop_the_stage_clearly_unless_eval_is_off(workdir, 
 def test_help(stage, load_stage):
     result = CliRunner().invoke(load_stage(stage).main, ["--help"])
     assert result.exit_code == 0 and "--params" in result.output
+
+
+def test_a_diverging_run_is_one_line_exit_2_and_writes_no_model(workdir, load_stage):
+    """lr 1e9 made a finite loss of 7e11 and a model.pt with exit 0: now one line, exit 2, no model file."""
+    result = CliRunner().invoke(load_stage("train").main, _train_args(workdir, "--max-steps", "6", "--lr", "1e9"))
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: training diverged: loss "), result.stderr
+    assert "Traceback" not in result.stderr and not (workdir / "trained.pt").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import subprocess
@@ -140,6 +141,82 @@ def test_fresh_run_clears_stale_checkpoints(tmp_path):
     (tmp_path / "ckpt" / "step_000999.pt").write_bytes(b"stale")
     train(_params(max_steps=1), _paths(tmp_path))
     assert find_last_checkpoint(tmp_path / "ckpt").name == "step_000001.pt"
+
+
+def test_a_diverging_run_stops_in_one_line_without_a_model(tmp_path):
+    """The issue's case: lr 1e9 gave a finite loss of 7e11 and a model.pt with weights of 5e9, exit 0."""
+    with pytest.raises(TrainingError) as info:
+        train(_params(lr=1e9, epochs=3), _paths(tmp_path))
+    message = str(info.value)
+    assert message.startswith("training diverged: loss ") and "over 100x the first-epoch median" in message
+    assert "lower train.lr" in message and "\n" not in message
+    assert not (tmp_path / "model.pt").exists()
+
+
+def _scaled_loss(after_calls: int, factor: float):
+    """personlab_loss whose total is multiplied by ``factor`` once it has been called ``after_calls`` times."""
+    real = train_mod.personlab_loss
+    calls = {"n": 0}
+
+    def loss(*args, **kwargs):
+        calls["n"] += 1
+        out = real(*args, **kwargs)
+        return dict(out, total=out["total"] * factor) if calls["n"] > after_calls else out
+
+    return loss
+
+
+@pytest.mark.parametrize("factor, stops", [(1e3, True), (20.0, False)])
+def test_the_bound_is_100x_the_first_epoch_median_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, factor,
+                                                                                    stops):
+    """Steps 1-2 make the first epoch (4 images, batch 2); from step 4 the loss is scaled: 1000x stops the run
+    (keeping step_000002.pt, no model file), 20x does not (noise, a harder batch)."""
+    monkeypatch.setattr(train_mod, "personlab_loss", _scaled_loss(3, factor))
+    if not stops:
+        assert train(_params(epochs=3), _paths(tmp_path)).steps == 6
+        return
+    with pytest.raises(TrainingError, match=r"training diverged: loss \S+ at step 4 is over 100x the first-epoch "
+                                            r"median \(\S+\); lower train.lr; stopped without writing .*model\.pt, "
+                                            r"last good checkpoint: .*step_000002\.pt$"):
+        train(_params(epochs=3), _paths(tmp_path))
+    assert find_last_checkpoint(tmp_path / "ckpt").name == "step_000002.pt"
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_a_checkpoint_of_other_params_or_data_is_not_resumed(tmp_path, monkeypatch, caplog):
+    """Resume only when the checkpoint's fingerprint (params, data, code, initial weights) is this run's; else start
+    over and delete the stale checkpoints."""
+    caplog.set_level(logging.INFO, logger="posenet")
+    annotations = tmp_path / "annotations.json"
+    annotations.write_bytes((DATA / "annotations.json").read_bytes())
+    params = _params(epochs=3)
+
+    def interrupted_after_step_2() -> None:
+        with monkeypatch.context() as patch:
+            patch.setattr(train_mod, "personlab_loss", _interrupting_loss(3, KeyboardInterrupt()))
+            with pytest.raises(KeyboardInterrupt):
+                train(params, _paths(tmp_path, annotations))
+        assert find_last_checkpoint(tmp_path / "ckpt").name == "step_000002.pt"
+
+    interrupted_after_step_2()
+    result = train(_params(epochs=3, lr=2e-3), _paths(tmp_path, annotations), resume=True)   # other params
+    assert len(result.losses) == 6 and "step_000002.pt belongs to another run" in caplog.text
+    interrupted_after_step_2()
+    data = json.loads(annotations.read_text())
+    data["annotations"][0]["keypoints"][0] += 1.0                       # the data changed: one x by a pixel
+    annotations.write_text(json.dumps(data))
+    caplog.clear()
+    result = train(params, _paths(tmp_path, annotations), resume=True)
+    assert len(result.losses) == 6 and "step_000002.pt belongs to another run" in caplog.text
+
+
+def test_the_end_of_a_finished_run_is_not_resumed(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="posenet")
+    params = _params(max_steps=2)
+    first = train(params, _paths(tmp_path))
+    again = train(params, _paths(tmp_path), resume=True)                # e.g. dvc repro -f train
+    assert len(again.losses) == 2 and again.losses == first.losses
+    assert "step_000002.pt ends a finished run; training again from step 0" in caplog.text
 
 
 @pytest.mark.slow

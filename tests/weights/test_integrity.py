@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_sources import served  # noqa: F401  (the local "Google" server fixture)
 from weights.tfjs_helpers import install_fake_npm, npm_package_tarball, write_graph
 
 from posenet.errors import WeightsError
@@ -90,7 +89,7 @@ def test_a_bare_local_folder_without_sums_is_still_size_checked(tmp_path):
         convert_folder(tmp_path, "mobilenet_v1_050")
 
 
-def test_google_files_are_checked_against_the_sums_of_their_first_fetch(served, tmp_path):  # noqa: F811
+def test_google_files_are_checked_against_the_sums_of_their_first_fetch(served, tmp_path):
     url, root, _ = served
     first = fetch_weights("mobilenet_v1_050", "google", tmp_path / "a", google_url=url, timeout=5)
     record = json.loads(trusted_record_path(first.origin).read_text())
@@ -115,7 +114,7 @@ def test_google_files_are_checked_against_the_sums_of_their_first_fetch(served, 
         convert_folder(swapped, "mobilenet_v1_050")
 
 
-def test_google_content_error_names_the_output_folder_not_the_temp_folder(served, tmp_path):  # noqa: F811
+def test_google_content_error_names_the_output_folder_not_the_temp_folder(served, tmp_path):
     url, root, _ = served
     var = root / "mobilenet_v1_050" / "MobilenetV1_heatmap_2_biases"
     var.write_bytes(var.read_bytes()[:-4])

@@ -4,15 +4,12 @@ archive member checks and integrity checks."""
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
-import http.server
 import io
 import json
 import logging
 import socket
 import tarfile
-import threading
 
 import pytest
 import torch
@@ -27,28 +24,6 @@ from posenet.weights.tfjs import write_legacy
 
 NPM_SHA256 = {"posenet.json": "a0070d53d9e2b085a9df22be217658f9416df055770a020ee0bef9bfa44ff0d4",
               "posenet.bin": "15e9a22e499fe09307b077ee9bd37939987a5e20acb1a17506ccdf1cb72cd433"}
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep the test output clean
-        pass
-
-
-@pytest.fixture()
-def served(tmp_path, tmp_path_factory, monkeypatch):
-    """An HTTP server on 127.0.0.1 serving <root>/mobilenet_v1_050/ legacy files of a random model; the user cache
-    (where the sums of a first fetch from Google are recorded) is a fresh folder."""
-    monkeypatch.setenv("POSENET_CACHE", str(tmp_path_factory.mktemp("cache")))
-    root = tmp_path / "www"
-    state = create_model("mobilenet_v1_050").state_dict()
-    write_legacy(root / "mobilenet_v1_050", state_dict_to_tfjs(state))
-    handler = functools.partial(QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", root, state
-    server.shutdown()
-    server.server_close()
 
 
 def dead_url() -> str:
