@@ -12,18 +12,12 @@ import logging
 from pathlib import Path
 
 import click
-import torch
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
+from posenet.constants import BACKEND_NAMES
 from posenet.errors import ParamsError
-from posenet.evaluation.benchmark import BenchmarkPlan, available_devices, load_folder, run_benchmark, speed_metrics
-from posenet.io.atomic import write_json_atomic
-from posenet.io.media import read_image
 from posenet.params import load_params
 from posenet.project import pretrained_path
-from posenet.runtime.backends import BACKENDS
-from posenet.viz.benchmark import benchmark_figure
-from posenet.viz.figures import save_figure
 
 __all__ = ["benchmark"]
 
@@ -48,7 +42,7 @@ log = logging.getLogger("posenet.benchmark")
               help="Devices to time (repeatable) [default: cpu, plus cuda when present].")
 @click.option("--repeats", type=click.IntRange(min=1), default=None, help="Timed runs [default: benchmark.repeats].")
 @click.option("--warmup", type=click.IntRange(min=0), default=None, help="Warm-up runs [default: benchmark.warmup].")
-@click.option("--backend", "backends", multiple=True, type=click.Choice(BACKENDS),
+@click.option("--backend", "backends", multiple=True, type=click.Choice(BACKEND_NAMES),
               help="Backends to time side by side (repeatable) [default: benchmark.backends].")
 @click.option("--batch", type=click.IntRange(min=1), default=None,
               help="Images per forward pass for the batch throughput (1: skip) [default: benchmark.batch].")
@@ -58,6 +52,14 @@ def benchmark(params_path: str | None, out: str, metrics: str, figure: str, weig
          photo: str | None, devices: tuple[str, ...], repeats: int | None, warmup: int | None,
          backends: tuple[str, ...], batch: int | None) -> None:
     """Time PoseNet forward, decode and end to end for every configured variant, stride, input size and backend."""
+    import torch  # the heavy modules load once the arguments are known to be good: `--help` stays fast
+
+    from posenet.evaluation.benchmark import BenchmarkPlan, available_devices, load_folder, run_benchmark, speed_metrics
+    from posenet.io.atomic import write_json_atomic
+    from posenet.io.media import read_image
+    from posenet.viz.benchmark import benchmark_figure
+    from posenet.viz.figures import save_figure
+
     params = load_params(params_path)
     bench, predict = params.benchmark, params.predict
     if "cuda" in devices and "cuda" not in available_devices():

@@ -12,10 +12,9 @@ import logging
 import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
-from posenet.constants import VALID_STRIDES
+from posenet.constants import DEFAULT_OPSET, MIN_OPSET, VALID_STRIDES
 from posenet.io.atomic import write_bytes_atomic
 from posenet.params import MODEL_NAMES, check_input_size, check_model, load_params
-from posenet.runtime.onnx import DEFAULT_OPSET, MIN_OPSET
 
 __all__ = ["export"]
 

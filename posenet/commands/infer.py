@@ -17,16 +17,11 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from posenet.apps.inferencer import Inferencer, InferOutputs, load_coco_image_ids
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
-from posenet.constants import VALID_STRIDES
-from posenet.models.factory import default_model_file
+from posenet.constants import BACKEND_NAMES, MIN_PART_SCORE, MIN_POSE_SCORE, VALID_STRIDES
 from posenet.params import MODEL_NAMES, PREDICT_PRESETS, check_input_size, load_params
 from posenet.project import PRETRAINED_DIR, TRAINED_MODEL
-from posenet.runtime.backends import BACKENDS
-from posenet.viz.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
 
 __all__ = ["infer"]
 
@@ -59,7 +54,7 @@ log = logging.getLogger("posenet.apps.inferencer")
               help="tfjs (TF.js exactly), fast or accurate (test-time augmentation); options above override it "
                    "[params predict.preset]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
-@click.option("--backend", type=click.Choice(BACKENDS), default=None,
+@click.option("--backend", type=click.Choice(BACKEND_NAMES), default=None,
               help="Inference backend (onnx/int8 need the [onnx] extra) [params predict.backend]")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Still images per forward pass (videos go frame by frame).")
@@ -99,12 +94,16 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     out_stride = int(stride) if stride else params.model.stride
     size = input_size or params.predict.input_size
     check_input_size("--input-size", size, out_stride)
-    coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
+    # the heavy modules (torch, OpenCV) load once the arguments are known to be good: `--help` stays fast
+    from tqdm import tqdm
 
+    from posenet.apps.inferencer import Inferencer, InferOutputs, load_coco_image_ids
     from posenet.apps.serving import model_kind
     from posenet.device import resolve_device
     from posenet.inference.predictor import Predictor
-    from posenet.models.factory import load_model
+    from posenet.models.factory import default_model_file, load_model
+
+    coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
 
     torch_device = resolve_device(device)
     weights_path = Path(weights) if weights is not None else default_model_file(name, **params.weights.fetch_options())
