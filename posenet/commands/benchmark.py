@@ -17,7 +17,6 @@ from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_e
 from posenet.constants import BACKEND_NAMES
 from posenet.errors import ParamsError
 from posenet.params import load_params
-from posenet.project import pretrained_path
 
 __all__ = ["benchmark"]
 
@@ -33,7 +32,8 @@ log = logging.getLogger("posenet.benchmark")
 @click.option("--figure", default="reports/figures/benchmark.png", show_default=True,
               type=click.Path(dir_okay=False), help="Bar chart of the timings.")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False),
-              help="Checkpoint of model.name [default: models/pretrained/<model.name>.pt; random init if absent].")
+              help="Checkpoint of model.name [default: the model `posenet infer` serves; other variants are timed "
+                   "with random weights].")
 @click.option("--images", default=None, type=click.Path(file_okay=False),
               help="Also time a folder of real photos end to end [default: benchmark.images].")
 @click.option("--photo", default=None, type=click.Path(dir_okay=False),
@@ -57,6 +57,7 @@ def benchmark(params_path: str | None, out: str, metrics: str, figure: str, weig
     from posenet.evaluation.benchmark import BenchmarkPlan, available_devices, load_folder, run_benchmark, speed_metrics
     from posenet.io.atomic import write_json_atomic
     from posenet.io.media import read_image
+    from posenet.models.factory import default_model_file
     from posenet.viz.benchmark import benchmark_figure
     from posenet.viz.figures import save_figure
 
@@ -64,14 +65,9 @@ def benchmark(params_path: str | None, out: str, metrics: str, figure: str, weig
     bench, predict = params.benchmark, params.predict
     if "cuda" in devices and "cuda" not in available_devices():
         raise ParamsError("--device cuda: no CUDA device is available")
-    weights_map: dict[str, str] = {}
-    default_weights = pretrained_path(params.model.name)
-    if weights is not None:
-        weights_map[params.model.name] = weights
-    elif default_weights.is_file():
-        weights_map[params.model.name] = str(default_weights)
-    else:
-        log.warning("%s not found: timing %s randomly initialised", default_weights, params.model.name)
+    # the served model's real weights (posenet.models.factory's rule); the other variants time random weights
+    weights_map = {params.model.name: str(default_model_file(params.model.name, weights,
+                                                             **params.weights.fetch_options()))}
     batch_threads = bench.batch_threads or torch.get_num_threads()  # PyTorch's default: all cores
     if bench.threads:
         torch.set_num_threads(bench.threads)  # ONNX Runtime sessions take the same count (posenet.runtime.onnx)

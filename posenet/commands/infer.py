@@ -21,7 +21,6 @@ import click
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
 from posenet.constants import BACKEND_NAMES, MIN_PART_SCORE, MIN_POSE_SCORE, VALID_STRIDES
 from posenet.params import MODEL_NAMES, PREDICT_PRESETS, check_input_size, load_params
-from posenet.project import PRETRAINED_DIR, TRAINED_MODEL
 
 __all__ = ["infer"]
 
@@ -38,8 +37,9 @@ log = logging.getLogger("posenet.apps.inferencer")
 @params_option
 @click.option("--model", "model_name", type=click.Choice(MODEL_NAMES), default=None, help="[params model.name]")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help=f"Checkpoint .pt [default: {TRAINED_MODEL} if it is a trained <model>, else Google's "
-                   f"pretrained weights: {PRETRAINED_DIR}/<model>.pt, or fetched once into the user cache]")
+              help="Checkpoint .pt [default: inside a project (a folder or parent with dvc.yaml and models/), its "
+                   "trained model when it is a <model>, else its pretrained one; outside, Google's pretrained "
+                   "weights, fetched once into the user cache]")
 @click.option("--stride", type=click.Choice([str(s) for s in VALID_STRIDES]), default=None,
               help="Output stride [params model.stride]")
 @click.option("--input-size", type=int, default=None,
@@ -98,24 +98,24 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     from tqdm import tqdm
 
     from posenet.apps.inferencer import Inferencer, InferOutputs, load_coco_image_ids
-    from posenet.apps.serving import model_kind
     from posenet.device import resolve_device
+    from posenet.inference.config import sizes_text
     from posenet.inference.predictor import Predictor
     from posenet.models.factory import default_model_file, load_model
 
     coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
 
     torch_device = resolve_device(device)
-    weights_path = Path(weights) if weights is not None else default_model_file(name, **params.weights.fetch_options())
+    weights_path = default_model_file(name, weights, **params.weights.fetch_options())
     model = load_model(name, out_stride, weights=weights_path, device=torch_device)
     predictor = Predictor.from_params(
         params, model=model, device=torch_device, preset=preset, input_size=input_size, max_poses=max_poses,
         multi_pose=None if single_pose is None else not single_pose, score_threshold=score_threshold,
         nms_radius=nms_radius, backend=backend, streams=streams)
-    shown = weights_path.relative_to(Path.cwd()) if weights_path.is_relative_to(Path.cwd()) else weights_path
-    log.info("serving the %s %s model from %s (stride %d, input %d, %s, backend %s, %d stream%s)",
-             model_kind(weights_path), name, shown, out_stride, size, predictor.device, predictor.config.backend,
-             predictor.config.streams, "s" * (predictor.config.streams != 1))
+    config = predictor.config
+    log.info("running %s at stride %d, input %s%s (%s, backend %s, %d stream%s)", name, out_stride,
+             sizes_text(config.scale_hws(out_stride)), " and mirrored" * config.flip, predictor.device,
+             config.backend, config.streams, "s" * (config.streams != 1))
     if predictor.config.streams > 1 and batch == 1:
         log.warning("--streams %d runs the images of a batch at once: it needs --batch 2 or more",
                     predictor.config.streams)
