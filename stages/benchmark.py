@@ -1,7 +1,7 @@
 """Benchmark stage: ``posenet benchmark`` (see ``--help``): latency per backend -> reports/benchmark.json,
 reports/speed.json (the DVC metric) and reports/figures/benchmark.png."""
 
-from posenet.commands import benchmark as main
+from posenet.commands.benchmark import benchmark as main
 
 if __name__ == "__main__":
     main()

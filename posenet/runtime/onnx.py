@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from posenet.constants import DEFAULT_OPSET, MIN_OPSET
 from posenet.errors import BackendError
 from posenet.models.mobilenet import PoseNet, PoseNetOutput
 
 __all__ = ["DEFAULT_OPSET", "INPUT_NAME", "INSTALL_HINT", "MIN_OPSET", "OUTPUT_NAMES", "OnnxBackend", "onnx_bytes",
            "require", "session"]
 
-DEFAULT_OPSET = 17
-MIN_OPSET = 11  # first opset whose Conv / Split fit what the exporter writes for PoseNet
 INPUT_NAME = "input"
 OUTPUT_NAMES: tuple[str, ...] = PoseNetOutput._fields
 INSTALL_HINT = "pip install -e '.[onnx]'"

@@ -24,7 +24,7 @@ from posenet.constants import DEFAULT_CALIBRATION
 from posenet.errors import BackendError
 from posenet.io.media import expand_inputs, is_video, read_image
 from posenet.models.mobilenet import PoseNet
-from posenet.project import project_root
+from posenet.project import find_project
 from posenet.runtime.onnx import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAMES, onnx_bytes, require
 
 __all__ = ["CALIBRATION_IMAGES", "calibration_batches", "calibration_paths", "quantize_onnx", "quantized_int8"]
@@ -37,8 +37,9 @@ _CACHE: dict[tuple[Any, ...], bytes] = {}
 
 def calibration_paths(folder: str | os.PathLike, count: int = CALIBRATION_IMAGES) -> list[Path]:
     """The first ``count`` photos (sorted) of ``folder`` (a relative one is in the project: params
-    ``predict.calibration``, wherever the command runs); BackendError when there are none."""
-    folder = Path(folder) if Path(folder).is_absolute() else project_root() / folder
+    ``predict.calibration``, wherever in it the command runs; outside any project, in the working directory);
+    BackendError when there are none."""
+    folder = Path(folder) if Path(folder).is_absolute() else (find_project() or Path.cwd()) / folder
     if not folder.is_dir():
         raise BackendError(f"int8 calibration: {folder} is not a folder of photos (set predict.calibration)")
     paths = sorted(p for p in expand_inputs([folder]) if not is_video(p))[:count]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from posenet.constants import COCO_PART_NAMES, NUM_KEYPOINTS, PART_NAMES, SKELETON
+from posenet.constants import COCO_PART_NAMES, MIN_PART_SCORE, MIN_POSE_SCORE, NUM_KEYPOINTS, PART_NAMES, SKELETON
 from posenet.errors import PosenetError
 from posenet.pose import Pose
 
@@ -73,9 +73,6 @@ def part_index(part: int | str) -> int:
     raise PosenetError(f"unknown keypoint {part!r} (use 0..16 or one of {', '.join(PART_NAMES)})")
 
 
-# TF.js demo defaults: keypoints and poses below these scores are not drawn.
-MIN_PART_SCORE = 0.1
-MIN_POSE_SCORE = 0.15
 
 
 def draw_poses(image_rgb: np.ndarray, poses: Sequence[Pose], min_part_score: float = MIN_PART_SCORE,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from posenet.commands import main
+from posenet.commands import COMMANDS, main
 
 STAGES = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "stages").glob("*.py"))
 
@@ -21,7 +21,7 @@ def test_every_stage_answers_dash_h(load_stage, name):
     assert result.output.startswith("Usage:") and "-h, --help" in result.output
 
 
-@pytest.mark.parametrize("args", [["-h"], *([name, "-h"] for name in sorted(main.commands))])
+@pytest.mark.parametrize("args", [["-h"], *([name, "-h"] for name in sorted(COMMANDS))])
 def test_posenet_command_and_subcommands_answer_dash_h(args):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -29,7 +29,8 @@ def test_posenet_command_and_subcommands_answer_dash_h(args):
 
 
 def test_subcommands_take_quiet_and_verbose():
-    for name, command in main.commands.items():
+    for name in COMMANDS:
+        command = main.get_command(None, name)
         options = {opt for param in command.params for opt in param.opts}
         assert {"-q", "-v"} <= options, name
 
