@@ -295,8 +295,8 @@ def test_unopenable_webcam_is_named(infer, tmp_path):
 
 
 @pytest.mark.parametrize("trained_variant, served", [
-    ("mobilenet_v1_075", "the pretrained mobilenet_v1_050 model from models/pretrained/mobilenet_v1_050.pt"),
-    ("mobilenet_v1_050", "the trained mobilenet_v1_050 model from models/trained/model.pt"),
+    ("mobilenet_v1_075", "models/pretrained/mobilenet_v1_050.pt (the pretrained model"),
+    ("mobilenet_v1_050", "models/trained/model.pt (the trained model"),
 ])
 def test_trained_model_serves_only_its_own_variant(load_stage, tmp_path, monkeypatch, caplog, trained_variant,
                                                    served):
@@ -305,6 +305,7 @@ def test_trained_model_serves_only_its_own_variant(load_stage, tmp_path, monkeyp
     from posenet.models.mobilenet import create_model
 
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")  # a project: dvc.yaml and models/
     save_checkpoint(tmp_path / "models" / "pretrained" / "mobilenet_v1_050.pt", create_model("mobilenet_v1_050"),
                     {"variant": "mobilenet_v1_050"})
     save_checkpoint(tmp_path / "models" / "trained" / "model.pt", create_model(trained_variant),
@@ -314,7 +315,7 @@ def test_trained_model_serves_only_its_own_variant(load_stage, tmp_path, monkeyp
             str(PHOTOS / "pose.jpg"), "--model", "mobilenet_v1_050", "--params", str(REPO / "params.yaml"),
             "--input-size", SIZE, "--no-render", "--out", str(tmp_path / "out")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert f"serving {served}" in caplog.text
+    assert f"model mobilenet_v1_050: {tmp_path / served}" in caplog.text
 
 
 def test_a_second_run_on_the_same_out_folder_fails_in_one_line(infer, tmp_path):
