@@ -132,15 +132,15 @@ class TrackParams:
 
     enabled: bool = False
     similarity: str = "oks"
-    keypoint_threshold: float = 0.3
+    keypoint_threshold: float = 0.1
     min_keypoints: int = 4
     min_pose_score: float = 0.15
     max_tracks: int = 18
     max_age: float = 1.0
-    min_similarity: float = 0.2
+    min_similarity: float = 0.001
     smooth: bool = False
     min_cutoff: float = 2.5
-    beta: float = 300.0
+    beta: float = 100.0
     d_cutoff: float = 2.5
 
     def options(self, smooth: bool | None = None) -> dict[str, Any]:

@@ -38,7 +38,7 @@ __all__ = ["ModelInfo", "VIDEO_MIME", "VIDEO_SUFFIX", "annotate_video", "default
 
 log = logging.getLogger(__name__)
 
-# H.264 in MP4 (posenet.images.VideoWriter): every current browser plays it, as does any video player.
+# H.264 in MP4 (posenet.io.media.VideoWriter): every current browser plays it, as does any video player.
 VIDEO_SUFFIX = ".mp4"
 VIDEO_MIME = "video/mp4"
 
@@ -175,7 +175,7 @@ def annotate_video(source: str | os.PathLike, target: str | os.PathLike, predict
     """Run ``predict`` (RGB uint8 [H, W, 3] -> poses) on every frame of ``source`` and write the frames with the
     skeletons of poses scoring >= ``min_pose_score`` drawn to ``target`` (atomically; H.264 MP4, which browsers
     play). ``result.results``: the drawn poses of each frame (image px). ``progress(done, total)`` as in
-    :func:`posenet.video.annotate_video`. Raises ImageError when ``source`` is not a readable video.
+    :func:`posenet.apps.video.annotate_video`. Raises ImageError when ``source`` is not a readable video.
     """
     return video.annotate_video(source, lambda frame: [p for p in predict(frame) if p.score >= min_pose_score],
                                 lambda frame, poses: draw_poses(frame, poses, min_part_score, min_pose_score), target,

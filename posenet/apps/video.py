@@ -47,7 +47,7 @@ def annotate_video(source: str | os.PathLike | int, predict: Callable[[np.ndarra
     """Run ``predict`` (RGB uint8 ``[H, W, 3]`` -> result) on each frame of ``source`` (a video file, or a
     webcam index) and, when ``annotate(frame, result) -> frame`` is given, write the annotated frames to
     ``target`` (atomically, every frame checked; ``.mp4``: H.264, ``.webm``: VP9, see
-    :class:`posenet.images.VideoWriter`).
+    :class:`posenet.io.media.VideoWriter`).
 
     max_frames: stop after this many frames (0: all; a webcam then runs until Ctrl-C, which ends a live
     source cleanly once at least one frame was processed). progress(done, total): after each frame;

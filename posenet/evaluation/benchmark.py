@@ -20,6 +20,10 @@ at the same thread count, so a shared or throttled CPU slows all of them alike a
 cores by default: throughput is about filling them), interleaved: one image at a time (``single``), ``batch``
 copies of the photo as one forward pass (``batched``) and as one stream per thread (``streams``, the Predictor's
 ``streams``); ``throughput_gain`` is single / streams.
+
+``tracking`` (:func:`bench_tracking`): the time per frame of ``posenet.tracking`` (params ``track.*``) on the photo's
+decoded poses (``predict.max_poses`` of them) moving through a 30-frame sequence, per assignment, with and without
+smoothing; the model is not part of it.
 """
 
 from __future__ import annotations
@@ -43,15 +47,18 @@ from posenet.io.media import expand_inputs, is_video, read_image
 from posenet.models.factory import load_model
 from posenet.models.mobilenet import create_model
 from posenet.params import Params, PredictParams
+from posenet.pose import Pose
 from posenet.runtime.backends import CPU_ONLY
+from posenet.tracking.pipeline import VideoTracking
 
-__all__ = ["PHASES", "SCHEMA_VERSION", "BenchmarkPlan", "available_devices", "bench_config", "bench_folder",
-           "bench_throughput", "build_model", "build_predictors", "decode_settings", "environment", "load_folder",
-           "model_input", "run_benchmark", "speed_metrics", "summarize", "time_call", "time_interleaved"]
+__all__ = ["PHASES", "SCHEMA_VERSION", "TRACKING_FRAMES", "BenchmarkPlan", "available_devices", "bench_config",
+           "bench_folder", "bench_throughput", "bench_tracking", "build_model", "build_predictors", "decode_settings",
+           "environment", "load_folder", "model_input", "run_benchmark", "speed_metrics", "summarize", "time_call",
+           "time_interleaved"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PHASES: tuple[str, ...] = ("preprocess", "forward", "decode", "end_to_end")
 
 
@@ -284,6 +291,36 @@ def bench_presets(model: torch.nn.Module, image_rgb: np.ndarray, params: Params,
     return entries
 
 
+TRACKING_FRAMES = 30
+
+
+def bench_tracking(poses: Sequence[Pose], image_hw: tuple[int, int], params: Params, warmup: int, repeats: int
+                   ) -> dict[str, Any]:
+    """Time per frame (ms) of tracking ``poses`` (one frame's, image px) through TRACKING_FRAMES frames at 30 fps
+    in which every person walks 3 px right and 1 px down per frame and each keypoint moves by 1.5 px of noise
+    (seeded): a fresh tracker per pass, the first frame (no track yet) not timed, ``warmup`` passes untimed, then
+    ``repeats``. Settings: params ``track.*`` with each assignment, and the default one with smoothing."""
+    rng = np.random.default_rng(0)
+    frames = [[Pose(p.score, p.keypoints + (3.0 * f, 1.0 * f) + rng.normal(0, 1.5, p.keypoints.shape),
+                    p.keypoint_scores) for p in poses] for f in range(TRACKING_FRAMES)]
+    size = (image_hw[1], image_hw[0])
+    settings = {"optimal": {"assignment": "optimal"}, "greedy": {"assignment": "greedy"},
+                "optimal_smoothed": {"assignment": "optimal", "smooth": True}}
+    entry: dict[str, Any] = {"poses": len(poses), "frames": TRACKING_FRAMES, "similarity": params.track.similarity}
+    for name, options in settings.items():
+        times: list[float] = []
+        for n in range(warmup + repeats):
+            tracking = VideoTracking(**{**params.track.options(), **options})
+            tracking(frames[0], 0.0, size)
+            for f in range(1, TRACKING_FRAMES):
+                start = time.perf_counter()
+                tracking(frames[f], f / 30.0, size)
+                if n >= warmup:
+                    times.append((time.perf_counter() - start) * 1000.0)
+        entry[name] = summarize(times)
+    return entry
+
+
 def load_folder(folder: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
     """Every still image of ``folder`` read into memory (name, RGB uint8); ImageError when none."""
     folder = Path(folder)
@@ -365,6 +402,10 @@ def run_benchmark(plan: BenchmarkPlan, image_rgb: np.ndarray, params: Params, ph
                               "batch": plan.batch, "batch_threads": plan.batch_threads,
                               "ap_set": list(ap_set) if ap_set else None, "skipped": skipped, "results": results}
     variant, stride, size = plan.folder_config or (variants[0], strides[0], input_sizes[0])
+    model = build_model(variant, stride, weights.get(variant), devices[0])
+    with torch.inference_mode():
+        poses = Predictor.from_params(params, model=model, device=devices[0], preset="tfjs")(image_rgb)
+    report["tracking"] = bench_tracking(poses, image_rgb.shape[:2], params, warmup, repeats)
     if plan.presets:
         model = build_model(variant, stride, weights.get(variant), devices[0])
         report["presets"] = [{**_config(variant, stride, params.predict.input_size, devices[0], weights), **entry}
@@ -395,6 +436,10 @@ def speed_metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
         if "ap" in r:
             m["AP"] = r["ap"]["AP"]
         metrics[f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}/{r['backend']}"] = m
+    if "tracking" in report:
+        t = report["tracking"]
+        metrics[f"tracking/{t['similarity']}/{t['poses']}poses"] = {
+            "track_ms": t["optimal"]["median_ms"], "track_smooth_ms": t["optimal_smoothed"]["median_ms"]}
     for r in report.get("presets", []):
         m = {"end_to_end_ms": r["end_to_end"]["median_ms"]}
         if "vs_tfjs" in r:

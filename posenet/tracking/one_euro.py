@@ -10,9 +10,10 @@ cutoff removes jitter, in fast motion a high cutoff removes lag. For samples ``X
     f_c   = min_cutoff + beta |dX^_i|
     X^_i  = alpha(f_c) X_i + (1 - alpha(f_c)) X^_{i-1}
 
-with ``X^_1 = X_1`` and ``dX^_1 = 0``. The defaults are TF.js pose-detection's keypoint filter (MoveNet:
-``minCutOff`` 2.5 Hz, ``beta`` 300, ``derivateCutOff`` 2.5 Hz) on coordinates normalised by the image size, as
-MoveNet filters them.
+with ``X^_1 = X_1`` and ``dX^_1 = 0``. The defaults start from TF.js pose-detection's keypoint filter (MoveNet:
+``minCutOff`` 2.5 Hz, ``beta`` 300, ``derivateCutOff`` 2.5 Hz, on coordinates normalised by the image size, as
+MoveNet filters them) with ``beta`` lowered to 100: on real footage PoseNet's keypoints then jitter 21% less than
+unsmoothed instead of 11% less, for the same keypoint error (README, *Tracking*).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class OneEuroFilter:
     d_cutoff (Hz): cutoff of the speed estimate.
     """
 
-    def __init__(self, min_cutoff: float = 2.5, beta: float = 300.0, d_cutoff: float = 2.5) -> None:
+    def __init__(self, min_cutoff: float = 2.5, beta: float = 100.0, d_cutoff: float = 2.5) -> None:
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
             raise ValueError(f"One Euro filter needs min_cutoff > 0, d_cutoff > 0, beta >= 0 (got {min_cutoff}, "
                              f"{d_cutoff}, {beta})")
@@ -82,7 +83,7 @@ class KeypointSmoother:
     resolution. A track's filter is dropped when the track is (see :meth:`keep_only`).
     """
 
-    def __init__(self, min_cutoff: float = 2.5, beta: float = 300.0, d_cutoff: float = 2.5) -> None:
+    def __init__(self, min_cutoff: float = 2.5, beta: float = 100.0, d_cutoff: float = 2.5) -> None:
         OneEuroFilter(min_cutoff, beta, d_cutoff)  # validates the settings once, before any frame
         self.settings = (float(min_cutoff), float(beta), float(d_cutoff))
         self.filters: dict[int, OneEuroFilter] = {}

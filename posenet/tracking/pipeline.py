@@ -19,7 +19,7 @@ class VideoTracking:
     tracker_options: keyword arguments of :class:`PoseTracker`; min_cutoff, beta, d_cutoff: the One Euro settings.
     """
 
-    def __init__(self, smooth: bool = False, min_cutoff: float = 2.5, beta: float = 300.0, d_cutoff: float = 2.5,
+    def __init__(self, smooth: bool = False, min_cutoff: float = 2.5, beta: float = 100.0, d_cutoff: float = 2.5,
                  **tracker_options: object) -> None:
         self.tracker = PoseTracker(**tracker_options)
         self.smoother = KeypointSmoother(min_cutoff, beta, d_cutoff) if smooth else None

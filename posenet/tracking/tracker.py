@@ -18,9 +18,17 @@ PoseNet's multi-pose decoder also returns weak poses: duplicates of a person alr
 taken by the stronger pose, so their pose score is near 0) and fragments. So that they cannot take a person's
 track, matching runs in two rounds (as ByteTrack does with weak detections): first the strong poses (score >=
 ``min_pose_score``, at least ``min_keypoints`` confident keypoints) with the tracks a strong pose made, then every
-pose left with every track left. Every pose gets an id; a pose that no track can be compared with (fewer than
-``min_keypoints`` confident keypoints) gets a fresh id and no track, and when more than ``max_tracks`` tracks live,
-those of strong poses are kept first, then the most recently linked.
+pose left with every track left. A pose that repeats a stronger pose of the same frame (keypoint OKS >=
+``DUPLICATE_OKS``) is that person decoded twice: it gets the stronger pose's id and leaves the tracks alone. Every
+pose gets an id; a pose that no track can be compared with (fewer than ``min_keypoints`` confident keypoints) gets a
+fresh id and no track, and when more than ``max_tracks`` tracks live, those of strong poses are kept first, then the
+most recently linked.
+
+The defaults were measured on real footage (``tools/track_eval.py``, README *Tracking*): PoseNet's poses of one
+person change a lot from frame to frame (a keypoint misplaced, a frame missed), so the OKS of the same person in
+consecutive frames is often below TF.js's ``min_similarity`` 0.2 while two different people score ~0; a low
+``min_similarity`` (0.001) and ``keypoint_threshold`` (0.1), with each track given to one pose, keep the ids. The
+optimal assignment never did worse than the greedy one and did better in crowds, at the same speed.
 """
 
 from __future__ import annotations
@@ -35,10 +43,13 @@ import numpy as np
 from posenet.constants import COCO_SIGMAS, TRACK_SIMILARITIES
 from posenet.pose import Pose
 
-__all__ = ["ASSIGNMENTS", "SIMILARITIES", "PoseTracker", "Track", "assign", "iou_similarity", "oks_similarity"]
+__all__ = ["ASSIGNMENTS", "DUPLICATE_OKS", "SIMILARITIES", "PoseTracker", "Track", "assign", "iou_similarity",
+           "oks_similarity"]
 
 SIMILARITIES = TRACK_SIMILARITIES
 ASSIGNMENTS: tuple[str, ...] = ("greedy", "optimal")
+# Keypoint OKS from which a pose repeats a stronger pose of its frame (the same person decoded twice).
+DUPLICATE_OKS = 0.5
 
 
 @dataclass
@@ -124,9 +135,9 @@ class PoseTracker:
     min_similarity: the least similarity that links a pose to a track. assignment: ``greedy`` or ``optimal``.
     """
 
-    def __init__(self, similarity: str = "oks", keypoint_threshold: float = 0.3, min_keypoints: int = 4,
+    def __init__(self, similarity: str = "oks", keypoint_threshold: float = 0.1, min_keypoints: int = 4,
                  min_pose_score: float = 0.15, max_tracks: int = 18, max_age: float = 1.0,
-                 min_similarity: float = 0.2, assignment: str = "greedy") -> None:
+                 min_similarity: float = 0.001, assignment: str = "optimal") -> None:
         if similarity not in SIMILARITIES:
             raise ValueError(f"unknown similarity {similarity!r} (one of {', '.join(SIMILARITIES)})")
         if assignment not in ASSIGNMENTS:
@@ -147,41 +158,61 @@ class PoseTracker:
         """Ids of the live tracks."""
         return {t.track_id for t in self.tracks}
 
+    def _confident(self, xy_scores: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """Stacked keypoints [N, 17, 2] and confident-keypoint masks [N, 17] of (keypoints, scores) pairs."""
+        return (np.stack([xy for xy, _ in xy_scores]),
+                np.stack([scores >= self.keypoint_threshold for _, scores in xy_scores]))
+
     def _match(self, poses: Sequence[Pose], rows: list[int], cols: list[int]) -> list[tuple[int, int]]:
         """Pairs (pose index, track index) among poses ``rows`` (in greedy order) and tracks ``cols``."""
         if not rows or not cols:
             return []
         measure = oks_similarity if self.similarity == "oks" else iou_similarity
-        threshold = self.keypoint_threshold
-        sim = measure(np.stack([poses[i].keypoints for i in rows]),
-                      np.stack([poses[i].keypoint_scores >= threshold for i in rows]),
-                      np.stack([self.tracks[j].keypoints for j in cols]),
-                      np.stack([self.tracks[j].keypoint_scores >= threshold for j in cols]), self.min_keypoints)
+        sim = measure(*self._confident([(poses[i].keypoints, poses[i].keypoint_scores) for i in rows]),
+                      *self._confident([(self.tracks[j].keypoints, self.tracks[j].keypoint_scores) for j in cols]),
+                      self.min_keypoints)
         return [(rows[r], cols[c]) for r, c in assign(sim, self.min_similarity, self.assignment)]
+
+    def _duplicates(self, poses: Sequence[Pose], order: list[int]) -> dict[int, int]:
+        """{pose index: the stronger pose it repeats (keypoint OKS >= DUPLICATE_OKS)} among poses ``order`` (in
+        decreasing score); a pose repeating a repeat maps to the first one."""
+        if len(order) < 2:
+            return {}
+        xy, ok = self._confident([(poses[i].keypoints, poses[i].keypoint_scores) for i in order])
+        sim = oks_similarity(xy, ok, xy, ok, self.min_keypoints)       # [later, earlier]: earlier's box area
+        duplicates: dict[int, int] = {}
+        for r in range(1, len(order)):
+            firsts = [c for c in range(r) if order[c] not in duplicates]
+            c = max(firsts, key=lambda c: sim[r, c])
+            if sim[r, c] >= DUPLICATE_OKS:
+                duplicates[order[r]] = order[c]
+        return duplicates
 
     def update(self, poses: Sequence[Pose], timestamp: float) -> list[Pose]:
         """Copies of ``poses`` (same order), each carrying its ``track_id``; ``timestamp``: the frame's time in s."""
         confident = [int((p.keypoint_scores >= self.keypoint_threshold).sum()) for p in poses]
-        comparable = [i for i in range(len(poses)) if confident[i] >= self.min_keypoints]
-        strong = {i for i in comparable if poses[i].score >= self.min_pose_score}
-        order = sorted(comparable, key=lambda i: (i not in strong, -poses[i].score))
-        pairs = self._match(poses, [i for i in order if i in strong],
-                            [j for j, t in enumerate(self.tracks) if t.strong])
+        comparable = sorted((i for i in range(len(poses)) if confident[i] >= self.min_keypoints),
+                            key=lambda i: -poses[i].score)
+        duplicates = self._duplicates(poses, comparable)
+        people = [i for i in comparable if i not in duplicates]
+        strong = [i for i in people if poses[i].score >= self.min_pose_score]
+        pairs = self._match(poses, strong, [j for j, t in enumerate(self.tracks) if t.strong])
         taken_poses, taken_tracks = {i for i, _ in pairs}, {j for _, j in pairs}
-        pairs += self._match(poses, [i for i in order if i not in taken_poses],
+        pairs += self._match(poses, [i for i in people if i not in taken_poses],
                              [j for j in range(len(self.tracks)) if j not in taken_tracks])
         ids: dict[int, int] = {}
         for i, j in pairs:
             track = self.tracks[j]
             track.keypoints, track.keypoint_scores = poses[i].keypoints, poses[i].keypoint_scores
-            track.last_seen, track.strong = float(timestamp), i in strong
+            track.last_seen, track.strong = float(timestamp), poses[i].score >= self.min_pose_score
             ids[i] = track.track_id
-        for i in range(len(poses)):
-            if i not in ids:
-                ids[i] = next(self._ids)
-                if i in comparable:
-                    self.tracks.append(Track(ids[i], poses[i].keypoints, poses[i].keypoint_scores, float(timestamp),
-                                             i in strong))
+        for i in (i for i in range(len(poses)) if i not in ids and i not in duplicates):
+            ids[i] = next(self._ids)
+            if i in comparable:
+                self.tracks.append(Track(ids[i], poses[i].keypoints, poses[i].keypoint_scores, float(timestamp),
+                                         poses[i].score >= self.min_pose_score))
+        for duplicate, original in duplicates.items():
+            ids[duplicate] = ids[original]
         self.tracks = [t for t in self.tracks if timestamp - t.last_seen <= self.max_age]
         self.tracks.sort(key=lambda t: (not t.strong, -t.last_seen))
         del self.tracks[self.max_tracks:]

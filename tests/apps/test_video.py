@@ -1,4 +1,4 @@
-"""posenet.video.annotate_video: the one frame loop of the infer stage and the app."""
+"""posenet.apps.video.annotate_video: the one frame loop of the infer stage and the app."""
 
 from __future__ import annotations
 

@@ -94,6 +94,30 @@ def test_report_schema_and_numbers(tiny_report):
         "weights": "random"}
     _check_stats(folder["end_to_end"])
     assert folder["average_fps"] > 0
+    tracking = r["tracking"]
+    assert tracking["frames"] == bench.TRACKING_FRAMES and tracking["similarity"] == "oks"
+    for setting in ("optimal", "greedy", "optimal_smoothed"):
+        assert tracking[setting]["n"] == 3 * (bench.TRACKING_FRAMES - 1)
+    key = f"tracking/oks/{tracking['poses']}poses"
+    assert bench.speed_metrics(r)[key] == {"track_ms": tracking["optimal"]["median_ms"],
+                                           "track_smooth_ms": tracking["optimal_smoothed"]["median_ms"]}
+
+
+def test_tracking_is_timed_on_real_poses():
+    """Ten real poses (the people TF.js PoseNet found in real photos) tracked frame after frame."""
+    import json
+
+    from reference_cases import LOCAL
+
+    from posenet.pose import poses_from_json
+
+    poses = [p for f in sorted(LOCAL.glob("*.poses.json")) for p in poses_from_json(json.loads(f.read_text())
+                                                                                      ["multi_poses"])][:10]
+    entry = bench.bench_tracking(poses, (1000, 1000), Params(), warmup=1, repeats=2)
+    assert entry["poses"] == 10
+    for setting in ("optimal", "greedy", "optimal_smoothed"):
+        _check_stats(entry[setting])
+        assert entry[setting]["n"] == 2 * (bench.TRACKING_FRAMES - 1)
 
 
 def test_throughput_timing_restores_the_thread_count():

@@ -10,11 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from reference_cases import LOCAL
 
 from posenet.constants import COCO_SIGMAS
+from posenet.io.media import read_image
 from posenet.pose import Pose, poses_from_json
 from posenet.tracking.one_euro import KeypointSmoother, OneEuroFilter
 from posenet.tracking.pipeline import VideoTracking
@@ -85,20 +87,30 @@ def test_an_expired_id_is_never_reused():
     assert tracker.update([a], 2.0)[0].track_id not in (first, again)
 
 
-def test_weak_poses_cannot_take_a_strong_track_and_every_pose_gets_an_id():
+def test_weak_poses_cannot_take_a_strong_track():
+    a = real_people()[0]
+    tracker = PoseTracker(max_age=10.0)
+    first = tracker.update([placed(a, (300, 300), score=0.7), placed(a, (400, 300), score=0.05)], 0.0)
+    assert [p.track_id for p in first] == [1, 2]                 # 100 px apart: not a duplicate, a weak track
+    moved = placed(a, (360, 300), score=0.7)                     # now nearer the weak track's pose than its own
+    assert tracker.update([moved], 1 / FPS)[0].track_id == 1
+    single_round = PoseTracker(max_age=10.0, min_pose_score=0.0)     # every pose strong: TF.js's one round
+    single_round.update([placed(a, (300, 300), score=0.7), placed(a, (400, 300), score=0.05)], 0.0)
+    assert single_round.update([moved], 1 / FPS)[0].track_id == 2
+
+
+def test_a_duplicate_takes_its_persons_id_and_every_pose_gets_an_id():
     a, b, c = real_people()
-    tracker = PoseTracker(max_tracks=3, max_age=10.0)
-    person, duplicate = placed(a, (300, 300), score=0.7), placed(a, (303, 300), score=0.04)
-    first = tracker.update([person, duplicate], 0.0)
-    assert [p.track_id for p in first] == [1, 2]
-    for i in range(1, 6):                           # the duplicate comes and goes; the person keeps track 1
-        poses = [placed(a, (300 - 6 * i, 300), score=0.7)] + ([placed(a, (297 - 6 * i, 300), score=0.04)] * (i % 2))
-        assert tracker.update(poses, i / FPS)[0].track_id == 1
-    few = Pose(0.5, a.keypoints, np.where(np.arange(17) < 3, 0.9, 0.1))   # 3 confident keypoints: no comparison
+    tracker = PoseTracker(max_tracks=2, max_age=10.0)
+    for i in range(4):                                          # the duplicate comes and goes
+        poses = [placed(a, (300 - 6 * i, 300), score=0.7)] + [placed(a, (302 - 6 * i, 301), score=0.04)] * (i % 2)
+        assert [p.track_id for p in tracker.update(poses, i / FPS)] == [1] * len(poses)
+    assert tracker.track_ids == {1}                             # the duplicate made no track
+    few = Pose(0.5, a.keypoints, np.where(np.arange(17) < 3, 0.9, 0.05))   # 3 confident keypoints: no comparison
     ids = [tracker.update([few], t)[0].track_id for t in (0.3, 0.4)]
     assert None not in ids and ids[0] != ids[1] and not set(ids) & tracker.track_ids   # fresh ids, no track kept
     tracker.update([placed(b, (100, 100), score=0.05), placed(c, (700, 100), score=0.05)], 0.5)
-    assert 1 in tracker.track_ids                   # max_tracks: strong tracks are kept before weak ones
+    assert 1 in tracker.track_ids                               # max_tracks: strong tracks are kept before weak ones
 
 
 def test_oks_matches_the_coco_formula_and_needs_min_keypoints():
@@ -204,3 +216,68 @@ def test_tracking_imports_only_the_leaf_modules_and_no_torch():
                 assert node.module in allowed or node.module.startswith("posenet.tracking"), (path.name, node.module)
     code = "import sys, posenet.tracking; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+PHOTOS = REPO / "tests" / "data" / "images"
+CANVAS = (640, 400)
+
+
+def sprite(name: str, rows: tuple[int, int], cols: tuple[int, int], height: int) -> np.ndarray:
+    """A person cut out of a real photo (a rectangle with its own background), ``height`` px tall, RGB."""
+    image = read_image(PHOTOS / name)[rows[0]:rows[1], cols[0]:cols[1]]
+    width = round(image.shape[1] * height / image.shape[0])
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def composite_clip(frames: int = 60) -> tuple[list[np.ndarray], list[dict[str, tuple[int, int, int, int] | None]]]:
+    """Three real people pasted on a real beach at 30 fps: a man walks right (far, higher), a child walks left in
+    front of him (near, lower: they cross at frame ~30), and a man doing yoga leaves the view on the right at frames
+    15-22 and comes back at 33-40 (0.37 s away). Returns RGB frames and, per frame, each person's visible box
+    (x0, y0, x1, y1) or None."""
+    background = cv2.resize(read_image(PHOTOS / "pose.jpg")[:, :230], CANVAS, interpolation=cv2.INTER_AREA)
+    people = {"walker": sprite("backpackman.jpg", (80, 513), (140, 340), 170),
+              "child": sprite("multi_skiing.jpg", (140, 513), (170, 450), 200),
+              "yoga": sprite("pose.jpg", (200, 650), (230, 780), 140)}
+    out, boxes = [], []
+    for i in range(frames):
+        away = 25 * (min(i, 22) - 15) if 15 <= i < 33 else (25 * (40 - i) if 33 <= i < 40 else 0)
+        where = {"walker": (20 + 6 * i, 30), "yoga": (450 + max(away, 0), 20), "child": (420 - 6 * i, 190)}
+        frame, visible = background.copy(), {}
+        for name in ("walker", "yoga", "child"):                   # the child last: in front
+            image, (x, y) = people[name], where[name]
+            x1, y1 = min(x + image.shape[1], CANVAS[0]), y + image.shape[0]
+            if x1 - x < 20:
+                visible[name] = None
+                continue
+            frame[y:y1, x:x1] = image[:, :x1 - x]
+            visible[name] = (x, y, x1, y1)
+        out.append(frame)
+        boxes.append(visible)
+    return out, boxes
+
+
+@pytest.mark.slow
+def test_real_people_crossing_and_leaving_keep_their_ids(pretrained_model):
+    """Pixels, not poses: the real model finds three real people in every frame of the composite clip; the tracker
+    gives each one id from start to end (through the crossing and the yoga man's 0.37 s away), all different."""
+    from posenet.inference.predictor import Predictor
+
+    frames, boxes = composite_clip()
+    predictor = Predictor(pretrained_model, input_size=385)
+    tracking = VideoTracking()
+    ids: dict[str, list[int]] = {"walker": [], "child": [], "yoga": []}
+    for i, frame in enumerate(frames):
+        for pose in tracking(predictor(frame), i / FPS, CANVAS):
+            if pose.score < 0.15:
+                continue
+            centre, owner = pose.keypoints[pose.keypoint_scores >= 0.3].mean(axis=0), None
+            for name, box in boxes[i].items():                     # the front-most box holding the pose's centre
+                if box and box[0] <= centre[0] < box[2] and box[1] <= centre[1] < box[3]:
+                    owner = name
+            if owner is not None:
+                ids[owner].append(pose.track_id)
+    visible = {name: sum(box[name] is not None for box in boxes) for name in ids}
+    for name, seen in ids.items():
+        assert len(seen) >= 0.8 * visible[name], (name, len(seen), visible[name])   # found in most frames
+        assert len(set(seen)) == 1, (name, seen)
+    assert len({seen[0] for seen in ids.values()}) == 3
