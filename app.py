@@ -1,4 +1,4 @@
-"""Streamlit app: PoseNet on photos, camera snapshots and videos, with the latest trained model.
+"""Streamlit app: PoseNet on photos, camera snapshots, videos and the live camera, with the latest trained model.
 
 Run ``streamlit run app.py`` from the repository root. Serves ``models/trained/model.pt`` when present,
 else the converted pretrained model (fetched and converted on first use). The logic lives in
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,14 @@ from posenet.models.mobilenet import PoseNet
 from posenet.params import PREDICT_PRESETS, Params, load_params
 from posenet.pose import poses_to_json
 from posenet.runtime.backends import BACKENDS
+from posenet.tracking.pipeline import VideoTracking
 from posenet.viz import drawing, predictions
 
 ROOT = Path(__file__).resolve().parent
 SAMPLES = ROOT / "assets" / "samples"
 IMAGE_TYPES = tuple(sorted(IMAGE_EXTENSIONS))
 ALL_PARTS = "all parts (max)"
-INPUTS = ("Sample photo", "Upload image or video", "Camera snapshot")
+INPUTS = ("Sample photo", "Upload image or video", "Camera snapshot", "Live camera")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -105,10 +107,21 @@ def sidebar(params: Params) -> dict[str, Any]:
     min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, drawing.MIN_POSE_SCORE, 0.05, key="min_pose_score")
     min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, drawing.MIN_PART_SCORE, 0.05, key="min_part_score")
     part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES), key="part")
+    sb.header("Video and live camera")
+    track = sb.checkbox("Track people (an id and a colour each)", True, key="track",
+                        help="Poses linked from frame to frame by keypoint similarity (params track.*)")
+    smooth = sb.checkbox("Smooth keypoints (One Euro filter)", True, key="smooth", disabled=not track,
+                         help="Less jitter, a little lag on fast moves (params track.min_cutoff, beta, d_cutoff)")
     return dict(model_path=Path(model_path), stride=stride, input_size=input_size, backend=backend, multi=multi,
                 score_threshold=score_threshold, nms_radius=nms_radius, max_poses=max_poses,
                 preset=preset,
-                min_pose_score=min_pose_score, min_part_score=min_part_score, part=None if part == ALL_PARTS else part)
+                min_pose_score=min_pose_score, min_part_score=min_part_score, part=None if part == ALL_PARTS else part,
+                track=track, smooth=track and smooth)
+
+
+def tracking(params: Params, c: dict[str, Any]) -> VideoTracking | None:
+    """A fresh tracker for one video or camera session with params ``track.*`` and the sidebar's choices."""
+    return VideoTracking(**params.track.options(smooth=c["smooth"])) if c["track"] else None
 
 
 def serving_model(params: Params, c: dict[str, Any]) -> tuple[PoseNet, serving.ModelInfo]:
@@ -151,7 +164,7 @@ def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict[str, 
         st.json(payload, expanded=False)
 
 
-def show_video(upload: UploadedFile, predictor: Predictor, c: dict[str, Any]) -> None:
+def show_video(upload: UploadedFile, predictor: Predictor, params: Params, c: dict[str, Any]) -> None:
     """Annotate an uploaded video once per (file, settings), then play it and offer downloads."""
     key = (upload.file_id, tuple(sorted((k, str(v)) for k, v in c.items())))
     done = st.session_state.setdefault("video_results", {})
@@ -167,7 +180,8 @@ def show_video(upload: UploadedFile, predictor: Predictor, c: dict[str, Any]) ->
             source.write_bytes(upload.getvalue())
             try:
                 result = serving.annotate_video(source, Path(tmp) / f"annotated{serving.VIDEO_SUFFIX}", predictor,
-                                                c["min_part_score"], c["min_pose_score"], progress=progress)
+                                                c["min_part_score"], c["min_pose_score"], progress=progress,
+                                                tracking=tracking(params, c))
             except ImageError as err:  # name the upload, not the temporary copy
                 raise ImageError(str(err).replace(str(source), upload.name)) from None
             finally:
@@ -176,14 +190,46 @@ def show_video(upload: UploadedFile, predictor: Predictor, c: dict[str, Any]) ->
             done[key] = (result.path.read_bytes(), result.frames,  # JSON: stages/infer.py's <stem>_poses.json
                          video.poses_record(upload.name, result.fps, result.results))
     data, frames, record = done[key]
+    ids = {pose["track_id"] for poses in record["frames"] for pose in poses if "track_id" in pose}
     st.success(f"{frames} frames annotated ({record['fps']:.1f} fps), "
-               f"{sum(map(len, record['frames']))} poses found in {upload.name}")
+               f"{sum(map(len, record['frames']))} poses found in {upload.name}"
+               + (f", {len(ids)} track{'s' * (len(ids) != 1)}" if ids else ""))
     st.video(data, format=serving.VIDEO_MIME)
     stem = Path(upload.name).stem
     st.download_button("Download annotated video", data, file_name=f"{stem}_pose{serving.VIDEO_SUFFIX}",
                        mime=serving.VIDEO_MIME)
     st.download_button("Download poses JSON (per frame)", json.dumps(record, indent=2),
                        file_name=f"{stem}_poses.json", mime="application/json")
+
+
+def show_live(predictor: Predictor, params: Params, c: dict[str, Any]) -> None:
+    """The browser's camera streamed to the server over WebRTC (streamlit-webrtc), each frame annotated as it
+    comes (posenet.apps.serving.LiveAnnotator) and streamed back, with the frame rate on the page."""
+    import av
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    key = (id(predictor), tuple(sorted((k, str(v)) for k, v in c.items())))
+    if st.session_state.get("live_annotator_key") != key:    # new settings: a new annotator, new tracks
+        st.session_state["live_annotator_key"] = key
+        st.session_state["live_annotator"] = serving.LiveAnnotator(predictor, tracking(params, c),
+                                                                   c["min_part_score"], c["min_pose_score"])
+    annotator: serving.LiveAnnotator = st.session_state["live_annotator"]
+
+    def annotate(frame: av.VideoFrame) -> av.VideoFrame:
+        return av.VideoFrame.from_ndarray(annotator(frame.to_ndarray(format="rgb24")), format="rgb24")
+
+    # No STUN/TURN server: the browser and this server reach each other directly (same machine or network),
+    # and nothing is fetched from the internet.
+    context = webrtc_streamer(key="live", mode=WebRtcMode.SENDRECV, video_frame_callback=annotate,
+                              rtc_configuration={"iceServers": []},
+                              media_stream_constraints={"video": True, "audio": False})
+    readout = st.empty()
+    while context.state.playing:                         # the script stays here while the camera streams
+        ids = sorted({p.track_id for p in annotator.poses if p.track_id is not None})
+        readout.markdown(f"**Live: {annotator.fps:.1f} fps**, {annotator.frames} frames, {len(annotator.poses)} "
+                         f"poses" + (f" (ids {', '.join(f'#{i}' for i in ids)})" if ids else ""))
+        time.sleep(0.5)
+    readout.caption("Press START to stream the camera (the browser asks for permission once).")
 
 
 def main() -> None:
@@ -228,14 +274,16 @@ def main() -> None:
                 if suffix in IMAGE_TYPES:
                     show_image(decode_image_bytes(upload.getvalue(), upload.name), upload.name, predictor, c)
                 elif suffix in VIDEO_EXTENSIONS:
-                    show_video(upload, predictor, c)
+                    show_video(upload, predictor, params, c)
                 else:
                     raise ImageError(f"{upload.name}: unsupported file type {suffix or '(none)'}; upload an image "
                                      f"({', '.join(IMAGE_TYPES)}) or a video ({', '.join(sorted(VIDEO_EXTENSIONS))})")
-        else:
+        elif source == INPUTS[2]:
             snapshot = st.camera_input("Take a photo", key="camera")
             if snapshot is not None:
                 show_image(decode_image_bytes(snapshot.getvalue(), "camera snapshot"), "camera snapshot", predictor, c)
+        else:
+            show_live(predictor, params, c)
     except PosenetError as err:
         st.error(f"Cannot use this input: {err}")
 

@@ -192,6 +192,7 @@ def test_video_upload_is_annotated_playable_and_downloadable(tmp_path, at):
     upload(at, "walk.mp4", source.read_bytes(), "video/mp4")
     no_failure(at)
     assert at.success[0].value.startswith("6 frames annotated (5.0 fps)")
+    assert at.success[0].value.endswith(", 1 track")             # tracking is on by default: one person, one id
     assert len(at.get("video")) == 1
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download annotated video", "Download poses JSON (per frame)"]

@@ -1,13 +1,16 @@
 """The app in a real browser: `streamlit run app.py` on 127.0.0.1, driven by headless Chromium (selenium).
 
 Uploads go through the page's real ``<input type=file>``: a corrupt photo shows the error, a following
-good photo shows the poses. Screenshots land in the test's tmp folder (and in $POSENET_SCREENSHOTS when set).
+good photo shows the poses. The live camera mode streams Chromium's fake camera (fed with a clip of a real photo)
+to the server over WebRTC and back, annotated. Screenshots land in the test's tmp folder (and in
+$POSENET_SCREENSHOTS when set).
 Skipped only when the Debian ``chromium`` / ``chromium-driver`` binaries are absent.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -80,16 +83,49 @@ def server(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture()
-def browser(tmp_path):
+def chromium(tmp_path: Path, *flags: str):
+    """Headless Chromium (selenium) with a profile in ``tmp_path`` and the extra command-line ``flags``."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chrome-profile'}",
-                 "--window-size=1400,1800"):
+                 "--window-size=1400,1800", *flags):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(STARTUP_S)
+    return driver
+
+
+@pytest.fixture()
+def browser(tmp_path):
+    driver = chromium(tmp_path)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def write_camera_clip(path: Path, frames: int = 60) -> Path:
+    """A Y4M clip (what Chromium's fake camera can play, in a loop) of PHOTO, 640x480, sliding sideways."""
+    import cv2
+    import numpy as np
+
+    photo = cv2.resize(cv2.imread(str(PHOTO)), (800, 480))
+    with open(path, "wb") as out:
+        out.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
+        for i in range(frames):
+            shift = 80 - abs(80 - 160 * i // frames)            # there and back: the loop has no jump
+            frame = np.ascontiguousarray(photo[:, shift:shift + 640])
+            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+@pytest.fixture()
+def camera_browser(tmp_path):
+    """Chromium whose camera is a clip of a real photo, permission granted without asking."""
+    clip = write_camera_clip(tmp_path / "camera.y4m")
+    driver = chromium(tmp_path, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                      f"--use-file-for-fake-video-capture={clip}")
     try:
         yield driver
     finally:
@@ -166,3 +202,35 @@ def test_browser_video_upload_plays_in_the_page(server, browser, tmp_path):
     assert browser.execute_script("return arguments[0].duration", player) == pytest.approx(1.2, abs=0.25)
     assert browser.execute_script("return arguments[0].videoWidth", player) == 240
     screenshot(browser, tmp_path, "4_video.png")
+
+
+def test_browser_live_camera_is_annotated_in_real_time(server, camera_browser, tmp_path):
+    """Live camera: START streams the (fake) camera over WebRTC; the page reports the frame rate, frames and the
+    tracked poses, and the annotated stream plays back in the page."""
+    browser = camera_browser
+    browser.get(server)
+    wait_for(browser, "poses found in multi_skiing.jpg")
+    browser.find_element(By.XPATH, "//label[.//*[text()='Live camera']]").click()
+    frame = WebDriverWait(browser, RESULT_S).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, 'iframe[title*="webrtc"]'), message="no WebRTC component")[0]
+    browser.switch_to.frame(frame)
+    WebDriverWait(browser, RESULT_S).until(  # the label is styled upper case; the DOM text may not be
+        lambda d: [b for b in d.find_elements(By.TAG_NAME, "button") if b.text.strip().upper() == "START"],
+        message="no START button")[0].click()
+    browser.switch_to.default_content()
+    readout = re.compile(r"Live: ([\d.]+) fps, (\d+) frames, (\d+) poses \(ids #(\d+)")
+
+    def streaming(d):
+        found = readout.search(page_text(d))
+        return found if found and int(found.group(2)) >= 10 else False
+
+    found = WebDriverWait(browser, RESULT_S, poll_frequency=0.5).until(
+        streaming, message="the page never reported 10 annotated camera frames with a tracked pose")
+    fps, frames, poses = float(found.group(1)), int(found.group(2)), int(found.group(3))
+    assert fps > 0 and frames >= 10 and poses >= 1
+    browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, 'iframe[title*="webrtc"]'))
+    player = browser.find_element(By.TAG_NAME, "video")
+    assert browser.execute_script("return arguments[0].readyState", player) >= 2
+    assert browser.execute_script("return arguments[0].videoWidth", player) == 640   # the annotated stream
+    browser.switch_to.default_content()
+    screenshot(browser, tmp_path, "5_live_camera.png")

@@ -6,18 +6,22 @@
 * loading any checkpoint file whatever its variant, and describing it (path, variant, trained/pretrained);
 * the output strides the served variant can reach, and the valid input resolutions for a stride;
 * tables of poses for display;
-* annotating a whole video file with a progress callback.
+* annotating a whole video file with a progress callback, tracking (and smoothing) its poses;
+* annotating a live camera's frames as they come (:class:`LiveAnnotator`: tracking on the clock, fps readout).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from posenet import project
@@ -30,9 +34,10 @@ from posenet.models.mobilenet import PoseNet
 from posenet.models.variants import reachable_strides
 from posenet.params import Params
 from posenet.pose import Pose
-from posenet.viz.drawing import MIN_PART_SCORE, draw_poses
+from posenet.tracking.pipeline import VideoTracking
+from posenet.viz.drawing import MIN_PART_SCORE, draw_label, draw_poses
 
-__all__ = ["ModelInfo", "VIDEO_MIME", "VIDEO_SUFFIX", "annotate_video", "default_model",
+__all__ = ["LiveAnnotator", "ModelInfo", "VIDEO_MIME", "VIDEO_SUFFIX", "annotate_video", "default_model",
            "ensure_pretrained", "input_size_choices", "keypoint_rows", "load_serving_model", "model_choices",
            "model_kind", "model_variant", "nearest_choice", "offered_pretrained_path", "pose_rows", "stride_choices"]
 
@@ -171,12 +176,57 @@ def keypoint_rows(poses: Sequence[Pose]) -> list[dict[str, Any]]:
 
 def annotate_video(source: str | os.PathLike, target: str | os.PathLike, predict: Callable[[Any], list[Pose]],
                    min_part_score: float = MIN_PART_SCORE, min_pose_score: float = 0.0,
-                   progress: Callable[[int, int], None] | None = None) -> VideoResult:
+                   progress: Callable[[int, int], None] | None = None,
+                   tracking: VideoTracking | None = None) -> VideoResult:
     """Run ``predict`` (RGB uint8 [H, W, 3] -> poses) on every frame of ``source`` and write the frames with the
     skeletons of poses scoring >= ``min_pose_score`` drawn to ``target`` (atomically; H.264 MP4, which browsers
-    play). ``result.results``: the drawn poses of each frame (image px). ``progress(done, total)`` as in
+    play). ``tracking``: tracks (and smooths) those poses over the video's time, each drawn in its track's colour.
+    ``result.results``: the drawn poses of each frame (image px). ``progress(done, total)`` as in
     :func:`posenet.apps.video.annotate_video`. Raises ImageError when ``source`` is not a readable video.
     """
     return video.annotate_video(source, lambda frame: [p for p in predict(frame) if p.score >= min_pose_score],
                                 lambda frame, poses: draw_poses(frame, poses, min_part_score, min_pose_score), target,
-                                progress=progress)
+                                progress=progress, track=tracking)
+
+
+class LiveAnnotator:
+    """A live camera's frames, one call per frame as they arrive (from the app's WebRTC thread): poses of the
+    frame (``predict``, kept from ``min_pose_score``), tracked (and smoothed) by ``tracking`` with the clock as
+    video time, drawn, and the frame rate drawn in the top-left corner.
+
+    ``fps``: frames annotated per second (exponential average of the intervals between frames, over ~10 frames);
+    ``frames``: frames annotated; ``poses``: the last frame's poses. ``clock``: seconds (monotonic).
+    """
+
+    def __init__(self, predict: Callable[[np.ndarray], list[Pose]], tracking: VideoTracking | None = None,
+                 min_part_score: float = MIN_PART_SCORE, min_pose_score: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.predict = predict
+        self.tracking = tracking
+        self.min_part_score = min_part_score
+        self.min_pose_score = min_pose_score
+        self.clock = clock
+        self.fps = 0.0
+        self.frames = 0
+        self.poses: list[Pose] = []
+        self._start: float | None = None
+        self._last: float | None = None
+        self._lock = threading.Lock()      # one frame at a time: the tracker's state follows the frame order
+
+    def __call__(self, frame_rgb: np.ndarray) -> np.ndarray:
+        """The annotated copy of ``frame_rgb`` (RGB uint8 [H, W, 3])."""
+        with self._lock:
+            now = self.clock()
+            self._start = now if self._start is None else self._start
+            poses = [p for p in self.predict(frame_rgb) if p.score >= self.min_pose_score]
+            if self.tracking is not None:
+                poses = self.tracking(poses, now - self._start, (frame_rgb.shape[1], frame_rgb.shape[0]))
+            if self._last is not None and now > self._last:
+                rate = 1.0 / (now - self._last)
+                self.fps = rate if self.frames == 1 else 0.9 * self.fps + 0.1 * rate
+            self._last, self.frames, self.poses = now, self.frames + 1, poses
+            fps = self.fps
+        out = draw_poses(frame_rgb, poses, self.min_part_score, self.min_pose_score)
+        scale = max(0.4, min(out.shape[:2]) / 600)
+        draw_label(out, f"{fps:.1f} fps", np.array([80 * scale, 30 * scale]), scale)
+        return out

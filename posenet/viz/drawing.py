@@ -1,6 +1,7 @@
 """OpenCV drawing on RGB uint8 images for runtime overlays (infer, app, video); no matplotlib.
 
 * :func:`draw_poses`: skeletons, keypoints and pose scores; a tracked pose in its track's colour with ``#id``.
+* :func:`draw_label`: white text on a dark box (pose labels, the live view's fps).
 * :func:`heatmap_overlay`: a part's heatmap score blended over the image, letterbox undone.
 
 Model outputs live on the output grid: cell ``(i, j)`` sits at model-input pixel ``(stride*i, stride*j)``
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from posenet.codec.letterbox import Letterbox
 
 __all__ = ["CENTER_COLOR", "LEFT_COLOR", "MIN_PART_SCORE", "MIN_POSE_SCORE", "RIGHT_COLOR", "TRACK_COLORS",
-           "cell_centres", "draw_poses", "grid_to_image", "heatmap_overlay", "part_index", "track_color"]
+           "cell_centres", "draw_label", "draw_poses", "grid_to_image", "heatmap_overlay", "part_index", "track_color"]
 
 # RGB colours: left side orange, right side blue, centre (nose, cross-body limbs) green.
 LEFT_COLOR = (255, 140, 0)
@@ -106,12 +107,13 @@ def draw_poses(image_rgb: np.ndarray, poses: Sequence[Pose], min_part_score: flo
         text = " ".join(([f"#{pose.track_id}"] if tracked else []) + ([f"{pose.score:.2f}"] if show_scores else []))
         if text and ok.any():
             top = int(np.argmin(np.where(ok, pose.keypoints[:, 1], np.inf)))
-            _label(out, text, pts[top] - np.array([0, 2 * radius + 2]), font_scale)
+            draw_label(out, text, pts[top] - np.array([0, 2 * radius + 2]), font_scale)
     return out
 
 
-def _label(image: np.ndarray, text: str, anchor_xy: np.ndarray, font_scale: float) -> None:
-    """White text on a dark box, its bottom-centre at ``anchor_xy``, kept inside the image."""
+def draw_label(image: np.ndarray, text: str, anchor_xy: np.ndarray, font_scale: float) -> None:
+    """White text on a dark box drawn into ``image`` (RGB uint8, in place), its bottom-centre at ``anchor_xy``
+    (x, y px), kept inside the image."""
     font = cv2.FONT_HERSHEY_SIMPLEX
     thick = max(1, round(font_scale * 2))
     (tw, th), base = cv2.getTextSize(text, font, font_scale, thick)

@@ -151,3 +151,56 @@ def test_annotate_video_rejects_a_non_video(tmp_path):
     with pytest.raises(ImageError, match="clip.mp4"):
         serving.annotate_video(bad, tmp_path / f"out{serving.VIDEO_SUFFIX}", lambda image: [])
     assert not (tmp_path / f"out{serving.VIDEO_SUFFIX}").exists()
+
+
+def _person() -> Pose:
+    """A real person found by TF.js PoseNet in a real photo, moved into a 160x112 frame (half size)."""
+    import json
+
+    from reference_cases import LOCAL
+
+    from posenet.pose import poses_from_json
+
+    pose = poses_from_json(json.loads((LOCAL / "three_people.poses.json").read_text())["multi_poses"])[0]
+    xy = (pose.keypoints - pose.keypoints.min(axis=0)) / np.ptp(pose.keypoints, axis=0) * [60, 100] + [20, 5]
+    return Pose(pose.score, xy, pose.keypoint_scores)
+
+
+def test_annotate_video_tracks_and_smooths_the_drawn_poses(tmp_path):
+    from posenet.tracking.pipeline import VideoTracking
+
+    source, person = _clip(tmp_path / "in.mp4"), _person()
+    accelerations = {}
+    for smooth in (False, True):
+        rng = np.random.default_rng(0)                      # the same detection noise for both runs
+
+        def predict(image, rng=rng):
+            return [Pose(person.score, person.keypoints + rng.normal(0, 1.0, (17, 2)), person.keypoint_scores)]
+
+        result = serving.annotate_video(source, tmp_path / f"out{serving.VIDEO_SUFFIX}", predict,
+                                        tracking=VideoTracking(smooth=smooth))
+        assert [[p.track_id for p in poses] for poses in result.results] == [[1]] * 5
+        xy = np.array([poses[0].keypoints for poses in result.results])
+        accelerations[smooth] = np.abs(np.diff(xy, 2, axis=0)).mean()
+    assert accelerations[True] < 0.8 * accelerations[False]
+
+
+def test_live_annotator_tracks_on_the_clock_and_counts_fps():
+    from posenet.tracking.pipeline import VideoTracking
+
+    person, times, seen = _person(), iter([10.0, 10.1, 10.2, 10.4]), []
+
+    def predict(image):
+        seen.append(image.shape)
+        return [person, Pose(0.01, person.keypoints + 60, person.keypoint_scores)]
+
+    tracking = VideoTracking()
+    annotator = serving.LiveAnnotator(predict, tracking, min_pose_score=0.1, clock=lambda: next(times))
+    frame = cv2.cvtColor(cv2.resize(cv2.imread(str(PHOTO)), (160, 112)), cv2.COLOR_BGR2RGB)
+    outputs = [annotator(frame) for _ in range(4)]
+    assert annotator.frames == 4 and seen == [(112, 160, 3)] * 4
+    assert [p.track_id for p in annotator.poses] == [1]                     # the weak pose is not kept
+    assert [t.last_seen for t in tracking.tracker.tracks] == [pytest.approx(0.4)]   # the clock, from the first frame
+    assert annotator.fps == pytest.approx(0.9 * (0.9 * 10 + 0.1 * 10) + 0.1 * 5)    # 10, 10, then 5 frames per second
+    assert all(out.shape == frame.shape and np.abs(out.astype(int) - frame).sum() > 0 for out in outputs)
+    assert (outputs[-1][:20, :60] == 20).all(axis=2).any()                  # the fps label's dark box, top left
