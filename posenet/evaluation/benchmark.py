@@ -299,7 +299,9 @@ def bench_tracking(poses: Sequence[Pose], image_hw: tuple[int, int], params: Par
     """Time per frame (ms) of tracking ``poses`` (one frame's, image px) through TRACKING_FRAMES frames at 30 fps
     in which every person walks 3 px right and 1 px down per frame and each keypoint moves by 1.5 px of noise
     (seeded): a fresh tracker per pass, the first frame (no track yet) not timed, ``warmup`` passes untimed, then
-    ``repeats``. Settings: params ``track.*`` with each assignment, and the default one with smoothing."""
+    ``repeats``. Settings: params ``track.*`` with each assignment, and the default one with smoothing. Each
+    setting's wall-time statistics, and ``cpu_median_ms``: the median CPU time of the calling thread (tracking is
+    single-threaded; on a shared machine the wall time also counts the waits for a core)."""
     rng = np.random.default_rng(0)
     frames = [[Pose(p.score, p.keypoints + (3.0 * f, 1.0 * f) + rng.normal(0, 1.5, p.keypoints.shape),
                     p.keypoint_scores) for p in poses] for f in range(TRACKING_FRAMES)]
@@ -309,15 +311,17 @@ def bench_tracking(poses: Sequence[Pose], image_hw: tuple[int, int], params: Par
     entry: dict[str, Any] = {"poses": len(poses), "frames": TRACKING_FRAMES, "similarity": params.track.similarity}
     for name, options in settings.items():
         times: list[float] = []
+        cpu: list[float] = []
         for n in range(warmup + repeats):
             tracking = VideoTracking(**{**params.track.options(), **options})
             tracking(frames[0], 0.0, size)
             for f in range(1, TRACKING_FRAMES):
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.thread_time()
                 tracking(frames[f], f / 30.0, size)
                 if n >= warmup:
                     times.append((time.perf_counter() - start) * 1000.0)
-        entry[name] = summarize(times)
+                    cpu.append((time.thread_time() - start_cpu) * 1000.0)
+        entry[name] = {**summarize(times), "cpu_median_ms": float(np.median(cpu))}
     return entry
 
 

@@ -18,7 +18,6 @@ unsmoothed instead of 11% less, for the same keypoint error (README, *Tracking*)
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 
@@ -101,7 +100,7 @@ class KeypointSmoother:
                 continue
             filt = self.filters.setdefault(pose.track_id, OneEuroFilter(*self.settings))
             xy = filt(pose.keypoints / scale, timestamp) * scale
-            out.append(dataclasses.replace(pose, keypoints=xy, keypoint_scores=pose.keypoint_scores.copy()))
+            out.append(Pose(pose.score, xy, pose.keypoint_scores, pose.track_id))
         return out
 
     def keep_only(self, track_ids: Iterable[int]) -> None:

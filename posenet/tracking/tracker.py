@@ -33,7 +33,6 @@ optimal assignment never did worse than the greedy one and did better in crowds,
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -158,28 +157,22 @@ class PoseTracker:
         """Ids of the live tracks."""
         return {t.track_id for t in self.tracks}
 
-    def _confident(self, xy_scores: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-        """Stacked keypoints [N, 17, 2] and confident-keypoint masks [N, 17] of (keypoints, scores) pairs."""
-        return (np.stack([xy for xy, _ in xy_scores]),
-                np.stack([scores >= self.keypoint_threshold for _, scores in xy_scores]))
-
-    def _match(self, poses: Sequence[Pose], rows: list[int], cols: list[int]) -> list[tuple[int, int]]:
-        """Pairs (pose index, track index) among poses ``rows`` (in greedy order) and tracks ``cols``."""
+    def _match(self, xy: np.ndarray, ok: np.ndarray, rows: list[int], track_xy: np.ndarray, track_ok: np.ndarray,
+               cols: list[int]) -> list[tuple[int, int]]:
+        """Pairs (pose index, track index) among poses ``rows`` (in greedy order) and tracks ``cols``; ``xy``, ``ok``:
+        every pose's keypoints [P, 17, 2] and confident keypoints [P, 17], ``track_xy``, ``track_ok`` the tracks'."""
         if not rows or not cols:
             return []
         measure = oks_similarity if self.similarity == "oks" else iou_similarity
-        sim = measure(*self._confident([(poses[i].keypoints, poses[i].keypoint_scores) for i in rows]),
-                      *self._confident([(self.tracks[j].keypoints, self.tracks[j].keypoint_scores) for j in cols]),
-                      self.min_keypoints)
+        sim = measure(xy[rows], ok[rows], track_xy[cols], track_ok[cols], self.min_keypoints)
         return [(rows[r], cols[c]) for r, c in assign(sim, self.min_similarity, self.assignment)]
 
-    def _duplicates(self, poses: Sequence[Pose], order: list[int]) -> dict[int, int]:
+    def _duplicates(self, xy: np.ndarray, ok: np.ndarray, order: list[int]) -> dict[int, int]:
         """{pose index: the stronger pose it repeats (keypoint OKS >= DUPLICATE_OKS)} among poses ``order`` (in
         decreasing score); a pose repeating a repeat maps to the first one."""
         if len(order) < 2:
             return {}
-        xy, ok = self._confident([(poses[i].keypoints, poses[i].keypoint_scores) for i in order])
-        sim = oks_similarity(xy, ok, xy, ok, self.min_keypoints)       # [later, earlier]: earlier's box area
+        sim = oks_similarity(xy[order], ok[order], xy[order], ok[order], self.min_keypoints)  # [later, earlier]
         duplicates: dict[int, int] = {}
         for r in range(1, len(order)):
             firsts = [c for c in range(r) if order[c] not in duplicates]
@@ -190,15 +183,23 @@ class PoseTracker:
 
     def update(self, poses: Sequence[Pose], timestamp: float) -> list[Pose]:
         """Copies of ``poses`` (same order), each carrying its ``track_id``; ``timestamp``: the frame's time in s."""
-        confident = [int((p.keypoint_scores >= self.keypoint_threshold).sum()) for p in poses]
-        comparable = sorted((i for i in range(len(poses)) if confident[i] >= self.min_keypoints),
+        if not poses:
+            self._expire(timestamp)
+            return []
+        xy = np.stack([p.keypoints for p in poses])
+        ok = np.stack([p.keypoint_scores for p in poses]) >= self.keypoint_threshold
+        track_xy = np.stack([t.keypoints for t in self.tracks]) if self.tracks else np.zeros((0, *xy.shape[1:]))
+        track_ok = (np.stack([t.keypoint_scores for t in self.tracks]) if self.tracks
+                    else np.zeros((0, ok.shape[1]))) >= self.keypoint_threshold
+        counts = ok.sum(axis=1)
+        comparable = sorted((i for i in range(len(poses)) if counts[i] >= self.min_keypoints),
                             key=lambda i: -poses[i].score)
-        duplicates = self._duplicates(poses, comparable)
+        duplicates = self._duplicates(xy, ok, comparable)
         people = [i for i in comparable if i not in duplicates]
         strong = [i for i in people if poses[i].score >= self.min_pose_score]
-        pairs = self._match(poses, strong, [j for j, t in enumerate(self.tracks) if t.strong])
+        pairs = self._match(xy, ok, strong, track_xy, track_ok, [j for j, t in enumerate(self.tracks) if t.strong])
         taken_poses, taken_tracks = {i for i, _ in pairs}, {j for _, j in pairs}
-        pairs += self._match(poses, [i for i in people if i not in taken_poses],
+        pairs += self._match(xy, ok, [i for i in people if i not in taken_poses], track_xy, track_ok,
                              [j for j in range(len(self.tracks)) if j not in taken_tracks])
         ids: dict[int, int] = {}
         for i, j in pairs:
@@ -208,15 +209,19 @@ class PoseTracker:
             ids[i] = track.track_id
         for i in (i for i in range(len(poses)) if i not in ids and i not in duplicates):
             ids[i] = next(self._ids)
-            if i in comparable:
+            if counts[i] >= self.min_keypoints:
                 self.tracks.append(Track(ids[i], poses[i].keypoints, poses[i].keypoint_scores, float(timestamp),
                                          poses[i].score >= self.min_pose_score))
         for duplicate, original in duplicates.items():
             ids[duplicate] = ids[original]
+        self._expire(timestamp)
+        return [Pose(p.score, p.keypoints, p.keypoint_scores, ids[i]) for i, p in enumerate(poses)]
+
+    def _expire(self, timestamp: float) -> None:
+        """Drop the tracks older than max_age; keep the max_tracks first: strong ones, then the most recent."""
         self.tracks = [t for t in self.tracks if timestamp - t.last_seen <= self.max_age]
         self.tracks.sort(key=lambda t: (not t.strong, -t.last_seen))
         del self.tracks[self.max_tracks:]
-        return [dataclasses.replace(p, track_id=ids[i]) for i, p in enumerate(poses)]
 
     def reset(self) -> None:
         """Forget every track (ids keep counting up, so no id is reused)."""
