@@ -88,19 +88,24 @@ class KeypointSmoother:
         self.filters: dict[int, OneEuroFilter] = {}
 
     def __call__(self, poses: Sequence[Pose], timestamp: float, image_size: tuple[int, int]) -> list[Pose]:
-        """Smoothed copies of ``poses`` (image px); poses without a track id are returned as they are.
+        """Smoothed copies of ``poses`` (image px), in their order; poses without a track id, and the weaker ones of
+        a frame sharing a track id, are returned as they are.
 
         image_size: (width, height) in px of the frame the poses come from; timestamp in seconds.
         """
         scale = np.array(image_size, dtype=np.float64)
-        out = []
-        for pose in poses:
-            if pose.track_id is None:
-                out.append(pose)
+        out = list(poses)
+        seen: set[int] = set()
+        # A track's filter takes one position per frame: that of its strongest pose (a weaker duplicate sharing the
+        # id is returned as it is, so it cannot pull the person's filter twice at one timestamp).
+        for i in sorted(range(len(out)), key=lambda i: -out[i].score):
+            pose = out[i]
+            if pose.track_id is None or pose.track_id in seen:
                 continue
+            seen.add(pose.track_id)
             filt = self.filters.setdefault(pose.track_id, OneEuroFilter(*self.settings))
             xy = filt(pose.keypoints / scale, timestamp) * scale
-            out.append(Pose(pose.score, xy, pose.keypoint_scores, pose.track_id))
+            out[i] = Pose(pose.score, xy, pose.keypoint_scores, pose.track_id)
         return out
 
     def keep_only(self, track_ids: Iterable[int]) -> None:

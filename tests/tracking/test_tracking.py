@@ -281,3 +281,19 @@ def test_real_people_crossing_and_leaving_keep_their_ids(pretrained_model):
         assert len(seen) >= 0.8 * visible[name], (name, len(seen), visible[name])   # found in most frames
         assert len(set(seen)) == 1, (name, seen)
     assert len({seen[0] for seen in ids.values()}) == 3
+
+
+def test_a_duplicate_sharing_a_track_id_does_not_move_the_persons_filter():
+    """Two poses of one frame with one id (PoseNet's duplicate): the strongest feeds the filter once per frame, the
+    duplicate comes back unchanged, and the first frame of a track is its input exactly."""
+    smoother = KeypointSmoother()
+    strong = Pose(0.9, np.full((17, 2), 100.0), np.ones(17), track_id=1)
+    weak = Pose(0.2, np.full((17, 2), 140.0), np.ones(17), track_id=1)
+    first = smoother([weak, strong], 0.0, (640, 480))
+    np.testing.assert_array_equal(first[1].keypoints, strong.keypoints)
+    np.testing.assert_array_equal(first[0].keypoints, weak.keypoints)
+    alone = KeypointSmoother()
+    alone([strong], 0.0, (640, 480))
+    moved = Pose(0.9, np.full((17, 2), 110.0), np.ones(17), track_id=1)
+    np.testing.assert_array_equal(smoother([moved, weak], 0.1, (640, 480))[0].keypoints,
+                                  alone([moved], 0.1, (640, 480))[0].keypoints)
