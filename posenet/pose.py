@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from posenet.constants import NUM_KEYPOINTS, PART_NAMES
+from posenet.constants import COCO_SIGMAS, NUM_KEYPOINTS, PART_NAMES
 from posenet.errors import PosenetError
 
-__all__ = ["Pose", "poses_from_json", "poses_to_json"]
+__all__ = ["Pose", "keypoint_similarity", "poses_from_json", "poses_to_json"]
 
 
 @dataclass
@@ -96,3 +96,9 @@ def poses_from_json(data: Iterable[dict[str, Any]]) -> list[Pose]:
     if isinstance(data, dict):
         raise PosenetError("poses JSON must be a list of poses, got an object")
     return [Pose.from_dict(d) for d in data]
+
+
+def keypoint_similarity(d2: np.ndarray, area: float | np.ndarray) -> np.ndarray:
+    """COCO's per-keypoint similarity ``exp(-d^2 / (2 area (2 sigma_k)^2))`` of squared distances ``d2`` [..., 17]
+    (px^2) for persons of ``area`` (px^2, broadcast against ``d2``); OKS is its mean over the keypoints compared."""
+    return np.exp(-d2 / (2.0 * area * (2.0 * COCO_SIGMAS) ** 2))

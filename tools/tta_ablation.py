@@ -19,12 +19,11 @@ import torch
 
 from posenet.codec.decode import decode_multiple_poses
 from posenet.codec.letterbox import letterbox, prepare_input, scale_poses, to_batch
-from posenet.constants import COCO_SIGMAS
 from posenet.evaluation.coco import coco_results, evaluate_keypoints
 from posenet.inference.tta import fuse_scales, image_maps
 from posenet.io.media import read_image
 from posenet.models.factory import load_model
-from posenet.pose import Pose
+from posenet.pose import Pose, keypoint_similarity
 
 SIZES = (513, 577, 609, 641, 769, 1025)
 # (label, input sizes, flip, max poses, part score threshold, fusion, OKS-NMS threshold or 0, rescoring)
@@ -80,7 +79,7 @@ def oks_nms(poses: list[Pose], threshold: float, max_poses: int) -> list[Pose]:
 def _oks(ref: Pose, other: Pose) -> float:
     extent = ref.keypoints.max(axis=0) - ref.keypoints.min(axis=0)
     d2 = ((ref.keypoints - other.keypoints) ** 2).sum(axis=1)
-    return float(np.exp(-d2 / ((2 * COCO_SIGMAS) ** 2 * 2 * max(extent[0] * extent[1], 1.0))).mean())
+    return float(keypoint_similarity(d2, max(extent[0] * extent[1], 1.0)).mean())
 
 
 def image_poses(cache: Path, image_id: int, hw: tuple[int, int], setting: tuple) -> list[Pose]:

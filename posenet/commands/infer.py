@@ -114,7 +114,7 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
         nms_radius=nms_radius, backend=backend, streams=streams)
     config = predictor.config
     log.info("running %s at stride %d, input %s%s (%s, backend %s, %d stream%s)", name, out_stride,
-             sizes_text(config.scale_hws(out_stride)), " and mirrored" * config.flip, predictor.device,
+             sizes_text(predictor.scale_hws), " and mirrored" * config.flip, predictor.device,
              config.backend, config.streams, "s" * (config.streams != 1))
     if predictor.config.streams > 1 and batch == 1:
         log.warning("--streams %d runs the images of a batch at once: it needs --batch 2 or more",

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from posenet.constants import COCO_SIGMAS
-from posenet.pose import Pose
+from posenet.pose import Pose, keypoint_similarity
 
 __all__ = ["LabelledFrame", "TrackingScore", "link_identities", "match_labels", "oks", "score_tracking"]
 
@@ -38,7 +37,7 @@ def oks(label: np.ndarray, area: float, xy: np.ndarray) -> float:
     if not labelled.any():
         return 0.0
     d2 = ((label[:, :2] - xy) ** 2).sum(axis=1)
-    return float(np.exp(-d2 / (2.0 * max(area, 1.0) * (2.0 * COCO_SIGMAS) ** 2))[labelled].mean())
+    return float(keypoint_similarity(d2, max(area, 1.0))[labelled].mean())
 
 
 def match_labels(frame: LabelledFrame, poses: Sequence[Pose], threshold: float = 0.5) -> dict[int, int]:

@@ -88,10 +88,10 @@ class PredictorConfig:
             log.info("input size %s rounded down to the valid %s (k * %d + 1)", sizes, hw, output_stride)
         return hw
 
-    def scale_hws(self, output_stride: int) -> list[tuple[int, int]]:
-        """The model inputs (Rh, Rw) that run, one per scale, each rounded down to a valid size."""
-        base = self.input_hw(output_stride)
-        hws = [tuple(valid_input_size(int(s * side), output_stride) for side in base) for s in self.scales]
+    def scale_hws(self, input_hw: tuple[int, int], output_stride: int) -> list[tuple[int, int]]:
+        """The model inputs (Rh, Rw) that run, one per scale of ``input_hw`` (:meth:`input_hw`), each rounded down
+        to a valid size."""
+        hws = [tuple(valid_input_size(int(s * side), output_stride) for side in input_hw) for s in self.scales]
         if min(min(hw) for hw in hws) <= output_stride:
             raise ParamsError(f"scales = {self.scales!r} shrink the input to the output stride or below")
         return hws

@@ -78,7 +78,7 @@ class Predictor:
         self.model = model.to(self.device).eval()
         self.output_stride = int(model.output_stride)
         self.input_hw = self.config.input_hw(self.output_stride)
-        self.scale_hws = self.config.scale_hws(self.output_stride)
+        self.scale_hws = self.config.scale_hws(self.input_hw, self.output_stride)
         self.codec = PersonLabCodec(self.input_hw, self.output_stride)
         self.streams = StreamPool(self.config.streams) if self.config.streams > 1 else None
         # Last: every check above is cheap, while a backend may compile or quantise the model for seconds.

@@ -258,9 +258,10 @@ class VideoWriter:
         self._tmp = self._atomic.__enter__()
 
     def _fail(self, err: BaseException) -> ImageError:
-        """One line naming the user's path, never the temp file's."""
+        """One line naming the user's path (a temp path in ``err``'s text becomes it on the way out through
+        ``atomic_path``, as every error of the ``with`` block does)."""
         reason = getattr(err, "strerror", None) or (str(err).splitlines() or [type(err).__name__])[0]
-        return ImageError(f"{self.path}: cannot write the video ({reason.replace(str(self._tmp), str(self.path))})")
+        return ImageError(f"{self.path}: cannot write the video ({reason})")
 
     def _open(self, width: int, height: int) -> None:
         import av

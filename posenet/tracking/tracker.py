@@ -39,8 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posenet.constants import COCO_SIGMAS, TRACK_SIMILARITIES
-from posenet.pose import Pose
+from posenet.constants import TRACK_SIMILARITIES
+from posenet.pose import Pose, keypoint_similarity
 
 __all__ = ["ASSIGNMENTS", "DUPLICATE_OKS", "SIMILARITIES", "PoseTracker", "Track", "assign", "iou_similarity",
            "oks_similarity"]
@@ -80,7 +80,7 @@ def oks_similarity(pose_xy: np.ndarray, pose_ok: np.ndarray, track_xy: np.ndarra
     area = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]) + 1e-6                          # [T]
     d2 = ((pose_xy[:, None] - track_xy[None]) ** 2).sum(axis=-1)                             # [P, T, 17]
     both = pose_ok[:, None] & track_ok[None]                                                  # [P, T, 17]
-    e = np.exp(-d2 / (2.0 * area[None, :, None] * (2.0 * COCO_SIGMAS) ** 2))
+    e = keypoint_similarity(d2, area[None, :, None])
     count = both.sum(axis=-1)
     oks = np.where(both, e, 0.0).sum(axis=-1) / np.maximum(count, 1)
     return np.where(count >= min_keypoints, oks, 0.0)
