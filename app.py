@@ -27,7 +27,7 @@ from posenet.inference.predictor import Predictor
 from posenet.io.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, decode_image_bytes
 from posenet.models.mobilenet import PoseNet
 from posenet.params import PREDICT_PRESETS, Params, load_params
-from posenet.pose import poses_to_json
+from posenet.pose import poses_to_json, shown_poses
 from posenet.runtime.backends import BACKENDS
 from posenet.tracking.pipeline import VideoTracking
 from posenet.viz import drawing, predictions
@@ -104,8 +104,12 @@ def sidebar(params: Params) -> dict[str, Any]:
                            disabled=not multi, key="nms_radius")
     max_poses = int(sb.number_input("Max poses", 1, 50, disabled=not multi, key="max_poses"))
     sb.header("Display")
-    min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, drawing.MIN_POSE_SCORE, 0.05, key="min_pose_score")
-    min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, drawing.MIN_PART_SCORE, 0.05, key="min_part_score")
+    min_pose_score = sb.slider("Minimum pose score", 0.0, 1.0, float(params.predict.min_pose_score), 0.05,
+                               key="min_pose_score",
+                               help="Poses scoring below this are not shown, drawn or downloaded: PoseNet also returns "
+                                    "weak duplicates and background poses (params predict.min_pose_score)")
+    min_part_score = sb.slider("Minimum keypoint score to draw", 0.0, 1.0, drawing.MIN_PART_SCORE, 0.05,
+                               key="min_part_score", help="Keypoints scoring below this are not drawn")
     part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES), key="part")
     sb.header("Video and live camera")
     track = sb.checkbox("Track people (an id and a colour each)", True, key="track",
@@ -136,7 +140,7 @@ def serving_model(params: Params, c: dict[str, Any]) -> tuple[PoseNet, serving.M
 def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict[str, Any]) -> None:
     """Poses, overlays, tables, timing and the JSON download for one RGB image."""
     prediction = predictor.run(image)
-    poses = [p for p in prediction.poses if p.score >= c["min_pose_score"]]
+    poses = shown_poses(prediction.poses, c["min_pose_score"])
     st.success(f"{len(poses)} pose{'' if len(poses) == 1 else 's'} found in {name} ({image.shape[1]}x"
                f"{image.shape[0]} px; {len(prediction.poses)} decoded, shown: score >= {c['min_pose_score']:.2f})")
     timings = prediction.timings_ms

@@ -33,7 +33,7 @@ from posenet.models.factory import load_model
 from posenet.models.mobilenet import PoseNet
 from posenet.models.variants import reachable_strides
 from posenet.params import Params
-from posenet.pose import Pose
+from posenet.pose import Pose, shown_poses
 from posenet.tracking.pipeline import VideoTracking
 from posenet.viz.drawing import MIN_PART_SCORE, draw_label, draw_poses
 
@@ -184,7 +184,7 @@ def annotate_video(source: str | os.PathLike, target: str | os.PathLike, predict
     ``result.results``: the drawn poses of each frame (image px). ``progress(done, total)`` as in
     :func:`posenet.apps.video.annotate_video`. Raises ImageError when ``source`` is not a readable video.
     """
-    return video.annotate_video(source, lambda frame: [p for p in predict(frame) if p.score >= min_pose_score],
+    return video.annotate_video(source, lambda frame: shown_poses(predict(frame), min_pose_score),
                                 lambda frame, poses: draw_poses(frame, poses, min_part_score, min_pose_score), target,
                                 progress=progress, track=tracking)
 
@@ -218,7 +218,7 @@ class LiveAnnotator:
         with self._lock:
             now = self.clock()
             self._start = now if self._start is None else self._start
-            poses = [p for p in self.predict(frame_rgb) if p.score >= self.min_pose_score]
+            poses = shown_poses(self.predict(frame_rgb), self.min_pose_score)
             if self.tracking is not None:
                 poses = self.tracking(poses, now - self._start, (frame_rgb.shape[1], frame_rgb.shape[0]))
             if self._last is not None and now > self._last:
