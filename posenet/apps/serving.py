@@ -27,6 +27,7 @@ import torch
 from posenet import project
 from posenet.apps import video
 from posenet.apps.video import VideoResult
+from posenet.constants import PART_NAMES
 from posenet.models import factory
 from posenet.models.checkpoint import checkpoint_variant, load_checkpoint
 from posenet.models.factory import load_model
@@ -157,14 +158,16 @@ def nearest_choice(value: int, choices: Sequence[int]) -> int:
 
 
 def pose_rows(poses: Sequence[Pose], min_part_score: float) -> list[dict[str, Any]]:
-    """One row per pose: ``pose`` index, ``score``, number of keypoints with score >= ``min_part_score``,
-    and the bounding box (x0, y0, x1, y1, image px) of those keypoints (NaN when none)."""
+    """One row per pose: ``pose`` index, ``score``, number of keypoints with score >= ``min_part_score`` and their
+    names (``parts``, TF.js names), and the bounding box (x0, y0, x1, y1, image px) of those keypoints (NaN when
+    none)."""
     rows = []
     for i, pose in enumerate(poses):
         ok = pose.keypoint_scores >= min_part_score
         xy = pose.keypoints[ok]
         box = (*xy.min(axis=0), *xy.max(axis=0)) if len(xy) else (float("nan"),) * 4
         rows.append({"pose": i, "score": pose.score, "keypoints": int(ok.sum()),
+                     "parts": ", ".join(name for name, shown in zip(PART_NAMES, ok) if shown),
                      "x0": float(box[0]), "y0": float(box[1]), "x1": float(box[2]), "y1": float(box[3])})
     return rows
 
