@@ -44,6 +44,7 @@ from posenet.codec.letterbox import prepare_input, to_batch
 from posenet.errors import BackendError, ImageError, ParamsError
 from posenet.inference.predictor import Predictor
 from posenet.io.media import expand_inputs, is_video, read_image
+from posenet.io.progress import progress_bar
 from posenet.models.factory import load_model
 from posenet.models.mobilenet import create_model
 from posenet.params import Params, PredictParams
@@ -392,14 +393,18 @@ def run_benchmark(plan: BenchmarkPlan, image_rgb: np.ndarray, params: Params, ph
     devices = list(plan.devices or available_devices())
     results: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
+    steps = len(devices) * len(variants) * len(strides) * len(input_sizes) + bool(plan.presets) \
+        + bool(plan.folder) * len(devices)
+    bar = progress_bar(total=steps, unit="config", leave=False)
     for device in devices:
         for variant in variants:
             for stride in strides:
                 model = build_model(variant, stride, weights.get(variant), device)
                 for size in input_sizes:
-                    log.info("benchmark %s stride %d input %d on %s", variant, stride, size, device)
+                    _timing(bar, f"{variant} s{stride} {size}px {device} ({', '.join(plan.backends)})")
                     for entry in bench_config(model, image_rgb, size, params, device, plan, skipped):
                         results.append({**_config(variant, stride, size, device, weights), **entry})
+                    bar.update()
     report: dict[str, Any] = {"schema": SCHEMA_VERSION, "environment": environment(), "photo": photo,
                               "photo_hw": list(image_rgb.shape[:2]), "warmup": warmup, "repeats": repeats,
                               "decode": decode_settings(params.predict), "backends": list(plan.backends),
@@ -411,18 +416,30 @@ def run_benchmark(plan: BenchmarkPlan, image_rgb: np.ndarray, params: Params, ph
         poses = Predictor.from_params(params, model=model, device=devices[0], preset="tfjs")(image_rgb)
     report["tracking"] = bench_tracking(poses, image_rgb.shape[:2], params, warmup, repeats)
     if plan.presets:
+        _timing(bar, f"presets {', '.join(plan.presets)} ({variant} s{stride} {devices[0]})")
         model = build_model(variant, stride, weights.get(variant), devices[0])
         report["presets"] = [{**_config(variant, stride, params.predict.input_size, devices[0], weights), **entry}
                              for entry in bench_presets(model, image_rgb, params, plan.presets, devices[0], warmup,
                                                         repeats, ap_set)]
+        bar.update()
     if plan.folder:
         report["folder"] = []
         for device in devices:
+            _timing(bar, f"folder {plan.folder_name} ({variant} s{stride} {size}px {device})")
             model = build_model(variant, stride, weights.get(variant), device)
             entry = {"folder": plan.folder_name, **_config(variant, stride, size, device, weights)}
             entry.update(bench_folder(model, plan.folder, size, params, device, warmup, repeats))
             report["folder"].append(entry)
+            bar.update()
+    bar.close()
     return report
+
+
+def _timing(bar: Any, what: str) -> None:
+    """Name the configuration being timed: on the progress bar, and in the log when no bar is drawn."""
+    bar.set_description_str(what)
+    if bar.disable:
+        log.info("timing %s", what)
 
 
 def speed_metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
