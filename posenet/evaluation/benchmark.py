@@ -393,8 +393,8 @@ def run_benchmark(plan: BenchmarkPlan, image_rgb: np.ndarray, params: Params, ph
     devices = list(plan.devices or available_devices())
     results: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
-    steps = len(devices) * len(variants) * len(strides) * len(input_sizes) + bool(plan.presets) \
-        + bool(plan.folder) * len(devices)
+    steps = len(devices) * len(variants) * len(strides) * len(input_sizes) + 1 + bool(plan.presets) \
+        + bool(plan.folder) * len(devices)  # configurations, tracking, presets, folder
     bar = progress_bar(total=steps, unit="config", leave=False)
     for device in devices:
         for variant in variants:
@@ -411,10 +411,12 @@ def run_benchmark(plan: BenchmarkPlan, image_rgb: np.ndarray, params: Params, ph
                               "batch": plan.batch, "batch_threads": plan.batch_threads,
                               "ap_set": list(ap_set) if ap_set else None, "skipped": skipped, "results": results}
     variant, stride, size = plan.folder_config or (variants[0], strides[0], input_sizes[0])
+    _timing(bar, f"tracking ({params.track.similarity})")
     model = build_model(variant, stride, weights.get(variant), devices[0])
     with torch.inference_mode():
         poses = Predictor.from_params(params, model=model, device=devices[0], preset="tfjs")(image_rgb)
     report["tracking"] = bench_tracking(poses, image_rgb.shape[:2], params, warmup, repeats)
+    bar.update()
     if plan.presets:
         _timing(bar, f"presets {', '.join(plan.presets)} ({variant} s{stride} {devices[0]})")
         model = build_model(variant, stride, weights.get(variant), devices[0])
