@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import torch
 import yaml
 from click.testing import CliRunner
 
@@ -22,7 +23,11 @@ def test_quick_benchmark_runs_outside_a_project_into_a_new_folder(tmp_path, monk
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
     (tmp_path / "cwd" / "params.yaml").write_text(yaml.safe_dump({"model": {"name": "mobilenet_v1_050"}}))
-    result = CliRunner().invoke(benchmark, ["--quick", "--backend", "eager", "--repeats", "1", "--device", "cpu"])
+    threads = torch.get_num_threads()
+    try:
+        result = CliRunner().invoke(benchmark, ["--quick", "--backend", "eager", "--repeats", "1", "--device", "cpu"])
+    finally:
+        torch.set_num_threads(threads)  # the command sets benchmark.threads for the process: not for later tests
     assert result.exit_code == 0, result.output
     (out,) = (tmp_path / "cwd").glob("benchmark-*")
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
