@@ -22,12 +22,12 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from posenet.apps import serving, video
 from posenet.constants import PART_NAMES
 from posenet.errors import ImageError, PosenetError
-from posenet.inference.config import PredictorConfig
+from posenet.inference.config import PredictorConfig, sizes_text
 from posenet.inference.predictor import Predictor
 from posenet.io.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, decode_image_bytes
 from posenet.models.mobilenet import PoseNet
 from posenet.params import PREDICT_PRESETS, Params, load_params
-from posenet.pose import poses_to_json
+from posenet.pose import poses_to_json, shown_poses
 from posenet.runtime.backends import BACKENDS
 from posenet.tracking.pipeline import VideoTracking
 from posenet.viz import drawing, predictions
@@ -82,30 +82,46 @@ def sidebar(params: Params) -> dict[str, Any]:
     mtime = model_path.stat().st_mtime if model_path.is_file() else 0.0
     strides, default_stride = serving.stride_choices(model_variant(str(model_path), mtime, params), params.model.stride)
     stride = sb.selectbox("Output stride", strides, index=strides.index(default_stride), key="stride")
-    sizes = serving.input_size_choices(stride)
-    input_size = sb.select_slider("Input resolution (px, k*stride+1)", sizes,
-                                  value=serving.nearest_choice(params.predict.input_size, sizes), key="input_size")
-    st.session_state.setdefault("backend", PredictorConfig.from_params(params.predict).backend)  # later: apply_preset's
-    backend = sb.selectbox("Backend", BACKENDS, key="backend",
-                           help="How the forward pass runs: eager PyTorch, fused TorchScript, ONNX Runtime fp32 / "
-                                "int8, bfloat16 (see the README's backends table)")
-    sb.header("Decoding")
     preset = sb.selectbox("Preset", PREDICT_PRESETS, index=PREDICT_PRESETS.index(params.predict.preset), key="preset",
                           help="tfjs: TF.js PoseNet exactly; fast: one larger input; accurate: two larger inputs "
                                "and their mirror images fused (README: Speed and accuracy)",
                           on_change=apply_preset, args=(params,))
     defaults = PredictorConfig.from_params(params.predict, preset)
+    sizes = serving.input_size_choices(stride)
+    configured = serving.nearest_choice(params.predict.input_size, sizes)
+    scaled = defaults.scales != (1.0,)  # the preset sets its own input sizes, from predict.input_size
+    input_size = sb.select_slider("Model input side (px, k*stride+1)", sizes, value=configured, key="input_size",
+                                  disabled=scaled,
+                                  help="Larger: smaller people found, slower. Presets fast and accurate set their "
+                                       "own sizes from params predict.input_size")
+    input_size = configured if scaled else input_size
+    runs = sizes_text(defaults.replace(input_size=input_size).scale_hws(stride))
+    sb.caption(f"Runs at {runs} px{' and mirrored' if defaults.flip else ''}")
+    st.session_state.setdefault("backend", PredictorConfig.from_params(params.predict).backend)  # later: apply_preset's
+    backend = sb.selectbox("Backend", BACKENDS, key="backend",
+                           help="How the forward pass runs: eager PyTorch, fused TorchScript, ONNX Runtime fp32 / "
+                                "int8, bfloat16 (see the README's backends table)")
+    sb.header("Decoding")
     st.session_state.setdefault("score_threshold", float(defaults.score_threshold))  # later: apply_preset's
     st.session_state.setdefault("max_poses", int(defaults.max_poses))
     multi = sb.radio("Poses", ("multi-pose", "single-pose"), index=0 if params.predict.multi_pose else 1,
                      horizontal=True, key="mode") == "multi-pose"
-    score_threshold = sb.slider("Pose score threshold", 0.0, 1.0, step=0.05, disabled=not multi, key="score_threshold")
-    nms_radius = sb.slider("NMS radius (model-input px)", 1.0, 60.0, float(params.predict.nms_radius), 1.0,
-                           disabled=not multi, key="nms_radius")
-    max_poses = int(sb.number_input("Max poses", 1, 50, disabled=not multi, key="max_poses"))
+    score_threshold = sb.slider("Part score a pose root needs", 0.0, 1.0, step=0.05, disabled=not multi,
+                                key="score_threshold",
+                                help="A pose is decoded from a keypoint whose heatmap score is at least this "
+                                     "(params predict.score_threshold); lower finds more, weaker poses")
+    nms_radius = sb.slider("Pose separation (NMS radius, model-input px)", 1.0, 60.0,
+                           float(params.predict.nms_radius), 1.0, disabled=not multi, key="nms_radius",
+                           help="A root this close to the same keypoint of a pose already found starts no new pose")
+    max_poses = int(sb.number_input("Max poses", 1, 50, disabled=not multi, key="max_poses",
+                                    help="At most this many poses are decoded per image"))
     sb.header("Display")
-    min_pose_score = sb.slider("Pose score to show", 0.0, 1.0, drawing.MIN_POSE_SCORE, 0.05, key="min_pose_score")
-    min_part_score = sb.slider("Keypoint score to draw", 0.0, 1.0, drawing.MIN_PART_SCORE, 0.05, key="min_part_score")
+    min_pose_score = sb.slider("Minimum pose score", 0.0, 1.0, float(params.predict.min_pose_score), 0.05,
+                               key="min_pose_score",
+                               help="Poses scoring below this are not shown, drawn or downloaded: PoseNet also returns "
+                                    "weak duplicates and background poses (params predict.min_pose_score)")
+    min_part_score = sb.slider("Minimum keypoint score to draw", 0.0, 1.0, drawing.MIN_PART_SCORE, 0.05,
+                               key="min_part_score", help="Keypoints scoring below this are not drawn")
     part = sb.selectbox("Heatmap / offsets part", (ALL_PARTS, *PART_NAMES), key="part")
     sb.header("Video and live camera")
     track = sb.checkbox("Track people (an id and a colour each)", True, key="track",
@@ -136,7 +152,7 @@ def serving_model(params: Params, c: dict[str, Any]) -> tuple[PoseNet, serving.M
 def show_image(image: np.ndarray, name: str, predictor: Predictor, c: dict[str, Any]) -> None:
     """Poses, overlays, tables, timing and the JSON download for one RGB image."""
     prediction = predictor.run(image)
-    poses = [p for p in prediction.poses if p.score >= c["min_pose_score"]]
+    poses = shown_poses(prediction.poses, c["min_pose_score"])
     st.success(f"{len(poses)} pose{'' if len(poses) == 1 else 's'} found in {name} ({image.shape[1]}x"
                f"{image.shape[0]} px; {len(prediction.poses)} decoded, shown: score >= {c['min_pose_score']:.2f})")
     timings = prediction.timings_ms

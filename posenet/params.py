@@ -19,6 +19,7 @@ from posenet.constants import (
     DEFAULT_CALIBRATION,
     DEFAULT_GOOGLE_URL,
     DEFAULT_NPM_PACKAGE,
+    MIN_POSE_SCORE,
     NUM_KEYPOINTS,
     PRESET_NAMES,
     TRACK_SIMILARITIES,
@@ -115,6 +116,7 @@ class PredictParams:
     calibration: str = DEFAULT_CALIBRATION
     preset: str = "tfjs"
     streams: int = 1
+    min_pose_score: float = MIN_POSE_SCORE
 
     def validate(self, stride: int) -> None:
         check_input_size("predict.input_size", self.input_size, stride)
@@ -124,6 +126,7 @@ class PredictParams:
         _check(self.max_poses >= 1, f"predict.max_poses = {self.max_poses} must be at least 1")
         _check(0.0 <= self.score_threshold <= 1.0, f"predict.score_threshold = {self.score_threshold} is not in [0, 1]")
         _check(self.nms_radius >= 0, f"predict.nms_radius = {self.nms_radius} must not be negative")
+        _check(0.0 <= self.min_pose_score <= 1.0, f"predict.min_pose_score = {self.min_pose_score} is not in [0, 1]")
 
 
 @dataclass(frozen=True)

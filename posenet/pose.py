@@ -18,7 +18,7 @@ import numpy as np
 from posenet.constants import COCO_SIGMAS, NUM_KEYPOINTS, PART_NAMES
 from posenet.errors import PosenetError
 
-__all__ = ["Pose", "keypoint_similarity", "poses_from_json", "poses_to_json"]
+__all__ = ["Pose", "keypoint_similarity", "poses_from_json", "poses_to_json", "shown_poses"]
 
 
 @dataclass
@@ -84,6 +84,12 @@ class Pose:
         track id kept."""
         xy = self.keypoints * np.array([scale_yx[1], scale_yx[0]]) - np.array([offset_yx[1], offset_yx[0]])
         return Pose(self.score, xy, self.keypoint_scores.copy(), self.track_id)
+
+
+def shown_poses(poses: Iterable[Pose], min_pose_score: float) -> list[Pose]:
+    """The poses a user sees: those scoring at least ``min_pose_score`` (params ``predict.min_pose_score``), in
+    order. PoseNet's decoder also returns weak duplicates and background poses; COCO evaluation keeps them."""
+    return [p for p in poses if p.score >= min_pose_score]
 
 
 def poses_to_json(poses: Iterable[Pose]) -> list[dict[str, Any]]:

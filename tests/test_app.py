@@ -113,6 +113,8 @@ def test_accurate_preset_sets_its_decoding_defaults_and_test_time_augmentation(a
     no_failure(at)
     assert at.slider(key="score_threshold").value == 0.2 and at.number_input(key="max_poses").value == 20
     assert not any("Session State" in w.value for w in at.warning)  # no default-vs-state clash
+    assert at.select_slider(key="input_size").disabled                 # the preset sets the sizes that run
+    assert "Runs at 385+513 px and mirrored" in [c.value for c in at.sidebar.caption]
     at.slider(key="min_pose_score").set_value(0.0)
     data = MULTI.read_bytes()
     upload(at, MULTI.name, data, "image/jpeg")

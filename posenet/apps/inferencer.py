@@ -34,7 +34,7 @@ from posenet.evaluation.coco import coco_results
 from posenet.io.atomic import UniqueNames, folder_lock, write_json_atomic
 from posenet.io.media import expand_inputs, is_video, read_image, write_image
 from posenet.io.progress import progress_bar
-from posenet.pose import Pose, poses_to_json
+from posenet.pose import Pose, poses_to_json, shown_poses
 from posenet.tracking.pipeline import VideoTracking
 from posenet.viz.drawing import MIN_PART_SCORE, MIN_POSE_SCORE, draw_poses, heatmap_overlay, part_index
 
@@ -89,7 +89,9 @@ class InferOutputs:
 
     render: write overlays / annotated videos. heatmap: part (index or name, ``"all"``: max over parts)
     whose heatmap is blended under the skeletons. fmt: ``json`` or ``coco``; coco_ids: ``{file name: image id}``
-    for ``coco``. min_part_score / min_pose_score: drawing thresholds only (every decoded pose goes to the JSON).
+    for ``coco``. min_pose_score: poses scoring below it are dropped from everything written (poses.json, overlays,
+videos and their JSON; params ``predict.min_pose_score``) except ``coco`` results, which keep every pose (COCO AP
+rewards low-scored poses). min_part_score: drawing only, keypoints below it are not drawn.
     batch: still images per forward pass (``Predictor.run_batch``; video frames go one by one).
     track: keyword arguments of :class:`posenet.tracking.VideoTracking` (``TrackParams.options()``) to track (and
     smooth) the poses of each video and webcam; None: frames are estimated independently.
@@ -143,7 +145,9 @@ class Inferencer:
         start = time.perf_counter()  # wall time: with streams the images' own timings overlap
         predictions = self.predictor.run_batch(images)
         summary.model_ms += (time.perf_counter() - start) * 1e3
-        return predictions
+        if self.outputs.fmt == "coco":
+            return predictions
+        return [dataclasses.replace(p, poses=shown_poses(p.poses, self.outputs.min_pose_score)) for p in predictions]
 
     def _fail(self, summary: InferSummary, source: str, err: PosenetError) -> None:
         message = str(err) if source in str(err) else f"{source}: {err}"

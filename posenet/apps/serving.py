@@ -27,13 +27,14 @@ import torch
 from posenet import project
 from posenet.apps import video
 from posenet.apps.video import VideoResult
+from posenet.constants import PART_NAMES
 from posenet.models import factory
 from posenet.models.checkpoint import checkpoint_variant, load_checkpoint
 from posenet.models.factory import load_model
 from posenet.models.mobilenet import PoseNet
 from posenet.models.variants import reachable_strides
 from posenet.params import Params
-from posenet.pose import Pose
+from posenet.pose import Pose, shown_poses
 from posenet.tracking.pipeline import VideoTracking
 from posenet.viz.drawing import MIN_PART_SCORE, draw_label, draw_poses
 
@@ -157,14 +158,16 @@ def nearest_choice(value: int, choices: Sequence[int]) -> int:
 
 
 def pose_rows(poses: Sequence[Pose], min_part_score: float) -> list[dict[str, Any]]:
-    """One row per pose: ``pose`` index, ``score``, number of keypoints with score >= ``min_part_score``,
-    and the bounding box (x0, y0, x1, y1, image px) of those keypoints (NaN when none)."""
+    """One row per pose: ``pose`` index, ``score``, number of keypoints with score >= ``min_part_score`` and their
+    names (``parts``, TF.js names), and the bounding box (x0, y0, x1, y1, image px) of those keypoints (NaN when
+    none)."""
     rows = []
     for i, pose in enumerate(poses):
         ok = pose.keypoint_scores >= min_part_score
         xy = pose.keypoints[ok]
         box = (*xy.min(axis=0), *xy.max(axis=0)) if len(xy) else (float("nan"),) * 4
         rows.append({"pose": i, "score": pose.score, "keypoints": int(ok.sum()),
+                     "parts": ", ".join(name for name, shown in zip(PART_NAMES, ok) if shown),
                      "x0": float(box[0]), "y0": float(box[1]), "x1": float(box[2]), "y1": float(box[3])})
     return rows
 
@@ -184,7 +187,7 @@ def annotate_video(source: str | os.PathLike, target: str | os.PathLike, predict
     ``result.results``: the drawn poses of each frame (image px). ``progress(done, total)`` as in
     :func:`posenet.apps.video.annotate_video`. Raises ImageError when ``source`` is not a readable video.
     """
-    return video.annotate_video(source, lambda frame: [p for p in predict(frame) if p.score >= min_pose_score],
+    return video.annotate_video(source, lambda frame: shown_poses(predict(frame), min_pose_score),
                                 lambda frame, poses: draw_poses(frame, poses, min_part_score, min_pose_score), target,
                                 progress=progress, track=tracking)
 
@@ -218,7 +221,7 @@ class LiveAnnotator:
         with self._lock:
             now = self.clock()
             self._start = now if self._start is None else self._start
-            poses = [p for p in self.predict(frame_rgb) if p.score >= self.min_pose_score]
+            poses = shown_poses(self.predict(frame_rgb), self.min_pose_score)
             if self.tracking is not None:
                 poses = self.tracking(poses, now - self._start, (frame_rgb.shape[1], frame_rgb.shape[0]))
             if self._last is not None and now > self._last:

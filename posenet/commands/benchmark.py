@@ -1,5 +1,8 @@
-"""``posenet benchmark`` (the benchmark stage): forward / decode / end-to-end latency -> reports/benchmark.json
-(every statistic), reports/speed.json (the headline medians, a DVC metric) and reports/figures/benchmark.png.
+"""``posenet benchmark`` (the benchmark stage): forward / decode / end-to-end latency -> ``OUT/benchmark.json``
+(every statistic), ``OUT/speed.json`` (the headline medians; the stage's ``--out reports`` makes it a DVC metric)
+and ``OUT/figures/benchmark.png``. ``OUT`` defaults to a new folder ``benchmark-<date>-<time>``.
+
+    posenet benchmark --quick           # under a minute: the served model, one size, the fast backends
 
 Reads params.yaml sections ``benchmark`` (variants, strides, input sizes, warm-up, repeats, photo, images,
 backends timed side by side, batch size and threads, the small annotated set for AP per backend),
@@ -9,6 +12,7 @@ backends timed side by side, batch size and threads, the small annotated set for
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import click
@@ -17,27 +21,34 @@ from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_e
 from posenet.constants import BACKEND_NAMES
 from posenet.errors import ParamsError
 from posenet.params import load_params
+from posenet.project import find_project
 
 __all__ = ["benchmark"]
 
 log = logging.getLogger("posenet.benchmark")
 
+QUICK_SIZE = 257
+QUICK_BACKENDS: tuple[str, ...] = ("eager", "fused", "onnx")  # no seconds-long build (int8) or special CPU (bf16)
+QUICK_REPEATS = 5
+BUNDLED_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "multi_skiing.jpg"  # package data: runs anywhere
+
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @params_option
-@click.option("--out", default="reports/benchmark.json", show_default=True, type=click.Path(dir_okay=False),
-              help="Benchmark JSON (every statistic, the environment, the settings).")
-@click.option("--metrics", default="reports/speed.json", show_default=True, type=click.Path(dir_okay=False),
-              help="Median ms and fps per configuration (the DVC metric).")
-@click.option("--figure", default="reports/figures/benchmark.png", show_default=True,
-              type=click.Path(dir_okay=False), help="Bar chart of the timings.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Output folder: benchmark.json (every statistic), speed.json (the headline medians), "
+                   "figures/benchmark.png [default: a new folder benchmark-<date>-<time>; the DVC stage: reports].")
+@click.option("--quick", is_flag=True,
+              help=f"Under a minute: model.name only, at {QUICK_SIZE} px, backends {', '.join(QUICK_BACKENDS)}, "
+                   f"{QUICK_REPEATS} repeats; no batch, presets, folder or AP.")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False),
               help="Checkpoint of model.name [default: the model `posenet infer` serves; other variants are timed "
                    "with random weights].")
 @click.option("--images", default=None, type=click.Path(file_okay=False),
               help="Also time a folder of real photos end to end [default: benchmark.images].")
 @click.option("--photo", default=None, type=click.Path(dir_okay=False),
-              help="Photo for decode / end-to-end timings [default: benchmark.photo].")
+              help="Photo for decode / end-to-end timings [default: benchmark.photo; where that is missing, a photo "
+                   "bundled with posenet].")
 @click.option("--device", "devices", multiple=True, type=click.Choice(["cpu", "cuda"]),
               help="Devices to time (repeatable) [default: cpu, plus cuda when present].")
 @click.option("--repeats", type=click.IntRange(min=1), default=None, help="Timed runs [default: benchmark.repeats].")
@@ -48,9 +59,9 @@ log = logging.getLogger("posenet.benchmark")
               help="Images per forward pass for the batch throughput (1: skip) [default: benchmark.batch].")
 @logging_options
 @user_errors
-def benchmark(params_path: str | None, out: str, metrics: str, figure: str, weights: str | None, images: str | None,
-         photo: str | None, devices: tuple[str, ...], repeats: int | None, warmup: int | None,
-         backends: tuple[str, ...], batch: int | None) -> None:
+def benchmark(params_path: str | None, out_dir: str | None, quick: bool, weights: str | None, images: str | None,
+              photo: str | None, devices: tuple[str, ...], repeats: int | None, warmup: int | None,
+              backends: tuple[str, ...], batch: int | None) -> None:
     """Time PoseNet forward, decode and end to end for every configured variant, stride, input size and backend."""
     import torch  # the heavy modules load once the arguments are known to be good: `--help` stays fast
 
@@ -71,29 +82,35 @@ def benchmark(params_path: str | None, out: str, metrics: str, figure: str, weig
     batch_threads = bench.batch_threads or torch.get_num_threads()  # PyTorch's default: all cores
     if bench.threads:
         torch.set_num_threads(bench.threads)  # ONNX Runtime sessions take the same count (posenet.runtime.onnx)
-    photo_path = photo or bench.photo
+    photo_path = photo or _project_file(bench.photo)
+    if not Path(photo_path).is_file() and photo is None:
+        log.info("%s not found: timing on the bundled photo %s", bench.photo, BUNDLED_PHOTO)
+        photo_path = BUNDLED_PHOTO
     image = read_image(photo_path)
-    folder_dir = images if images is not None else bench.images
+    folder_dir = images if images is not None else None if quick else bench.images
     folder = load_folder(folder_dir) if folder_dir else None
     ap_set = None
-    if bench.ap_annotations:
+    if bench.ap_annotations and not quick:
         if Path(bench.ap_annotations).is_file():
             ap_set = (bench.ap_annotations, bench.ap_images)
         else:
             log.warning("%s not found: no AP per backend (run `dvc repro fetch_annotations`)", bench.ap_annotations)
-    plan = BenchmarkPlan(variants=tuple(bench.variants), strides=tuple(bench.strides),
-                         input_sizes=tuple(bench.input_sizes), weights=weights_map, devices=tuple(devices),
-                         warmup=bench.warmup if warmup is None else warmup,
-                         repeats=bench.repeats if repeats is None else repeats,
-                         backends=tuple(backends) or tuple(bench.backends),
-                         batch=bench.batch if batch is None else batch, batch_threads=batch_threads, ap_set=ap_set,
-                         calibration=predict.calibration, presets=tuple(bench.presets), folder=folder or (),
+    plan = BenchmarkPlan(variants=(params.model.name,) if quick else tuple(bench.variants),
+                         strides=(params.model.stride,) if quick else tuple(bench.strides),
+                         input_sizes=(QUICK_SIZE,) if quick else tuple(bench.input_sizes), weights=weights_map,
+                         devices=tuple(devices), warmup=(1 if quick else bench.warmup) if warmup is None else warmup,
+                         repeats=(QUICK_REPEATS if quick else bench.repeats) if repeats is None else repeats,
+                         backends=tuple(backends) or (QUICK_BACKENDS if quick else tuple(bench.backends)),
+                         batch=(1 if quick else bench.batch) if batch is None else batch, batch_threads=batch_threads,
+                         ap_set=ap_set, calibration=predict.calibration,
+                         presets=() if quick else tuple(bench.presets), folder=folder or (),
                          folder_name=str(folder_dir),
                          folder_config=(params.model.name, params.model.stride, predict.input_size))
+    out = Path(out_dir) if out_dir is not None else Path(time.strftime("benchmark-%Y%m%d-%H%M%S"))
     report = run_benchmark(plan, image, params, photo=str(photo_path))
-    write_json_atomic(out, report)
-    write_json_atomic(metrics, speed_metrics(report))
-    save_figure(benchmark_figure(report), figure, dpi=120)
+    write_json_atomic(out / "benchmark.json", report)
+    write_json_atomic(out / "speed.json", speed_metrics(report))
+    save_figure(benchmark_figure(report), out / "figures" / "benchmark.png", dpi=120)
     for r in report["results"]:
         log.info("%s s%d %dpx %s %s: preprocess %.1f ms, forward %.1f ms, decode %.1f ms, end-to-end %.1f ms "
                  "(%.1f fps)%s%s%s", r["variant"], r["stride"], r["input_size"], r["device"], r["backend"],
@@ -112,3 +129,10 @@ def benchmark(params_path: str | None, out: str, metrics: str, figure: str, weig
     for f in report.get("folder", []):
         log.info("folder %s (%d images) on %s: %.1f ms per image, %.1f fps", f["folder"], f["images"], f["device"],
                  f["end_to_end"]["median_ms"], f["average_fps"])
+    click.echo(f"wrote {out / 'benchmark.json'}, {out / 'speed.json'} and {out / 'figures' / 'benchmark.png'}")
+
+
+def _project_file(path: str) -> str:
+    """A relative params path (``benchmark.photo``) in the project, wherever in it the command runs."""
+    root = find_project()
+    return str(root / path) if root is not None and not Path(path).is_absolute() else path

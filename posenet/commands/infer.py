@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
-from posenet.constants import BACKEND_NAMES, MIN_PART_SCORE, MIN_POSE_SCORE, VALID_STRIDES
+from posenet.constants import BACKEND_NAMES, MIN_PART_SCORE, VALID_STRIDES
 from posenet.params import MODEL_NAMES, PREDICT_PRESETS, check_input_size, load_params
 
 __all__ = ["infer"]
@@ -76,8 +76,9 @@ log = logging.getLogger("posenet.apps.inferencer")
 @click.option("--no-render", is_flag=True, help="Write poses only: no overlays or annotated videos (benchmark mode).")
 @click.option("--min-part-score", type=click.FloatRange(0, 1), default=MIN_PART_SCORE, show_default=True,
               help="Drawing only: hide keypoints below this score.")
-@click.option("--min-pose-score", type=click.FloatRange(0, 1), default=MIN_POSE_SCORE, show_default=True,
-              help="Drawing only: hide poses below this score.")
+@click.option("--min-pose-score", type=click.FloatRange(0, 1), default=None,
+              help="Drop poses scoring below this from poses.json, overlays and videos (--format coco keeps every "
+                   "pose; 0 with --preset tfjs: TF.js exactly) [params predict.min_pose_score]")
 @logging_options
 @user_errors
 def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames: int, params_path: str | None,
@@ -85,7 +86,7 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
          single_pose: bool | None, score_threshold: float | None, nms_radius: float | None, max_poses: int | None,
          preset: str | None, device: str, backend: str | None, batch: int, streams: int | None, fmt: str,
          coco_annotations: str | None, track: bool | None, smooth: bool | None, heatmap: str | None,
-         no_render: bool, min_part_score: float, min_pose_score: float) -> None:
+         no_render: bool, min_part_score: float, min_pose_score: float | None) -> None:
     """Find poses in INPUTS: image files, folders, glob patterns and video files."""
     if not inputs and webcam is None:
         raise click.UsageError("give INPUTS (image files, folders, globs, videos) or --webcam INDEX")
@@ -124,7 +125,8 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     if tracking:
         log.info("tracking poses (%s similarity%s)", params.track.similarity, ", smoothed" if smooth else "")
     outputs = InferOutputs(Path(out_dir), render=not no_render, heatmap=heatmap, fmt=fmt, coco_ids=coco_ids,
-                           min_part_score=min_part_score, min_pose_score=min_pose_score, batch=batch,
+                           min_part_score=min_part_score, batch=batch,
+                           min_pose_score=params.predict.min_pose_score if min_pose_score is None else min_pose_score,
                            track=params.track.options(smooth) if tracking else None)
     inferencer = Inferencer(predictor, outputs,
                             on_error=lambda message: tqdm.write(f"error: {message}", file=sys.stderr))

@@ -17,6 +17,7 @@ from types import ModuleType
 import requests
 
 from posenet.errors import AnnotationError, CredentialsError
+from posenet.extras import require_extra
 
 __all__ = ["DATALOOP_KEY_ENV", "ROBOFLOW_FORMATS", "ROBOFLOW_KEY_ENV", "FetchError", "fetch_dataloop", "fetch_roboflow"]
 
@@ -39,10 +40,7 @@ def _api_key(env: str, platform: str) -> str:
 
 
 def _sdk(name: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError as err:
-        raise FetchError(f"the {name} package is not installed ({err}); pip install {name}") from err
+    return require_extra(name, f"fetching the dataset with {name}", FetchError)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ import torch
 
 from posenet.constants import DEFAULT_OPSET, MIN_OPSET
 from posenet.errors import BackendError
+from posenet.extras import require_extra
 from posenet.models.mobilenet import PoseNet, PoseNetOutput
 
 __all__ = ["DEFAULT_OPSET", "INPUT_NAME", "INSTALL_HINT", "MIN_OPSET", "OUTPUT_NAMES", "OnnxBackend", "onnx_bytes",
@@ -28,13 +29,7 @@ INSTALL_HINT = "pip install -e '.[onnx]'"
 
 def require(module: str, purpose: str) -> Any:
     """Import the optional ``module`` (``onnx`` / ``onnxruntime``); BackendError naming the extra when absent."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise BackendError(f"{purpose} needs the {module} package, which is not installed ({INSTALL_HINT})") \
-            from None
+    return require_extra(module, purpose, BackendError)
 
 
 def onnx_bytes(model: PoseNet, opset: int = DEFAULT_OPSET) -> bytes:

@@ -22,12 +22,15 @@ import numpy as np
 from posenet.codec.letterbox import prepare_input
 from posenet.constants import DEFAULT_CALIBRATION
 from posenet.errors import BackendError
+from posenet.io.atomic import write_bytes_atomic
 from posenet.io.media import expand_inputs, is_video, read_image
 from posenet.models.mobilenet import PoseNet
 from posenet.project import find_project
 from posenet.runtime.onnx import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAMES, onnx_bytes, require
+from posenet.weights.sources import cache_dir
 
-__all__ = ["CALIBRATION_IMAGES", "calibration_batches", "calibration_paths", "quantize_onnx", "quantized_int8"]
+__all__ = ["CALIBRATION_IMAGES", "calibration_batches", "calibration_paths", "int8_cache_key", "quantize_onnx",
+           "quantized_int8"]
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +106,35 @@ def quantized_int8(model: PoseNet, calibration: str | os.PathLike | None = None,
                    opset: int = DEFAULT_OPSET) -> bytes:
     """``model`` exported (ONNX ``opset``) and quantised to int8 on ``count`` photos of ``calibration`` at ``input_hw``.
 
-    Memoised per process on (weights, structure, calibration photos, input size): quantising takes seconds.
+    Quantising takes seconds, so the result is kept in the user cache (``$POSENET_CACHE/int8/<key>.onnx``) and in
+    memory, keyed by :func:`int8_cache_key`: later runs and processes load it.
     """
     paths = calibration_paths(calibration if calibration is not None else DEFAULT_CALIBRATION, count)
+    key = int8_cache_key(model, paths, input_hw, opset)
+    if key not in _CACHE:
+        cached = cache_dir() / "int8" / f"{key}.onnx"
+        if cached.is_file():
+            log.info("int8 %s (stride %d): %s", model.variant, model.output_stride, cached)
+            _CACHE[key] = cached.read_bytes()
+        else:
+            log.info("quantising %s (stride %d) to int8 on %d photos of %s (once: kept in %s)", model.variant,
+                     model.output_stride, len(paths), paths[0].parent, cached.parent)
+            _CACHE[key] = quantize_onnx(onnx_bytes(model, opset), calibration_batches(paths, tuple(input_hw)))
+            write_bytes_atomic(cached, _CACHE[key])
+    return _CACHE[key]
+
+
+def int8_cache_key(model: PoseNet, paths: list[Path], input_hw: tuple[int, int], opset: int) -> str:
+    """sha256 (hex) of all the quantised model depends on: the weights (sha256 of the state dict), variant and
+    stride, the calibration photos (names and contents), the input size, the opset and the ONNX Runtime version."""
+    onnxruntime = require("onnxruntime", "int8 quantisation")
     digest = hashlib.sha256()
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().numpy().tobytes())
-    key = (model.variant, int(model.output_stride), digest.hexdigest(), tuple(map(str, paths)), tuple(input_hw), opset)
-    if key not in _CACHE:
-        log.info("quantising %s (stride %d) to int8 on %d photos of %s", model.variant, model.output_stride,
-                 len(paths), paths[0].parent)
-        _CACHE[key] = quantize_onnx(onnx_bytes(model, opset), calibration_batches(paths, tuple(input_hw)))
-    return _CACHE[key]
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(repr((model.variant, int(model.output_stride), tuple(input_hw), opset,
+                        onnxruntime.__version__)).encode())
+    return digest.hexdigest()

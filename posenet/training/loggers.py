@@ -6,6 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from posenet.errors import TrainingError
+from posenet.extras import require_extra
 from posenet.io.progress import progress_bar
 from posenet.params import Params
 
@@ -25,17 +26,12 @@ class TrainingLogger:
         if not enabled:
             return
         if live_dir is not None:
-            from dvclive import Live
-
-            self.live = Live(str(live_dir), dvcyaml=False, resume=resume, save_dvc_exp=False)
+            live = require_extra("dvclive", "DVCLive logging of the train stage", TrainingError)
+            self.live = live.Live(str(live_dir), dvcyaml=False, resume=resume, save_dvc_exp=False)
             self.live.log_params({"model": asdict(params.model), "targets": asdict(params.targets),
                                   "train": asdict(params.train)})
         if params.train.wandb != "disabled":
-            try:
-                import wandb
-            except ImportError as err:
-                raise TrainingError("train.wandb is set but the wandb package is not installed "
-                                    "(pip install wandb, or set train.wandb: disabled)") from err
+            wandb = require_extra("wandb", "train.wandb (set it to disabled to train without)", TrainingError)
             self.wandb_run = wandb.init(project="posenet", mode=params.train.wandb,
                                         config={"model": asdict(params.model), "train": asdict(params.train)})
 

@@ -10,6 +10,7 @@ import pytest
 from app_support import PHOTO
 
 from posenet.apps import serving
+from posenet.constants import PART_NAMES
 from posenet.errors import ImageError, ModelError
 from posenet.io.media import VideoReader
 from posenet.models.checkpoint import save_checkpoint
@@ -91,8 +92,9 @@ def test_pose_and_keypoint_rows():
     scores[:3] = 0.05
     poses = [Pose(0.8, xy, scores), Pose(0.1, xy, np.zeros(17))]
     rows = serving.pose_rows(poses, min_part_score=0.1)
-    assert rows[0] == {"pose": 0, "score": 0.8, "keypoints": 14, "x0": 3.0, "y0": 103.0, "x1": 16.0, "y1": 116.0}
-    assert rows[1]["keypoints"] == 0 and math.isnan(rows[1]["x0"])
+    assert rows[0] == {"pose": 0, "score": 0.8, "keypoints": 14, "parts": ", ".join(PART_NAMES[3:]),
+                       "x0": 3.0, "y0": 103.0, "x1": 16.0, "y1": 116.0}
+    assert rows[1]["keypoints"] == 0 and rows[1]["parts"] == "" and math.isnan(rows[1]["x0"])
     kps = serving.keypoint_rows(poses)
     assert len(kps) == 34
     assert kps[18] == {"pose": 1, "part": "leftEye", "score": 0.0, "x": 1.0, "y": 101.0}

@@ -65,8 +65,6 @@ def test_presets_are_timed_on_their_own_backends_against_tfjs():
     assert by_name["fast"]["backend"] == "fused" and by_name["fast"]["input_hw"] == [[33, 33]]
     assert by_name["accurate"]["flip"] and by_name["accurate"]["input_hw"] == [[49, 49], [65, 65]]
     assert all(e["input_size"] == 33 and e["end_to_end"]["median_ms"] > 0 for e in report["presets"])
-    speed = bench.speed_metrics(report)
-    assert speed["mobilenet_v1_050/s16/33px/cpu/preset_fast"]["speedup"] == by_name["fast"]["vs_tfjs"]
 
 
 def test_report_schema_and_numbers(tiny_report):
@@ -98,9 +96,7 @@ def test_report_schema_and_numbers(tiny_report):
     assert tracking["frames"] == bench.TRACKING_FRAMES and tracking["similarity"] == "oks"
     for setting in ("optimal", "greedy", "optimal_smoothed"):
         assert tracking[setting]["n"] == 3 * (bench.TRACKING_FRAMES - 1)
-    key = f"tracking/oks/{tracking['poses']}poses"
-    assert bench.speed_metrics(r)[key] == {"track_ms": tracking["optimal"]["median_ms"],
-                                           "track_smooth_ms": tracking["optimal_smoothed"]["median_ms"]}
+    assert bench.speed_metrics(r) == {"latency_ms": r["results"][0]["end_to_end"]["median_ms"]}  # eager, first
 
 
 def test_tracking_is_timed_on_real_poses():

@@ -6,6 +6,8 @@ import pytest
 from reference_cases import SHARED_EVAL, TESTS
 
 from posenet.errors import BackendError
+from posenet.runtime import quantize
+from posenet.runtime.onnx import OnnxBackend
 from posenet.runtime.quantize import calibration_paths
 
 COCO_MINI = SHARED_EVAL / "coco_mini"
@@ -19,6 +21,33 @@ def test_calibration_paths_are_the_first_photos_sorted(tmp_path):
         calibration_paths(tmp_path / "nope")
     with pytest.raises(BackendError, match="int8 calibration: no photos in"):
         calibration_paths(tmp_path)
+
+
+def test_the_quantised_model_is_cached_on_disk_and_loaded_by_later_runs(tmp_path, monkeypatch):
+    """Second build (a new process: empty memo) loads the user cache's file instead of quantising again and gives
+    the same model; other calibration photos are another key."""
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    from posenet.models.mobilenet import create_model
+
+    monkeypatch.setenv("POSENET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(quantize, "_CACHE", {})
+    calls = []
+    real = quantize.quantize_onnx
+    monkeypatch.setattr(quantize, "quantize_onnx", lambda *args: calls.append(1) or real(*args))
+    torch.manual_seed(0)
+    model = create_model("mobilenet_v1_050", 16).eval()
+    first = quantize.quantized_int8(model, TESTS / "data" / "images", (65, 65), count=2)
+    assert len(calls) == 1 and len(list((tmp_path / "cache" / "int8").glob("*.onnx"))) == 1
+    monkeypatch.setattr(quantize, "_CACHE", {})
+    again = quantize.quantized_int8(model, TESTS / "data" / "images", (65, 65), count=2)
+    assert len(calls) == 1 and again == first
+    x = torch.rand(1, 3, 65, 65) * 2 - 1
+    a, b = (OnnxBackend(data, threads=1)(x) for data in (first, again))
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    quantize.quantized_int8(model, TESTS / "data" / "images", (65, 65), count=1)
+    assert len(calls) == 2
 
 
 @pytest.mark.slow

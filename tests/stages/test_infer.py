@@ -109,7 +109,8 @@ def test_single_pose_gives_one_pose_per_image(infer, tmp_path):
 
 def test_preset_runs_its_settings_and_given_options_win(infer, tmp_path, pretrained_model):
     photo = PHOTOS / "multi_skiing.jpg"
-    result = infer(str(photo), "--out", str(tmp_path), "--preset", "accurate", "--max-poses", "3", "--no-render")
+    result = infer(str(photo), "--out", str(tmp_path), "--preset", "accurate", "--max-poses", "3", "--no-render",
+                   "--min-pose-score", "0")
     assert result.exit_code == 0, result.output
     (poses,) = json.loads((tmp_path / "poses.json").read_text()).values()
     expected = Predictor(pretrained_model, input_size=int(SIZE), max_poses=3, score_threshold=0.2, scales=(1.5, 2.0),
@@ -246,6 +247,28 @@ def test_failed_run_leaves_earlier_outputs_intact(infer, tmp_path):
     result = infer(str(tmp_path / "bad.jpg"), "--out", str(out))
     assert result.exit_code == 2 and "bad.jpg: not an image" in result.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_min_pose_score_drops_weak_poses_except_from_coco_results(infer, tmp_path, pretrained_model):
+    """Default predict.min_pose_score (0.15): poses.json holds only the poses scoring that much; 0 with the tfjs
+    preset is every pose TF.js PoseNet returns; --format coco keeps every pose (COCO AP rewards them)."""
+    photo = PHOTOS / "multi_skiing.jpg"                          # three skiers, and weak poses around them
+    everything = Predictor(pretrained_model, input_size=257)(read_image(photo))
+    scores = sorted((p.score for p in everything), reverse=True)
+    assert scores[0] > 0.5 and scores[-1] < 0.15                 # the case the threshold is for
+    runs = {}
+    for name, args in {"default": (), "zero": ("--min-pose-score", "0", "--preset", "tfjs")}.items():
+        assert infer(str(photo), "--out", str(tmp_path / name), "--no-render", "--input-size", "257",
+                     *args).exit_code == 0
+        (runs[name],) = json.loads((tmp_path / name / "poses.json").read_text()).values()
+    np.testing.assert_allclose([p["score"] for p in runs["zero"]], [p.score for p in everything], atol=1e-6)
+    assert [p["score"] for p in runs["default"]] == [p["score"] for p in runs["zero"] if p["score"] >= 0.15]
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps({"images": [{"id": 1, "file_name": "multi_skiing.jpg"}], "annotations": [],
+                               "categories": [{"id": 1, "name": "person"}]}))
+    assert infer(str(photo), "--out", str(tmp_path / "coco"), "--format", "coco", "--coco-annotations", str(ann),
+                 "--no-render", "--input-size", "257").exit_code == 0
+    assert len(json.loads((tmp_path / "coco" / "coco_results.json").read_text())) == len(everything)
 
 
 def test_coco_format_uses_annotation_ids(infer, tmp_path):

@@ -89,9 +89,10 @@ def test_train_then_evaluate(workdir, load_stage):
     result = CliRunner().invoke(eval_stage.main, [
         "--params", str(workdir / "params.yaml"), "--annotations", str(workdir / "ann" / "val.json"),
         "--images", str(DATA / "images"), "--pretrained", str(workdir / "pre.pt"),
-        "--trained", str(workdir / "trained.pt"), "--out", str(out)])
+        "--trained", str(workdir / "trained.pt"), "--out", str(out), "--details", str(out.parent / "coco.json")])
     assert result.exit_code == 0, result.output
-    metrics = json.loads(out.read_text())
+    metrics = json.loads((out.parent / "coco.json").read_text())
+    assert json.loads(out.read_text()) == {name: {"AP": metrics[name]["AP"]} for name in ("pretrained", "trained")}
     presets = metrics.pop("pretrained_presets")
     assert set(metrics) == {"pretrained", "trained"} and list(presets) == ["tfjs", "fast", "accurate"]
     assert presets["tfjs"] == metrics["pretrained"]  # params.yaml's preset is tfjs: evaluated once
@@ -116,7 +117,7 @@ def test_bad_override_and_missing_trained_model_are_one_line_errors(workdir, loa
     result = CliRunner().invoke(load_stage("evaluate").main, [
         "--params", str(workdir / "params.yaml"), "--annotations", str(workdir / "ann" / "val.json"),
         "--images", str(DATA / "images"), "--pretrained", str(workdir / "pre.pt"),
-        "--trained", str(workdir / "nope.pt"), "--out", str(out)])
+        "--trained", str(workdir / "nope.pt"), "--out", str(out), "--details", str(workdir / "coco.json")])
     assert result.exit_code == 2 and "nope.pt" in result.output
     assert not out.exists()
 
