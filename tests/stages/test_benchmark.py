@@ -49,7 +49,8 @@ def test_tiny_benchmark_writes_json_and_figure(stage, tmp_path, monkeypatch):
     weights = _project(tmp_path)
     params = _params(tmp_path)
     result = CliRunner().invoke(stage.main, ["--params", str(params), "--device", "cpu", "--backend", "eager",
-                                             "--backend", "fused", "--batch", "2", "--images", str(PHOTO.parent)])
+                                             "--backend", "fused", "--batch", "2", "--images", str(PHOTO.parent),
+                                             "--out", "reports"])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "reports" / "benchmark.json").read_text())
     eager, fused = report["results"]
@@ -64,9 +65,7 @@ def test_tiny_benchmark_writes_json_and_figure(stage, tmp_path, monkeypatch):
     assert batch["size"] == 2 and batch["threads"] == report["batch_threads"] >= 1
     assert batch["throughput_gain"] == batch["single"]["median_ms"] / batch["streams"]["median_ms"]
     assert batch["batched_gain"] == batch["single"]["median_ms"] / batch["batched"]["median_ms"]
-    assert speed["mobilenet_v1_050/s16/33px/cpu/eager"] == {"end_to_end_ms": eager["end_to_end"]["median_ms"],
-                                                            "speedup": 1.0, "batch_gain": batch["throughput_gain"]}
-    assert speed["mobilenet_v1_050/s16/33px/cpu/fused"]["speedup"] == fused["vs_eager"]["end_to_end"]
+    assert speed == {"latency_ms": eager["end_to_end"]["median_ms"]}
     figure = tmp_path / "reports" / "figures" / "benchmark.png"
     assert figure.stat().st_size > 10_000
 
