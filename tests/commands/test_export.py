@@ -1,7 +1,9 @@
-"""posenet export: ONNX files that load in ONNX Runtime and give the model's outputs; one-line errors."""
+"""posenet export: ONNX files that load in ONNX Runtime and give the model's outputs, TF.js folders that convert
+reads back bit-identically; one-line errors, nothing half-written."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -13,6 +15,8 @@ from posenet.commands.export import export
 from posenet.models.checkpoint import save_checkpoint
 from posenet.models.mobilenet import create_model
 from posenet.runtime.onnx import OnnxBackend
+from posenet.weights.folder import convert_folder
+from posenet.weights.integrity import sha256_file
 
 
 @pytest.fixture
@@ -58,3 +62,78 @@ def test_missing_onnx_package_is_one_line(checkpoint, tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert result.output.strip() == ("error: ONNX export needs the onnx package, which is not installed "
                                      "(pip install -e '.[onnx]')")
+
+
+# --- TF.js ------------------------------------------------------------------------------------------------------
+
+def run_export(*args: str):
+    return CliRunner().invoke(export, [*args])
+
+
+def one_line_error(result, message: str) -> None:
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert message in lines[0], lines[0]
+
+
+def test_tfjs_export_reads_back_bit_identically(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # params: the defaults (no params.yaml here)
+    model, weights = checkpoint
+    out = tmp_path / "web" / "model"
+    result = run_export("--format", "tfjs", "--model", "mobilenet_v1_050", "--stride", "8", "--weights", str(weights),
+                        "--input-size", "257", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out} (TF.js graph model, mobilenet_v1_050 stride 8, quantize none" in result.output
+    assert ('posenet.load({"architecture": "MobileNetV1", "outputStride": 8, "multiplier": 0.5, '
+            '"inputResolution": 257, "modelUrl": "<url of>/model.json"})') in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["group1-shard1of1.bin", "model.json"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model"]  # no temporary folder left
+    state, _ = convert_folder(out, "mobilenet_v1_050")
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    meta = json.loads((out / "model.json").read_text())["userDefinedMetadata"]["posenet"]
+    assert meta["source_checkpoint"] == "pn050.pt" and meta["source_sha256"] == sha256_file(weights)
+
+
+def test_existing_folder_needs_force(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    args = ["--format", "tfjs", "--model", "mobilenet_v1_050", "--stride", "8", "--weights", str(checkpoint[1]),
+            "--out", str(out)]
+    one_line_error(run_export(*args), f"--out {out}: the folder exists and is not empty (use --force to replace it)")
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    result = run_export(*args, "--force")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["group1-shard1of1.bin", "model.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "pn050.pt"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "tflite"], "--format = 'tflite' is not one of onnx, tfjs"),
+    (["--format", "tfjs", "--quantize", "int4"], "--quantize = 'int4' is not one of none, float16, uint16, uint8"),
+    (["--format", "onnx", "--quantize", "uint8"], "--quantize is for --format tfjs and web (ONNX: --int8)"),
+    (["--format", "tfjs", "--int8"], "--int8 is for --format onnx"),
+    (["--format", "tfjs", "--model", "mobilenet_v1_075", "--stride", "32"],
+     "--stride = 32 is not reachable by mobilenet_v1_075 (reachable: 8, 16)"),
+    (["--format", "tfjs", "--stride", "12"], "--stride = 12 is not one of"),
+    (["--format", "tfjs", "--model", "resnet50"], "--model = 'resnet50' is not one of"),
+    (["--format", "tfjs", "--input-size", "300"], "--input-size = 300 is not k * stride + 1 for stride 16"),
+])
+def test_bad_tfjs_requests_fail_with_one_line(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    one_line_error(run_export(*args, "--weights", "nope.pt", "--out", str(tmp_path / "out")), message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_checkpoint_that_is_not_posenet(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    other = tmp_path / "resnet.pt"
+    torch.save({"state_dict": torch.nn.Linear(3, 2).state_dict(), "meta": {}}, other)
+    text = tmp_path / "notes.pt"
+    text.write_text("not a checkpoint")
+    for path, message in ((other, "weights do not fit mobilenet_v1_075"), (text, "not a readable checkpoint")):
+        result = run_export("--format", "tfjs", "--weights", str(path), "--out", str(tmp_path / "out"))
+        one_line_error(result, f"{path}: {message}")
+        assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.pt", "resnet.pt"]
