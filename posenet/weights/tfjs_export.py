@@ -13,7 +13,11 @@ and the signature lists the outputs in the order ``MobileNet.nameOutputResults``
 
 Quantisation uses tfjs-converter's per-tensor fields, which the TF.js loader dequantises to float32:
 ``float16`` (``{"dtype": "float16"}``), ``uint16`` / ``uint8`` (affine ``{"dtype", "min", "scale"}``, value =
-``q * scale + min``, the range nudged so that 0 is exact, as tfjs-converter's ``quantize_weights``).
+``q * scale + min``, the range nudged so that 0 is exact, as tfjs-converter's ``quantize_weights``). The affine
+types go to the kernels of the full and 1x1 convolutions (97 % of the weights); the depthwise kernels and the
+biases stay float16 (as tfjs-converter's per-name ``--quantize_uint8`` selection allows): batch norm folded into
+them spreads a tensor over hundreds of units (``Conv2d_1_depthwise``: -57 to 224), which a per-tensor uint8 grid
+cannot hold: quantised whole, the uint8 net finds no person on the test photos.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from posenet.weights.convert import state_dict_to_tfjs, tfjs_to_state_dict
 from posenet.weights.metadata import describe
 
 __all__ = ["MODEL_JSON", "OUTPUT_NAMES", "QUANTIZATIONS", "SHARD_BYTES", "describe_tfjs", "graph_model",
-           "quantize_array", "write_graph_model"]
+           "quantize_array", "tensor_quantization", "write_graph_model"]
 
 MODEL_JSON = "model.json"
 QUANTIZATIONS: tuple[str, ...] = TFJS_QUANTIZATIONS
@@ -88,6 +92,14 @@ def _conv_node(name: str, op: str, inputs: list[str], stride: int, dilation: int
     return {"name": name, "op": op, "input": inputs, "attr": attr}
 
 
+def tensor_quantization(name: str, quantize: str) -> str:
+    """The storage of variable ``name`` (legacy TF name) under ``--quantize``: uint8 / uint16 for the kernels of
+    full and 1x1 convolutions, float16 for depthwise kernels and biases (module docstring)."""
+    if quantize in ("uint8", "uint16") and not name.endswith("/weights"):
+        return "float16"
+    return quantize
+
+
 def quantize_array(value: np.ndarray, quantize: str) -> tuple[np.ndarray, dict[str, Any] | None]:
     """float32 ``value`` -> (the stored array, its manifest ``quantization`` entry or None for float32)."""
     if quantize == "none":
@@ -124,7 +136,7 @@ def graph_model(state: dict[str, torch.Tensor], variant: str, output_stride: int
         value = variables[name]
         nodes.append({"name": name, "op": "Const", "attr": {"dtype": {"type": "DT_FLOAT"}, "value": {
             "tensor": {"dtype": "DT_FLOAT", "tensorShape": _shape(value.shape)}}}})
-        stored, quantization = quantize_array(value, quantize)
+        stored, quantization = quantize_array(value, tensor_quantization(name, quantize))
         spec: dict[str, Any] = {"name": name, "shape": list(value.shape), "dtype": "float32"}
         if quantization is not None:
             spec["quantization"] = quantization

@@ -124,27 +124,29 @@ def test_same_layers_as_googles_graph(tmp_path):
     assert base64.b64decode(_nodes(ours)["MobilenetV1/heatmap_2/BiasAdd"]["attr"]["padding"]["s"]) == b"SAME"
 
 
-@pytest.mark.parametrize("quantize, dtype, step", [("float16", "float16", None), ("uint16", "uint16", 65535),
-                                                   ("uint8", "uint8", 255)])
-def test_quantised_exports_use_tfjs_fields(tmp_path, quantize, dtype, step):
+@pytest.mark.parametrize("quantize, step", [("float16", None), ("uint16", 65535), ("uint8", 255)])
+def test_quantised_exports_use_tfjs_fields(tmp_path, quantize, step):
     state = random_state("mobilenet_v1_050")
-    state["heatmap.bias"][:3] = 0.0
+    state["heatmap.weight"][:3] = 0.0
     write_graph_model(tmp_path, state, "mobilenet_v1_050", 16, quantize)
     model = json.loads((tmp_path / MODEL_JSON).read_text())
     specs = model["weightsManifest"][0]["weights"]
-    assert all(s["dtype"] == "float32" and s["quantization"]["dtype"] == dtype for s in specs)
     want = state_dict_to_tfjs(state)
     got = read_tfjs(tmp_path).variables
     for spec in specs:
         name, q = spec["name"], spec["quantization"]
+        # the affine types for full and 1x1 kernels only; depthwise kernels and biases float16
+        assert spec["dtype"] == "float32" and q["dtype"] == (quantize if name.endswith("/weights") else "float16")
         err = float(np.abs(got[name] - want[name]).max())
-        if step is None:
+        if q["dtype"] == "float16":
             assert err <= 1e-3 * max(1.0, float(np.abs(want[name]).max()))
         else:
             # half a step, plus the rounding of the dequantised value to float32
             assert q["min"] <= 0 and err <= q["scale"] / 2 + 2 * np.spacing(np.abs(want[name]).max())
             assert q["scale"] == pytest.approx((max(want[name].max(), 0) - min(want[name].min(), 0)) / step, rel=1e-2)
-    assert np.all(got["MobilenetV1/heatmap_2/biases"][:3] == 0.0)  # zero is exact (nudged range)
+    assert np.all(got["MobilenetV1/heatmap_2/weights"][..., :3] == 0.0)  # zero is exact (nudged range)
+    affine = 1 + 13 + 4 if step else len(specs)  # Conv2d_0, the pointwise convs, the heads
+    assert sum(s["quantization"]["dtype"] == quantize for s in specs) == affine
 
 
 def test_quantize_array_all_zero_and_dequantisation_like_tfjs():
