@@ -4,7 +4,9 @@ reads back bit-identically; one-line errors, nothing half-written."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +14,11 @@ import torch
 from click.testing import CliRunner
 
 from posenet.commands.export import export
+from posenet.commands.infer import infer
 from posenet.models.checkpoint import save_checkpoint
 from posenet.models.mobilenet import create_model
-from posenet.runtime.onnx import OnnxBackend
+from posenet.pose import poses_from_json
+from posenet.runtime.onnx import OnnxBackend, describe_onnx, load_onnx_model, onnx_bytes, with_metadata
 from posenet.weights.folder import convert_folder
 from posenet.weights.integrity import sha256_file
 
@@ -137,3 +141,61 @@ def test_a_checkpoint_that_is_not_posenet(tmp_path, monkeypatch):
         one_line_error(result, f"{path}: {message}")
         assert not (tmp_path / "out").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.pt", "resnet.pt"]
+
+
+# --- self-describing ONNX, run by posenet infer ------------------------------------------------------------------
+
+PHOTO = Path(__file__).resolve().parents[1] / "data" / "images" / "multi_skiing.jpg"
+
+
+def run_infer(*args: str):
+    return CliRunner().invoke(infer, [*args], catch_exceptions=False)
+
+
+def test_infer_runs_an_exported_onnx_file_from_its_metadata(pretrained_model, tmp_path, monkeypatch, caplog):
+    """posenet infer --weights model.onnx: variant and stride from the file, ONNX Runtime, the checkpoint's poses."""
+    monkeypatch.chdir(tmp_path)
+    weights = tmp_path / "pretrained.pt"
+    save_checkpoint(weights, pretrained_model, {"variant": "mobilenet_v1_075"})
+    onnx_file = tmp_path / "pn075_s8.onnx"
+    result = run_export("--format", "onnx", "--weights", str(weights), "--stride", "8", "--out", str(onnx_file))
+    assert result.exit_code == 0, result.output
+    meta = load_onnx_model(onnx_file).meta
+    assert meta["variant"] == "mobilenet_v1_075" and meta["output_stride"] == 8
+    assert meta["source_checkpoint"] == "pretrained.pt" and meta["source_sha256"] == sha256_file(weights)
+
+    with caplog.at_level(logging.INFO):
+        got = run_infer(str(PHOTO), "--weights", str(onnx_file), "--input-size", "257", "--out", "onnx",
+                        "--no-render")
+    assert got.exit_code == 0, got.output
+    assert "serving the exported ONNX mobilenet_v1_075 model" in caplog.text and "backend onnx" in caplog.text
+    want = run_infer(str(PHOTO), "--weights", str(weights), "--stride", "8", "--input-size", "257", "--out", "pt",
+                     "--no-render")
+    assert want.exit_code == 0, want.output
+    onnx_poses = poses_from_json(next(iter(json.loads((tmp_path / "onnx" / "poses.json").read_text()).values())))
+    torch_poses = poses_from_json(next(iter(json.loads((tmp_path / "pt" / "poses.json").read_text()).values())))
+    assert len(onnx_poses) == len(torch_poses) >= 3
+    for a, b in zip(onnx_poses, torch_poses):
+        assert np.abs(a.keypoints - b.keypoints).max() < 0.01 and abs(a.score - b.score) < 1e-4
+
+
+def test_an_onnx_file_without_metadata_is_one_line(tmp_path):
+    plain = tmp_path / "plain.onnx"
+    plain.write_bytes(onnx_bytes(create_model("mobilenet_v1_050", 16)))
+    result = CliRunner().invoke(infer, [str(PHOTO), "--weights", str(plain), "--out", str(tmp_path / "out")])
+    one_line_error(result, f"{plain}: no PoseNet metadata (posenet.variant missing); export the model with "
+                           "`posenet export --format onnx`")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--stride", "8"], "--stride 8: {path} was exported at stride 16"),
+    (["--model", "mobilenet_v1_075"], "--model mobilenet_v1_075: {path} holds mobilenet_v1_050"),
+    (["--backend", "fused"], "--backend fused: {path} is an ONNX file, it runs on backend onnx"),
+])
+def test_options_that_contradict_the_onnx_file(tmp_path, args, message):
+    model = create_model("mobilenet_v1_050", 16).eval()
+    path = tmp_path / "m.onnx"
+    path.write_bytes(with_metadata(onnx_bytes(model), describe_onnx(model)))
+    result = CliRunner().invoke(infer, [str(PHOTO), "--weights", str(path), "--out", str(tmp_path / "out"), *args])
+    one_line_error(result, message.format(path=path))
