@@ -29,7 +29,7 @@ __all__ = ["FORMATS", "export"]
 
 log = logging.getLogger("posenet.export")
 
-FORMATS = ("onnx", "tfjs")
+FORMATS = ("onnx", "tfjs", "web")
 
 
 def _check_out_dir(out: Path, force: bool) -> None:
@@ -92,7 +92,7 @@ def export(fmt: str, out: str, model_name: str | None, stride: int | None, weigh
         _check_out_dir(out_path, force)
     node_modules = None
     if fmt == "web":  # before any heavy work: without npm, one line now
-        from posenet.apps.web import install_packages
+        from posenet.apps.web.builder import install_packages
 
         node_modules = install_packages()
 
@@ -128,9 +128,14 @@ def export(fmt: str, out: str, model_name: str | None, stride: int | None, weigh
         if fmt == "tfjs":
             write_graph_model(tmp, model.state_dict(), name, out_stride, quantize, meta)
         else:
-            from posenet.apps.web import build_page
+            from posenet.apps.web.builder import build_page
+            from posenet.viz.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
 
-            build_page(tmp, model.state_dict(), meta, quantize, node_modules)
+            predict = params.predict
+            build_page(tmp, model.state_dict(), meta, quantize, node_modules,
+                       decode={"maxDetections": predict.max_poses, "scoreThreshold": predict.score_threshold,
+                               "nmsRadius": predict.nms_radius},
+                       draw={"minPoseScore": MIN_POSE_SCORE, "minPartScore": MIN_PART_SCORE})
     what = "TF.js graph model" if fmt == "tfjs" else "browser page"
     click.echo(f"wrote {out} ({what}, {name} stride {out_stride}, quantize {quantize}, {_size_mb(out_path):.1f} MB) "
                f"from {weights_path}")

@@ -114,7 +114,7 @@ def test_existing_folder_needs_force(checkpoint, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--format", "tflite"], "--format = 'tflite' is not one of onnx, tfjs"),
+    (["--format", "tflite"], "--format = 'tflite' is not one of onnx, tfjs, web"),
     (["--format", "tfjs", "--quantize", "int4"], "--quantize = 'int4' is not one of none, float16, uint16, uint8"),
     (["--format", "onnx", "--quantize", "uint8"], "--quantize is for --format tfjs and web (ONNX: --int8)"),
     (["--format", "tfjs", "--int8"], "--int8 is for --format onnx"),
@@ -199,3 +199,18 @@ def test_options_that_contradict_the_onnx_file(tmp_path, args, message):
     path.write_bytes(with_metadata(onnx_bytes(model), describe_onnx(model)))
     result = CliRunner().invoke(infer, [str(PHOTO), "--weights", str(path), "--out", str(tmp_path / "out"), *args])
     one_line_error(result, message.format(path=path))
+
+
+# --- web --------------------------------------------------------------------------------------------------------
+
+def test_web_export_without_npm_is_one_line(checkpoint, tmp_path, monkeypatch):
+    """The page's scripts come from npm (installed once into the user cache): without npm, one line, nothing
+    written. (The page itself, in Chromium: tests/tfjs/test_web_page.py.)"""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("POSENET_CACHE", str(tmp_path / "cache"))  # nothing installed yet
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    out = tmp_path / "page"
+    result = run_export("--format", "web", "--model", "mobilenet_v1_050", "--stride", "8", "--weights",
+                        str(checkpoint[1]), "--out", str(out))
+    one_line_error(result, "npm is not installed (needed for the TF.js scripts of posenet export --format web)")
+    assert not out.exists() and not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
