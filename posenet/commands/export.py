@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
-from posenet.constants import DEFAULT_OPSET, MIN_OPSET
+from posenet.constants import DEFAULT_OPSET, MIN_OPSET, MIN_PART_SCORE, MIN_POSE_SCORE
 from posenet.constants import TFJS_QUANTIZATIONS as QUANTIZATIONS
 from posenet.errors import ParamsError
 from posenet.params import check_input_size, check_model, load_params
@@ -129,7 +129,6 @@ def export(fmt: str, out: str, model_name: str | None, stride: int | None, weigh
             write_graph_model(tmp, model.state_dict(), name, out_stride, quantize, meta)
         else:
             from posenet.apps.web.builder import build_page
-            from posenet.viz.drawing import MIN_PART_SCORE, MIN_POSE_SCORE
 
             predict = params.predict
             build_page(tmp, model.state_dict(), meta, quantize, node_modules,
