@@ -5,7 +5,7 @@ import numpy as np
 __all__ = ["CHILD_IDS", "COCO_PART_NAMES", "COCO_SIGMAS", "DEFAULT_GOOGLE_URL", "DEFAULT_NPM_PACKAGE",
            "DEFAULT_OPSET", "MIN_OPSET", "MIN_PART_SCORE", "MIN_POSE_SCORE",
            "EDGE_FLIP_PERMUTATION", "FLIP_PAIRS", "FLIP_PERMUTATION", "NUM_EDGES", "NUM_KEYPOINTS", "PARENT_IDS",
-           "PART_NAMES", "POSE_CHAIN", "SKELETON", "TRACK_SIMILARITIES", "VALID_STRIDES"]
+           "PART_NAMES", "POSE_CHAIN", "SKELETON", "TFJS_QUANTIZATIONS", "TRACK_SIMILARITIES", "VALID_STRIDES"]
 
 PART_NAMES: tuple[str, ...] = (
     "nose", "leftEye", "rightEye", "leftEar", "rightEar",
@@ -76,3 +76,5 @@ MIN_POSE_SCORE = 0.15
 # writes for PoseNet.
 DEFAULT_OPSET = 17
 MIN_OPSET = 11
+# TF.js export (posenet.weights.tfjs_export): weight storage choices of `posenet export --quantize`.
+TFJS_QUANTIZATIONS: tuple[str, ...] = ("none", "float16", "uint16", "uint8")

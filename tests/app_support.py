@@ -1,9 +1,13 @@
-"""Shared set-up of the app tests: a throwaway copy of the app with its own models/ folder."""
+"""Shared set-up of the app tests: a throwaway copy of the app with its own models/ folder; headless Chromium
+(Debian ``chromium`` + ``chromium-driver``, driven by selenium) for the browser tests."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -37,3 +41,39 @@ def make_app_root(root: Path) -> Path:
     params["predict"]["input_size"] = 257  # fast first page; tests that need other settings set the controls
     (root / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
     return root
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+NO_CHROMIUM = "headless browser test needs the Debian packages chromium and chromium-driver"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def headless_chromium(profile: Path, *flags: str, page_load_timeout: float = 60) -> Any:
+    """A headless Chromium selenium driver with its own profile folder and ``flags`` added; the caller quits it."""
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", *flags):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(page_load_timeout)
+    return driver
+
+
+def screenshot(driver: Any, folder: Path, name: str) -> Path:
+    """Save a screenshot as ``folder/name`` (and in $POSENET_SCREENSHOTS when set) -> its path."""
+    driver.save_screenshot(str(folder / name))
+    if os.environ.get("POSENET_SCREENSHOTS"):
+        extra = Path(os.environ["POSENET_SCREENSHOTS"])
+        extra.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(extra / name))
+    return folder / name

@@ -9,10 +9,7 @@ Skipped only when the Debian ``chromium`` / ``chromium-driver`` binaries are abs
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,17 +17,24 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from app_support import PHOTO, make_app_root, write_walk_video
+from app_support import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    NO_CHROMIUM,
+    PHOTO,
+    free_port,
+    headless_chromium,
+    make_app_root,
+    screenshot,
+    write_walk_video,
+)
 
 from posenet.apps import serving
 from posenet.params import load_params
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = [
     pytest.mark.slow, pytest.mark.network,
-    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                       reason="headless browser test needs the Debian packages chromium and chromium-driver"),
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason=NO_CHROMIUM),
 ]
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
@@ -39,12 +43,6 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 STARTUP_S = 60
 RESULT_S = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +83,8 @@ def server(tmp_path_factory):
 
 def chromium(tmp_path: Path, *flags: str):
     """Headless Chromium (selenium) with a profile in ``tmp_path`` and the extra command-line ``flags``."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chrome-profile'}",
-                 "--window-size=1400,1800", *flags):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(STARTUP_S)
-    return driver
+    return headless_chromium(tmp_path / "chrome-profile", "--window-size=1400,1800", *flags,
+                             page_load_timeout=STARTUP_S)
 
 
 @pytest.fixture()
@@ -150,14 +141,6 @@ def wait_for(driver, *present: str, absent: str | None = None, timeout: float = 
 
     return WebDriverWait(driver, timeout, poll_frequency=0.5).until(
         ready, message=f"page never showed {present!r}" + (f" without {absent!r}" if absent else ""))
-
-
-def screenshot(driver, tmp_path: Path, name: str) -> None:
-    driver.save_screenshot(str(tmp_path / name))
-    if os.environ.get("POSENET_SCREENSHOTS"):
-        folder = Path(os.environ["POSENET_SCREENSHOTS"])
-        folder.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(folder / name))
 
 
 def upload_file(driver, path: Path) -> None:

@@ -20,6 +20,7 @@ import click
 
 from posenet.cli import CONTEXT_SETTINGS, logging_options, params_option, user_errors
 from posenet.constants import BACKEND_NAMES, MIN_PART_SCORE, VALID_STRIDES
+from posenet.errors import ParamsError
 from posenet.params import MODEL_NAMES, PREDICT_PRESETS, check_input_size, load_params
 
 __all__ = ["infer"]
@@ -37,7 +38,8 @@ log = logging.getLogger("posenet.apps.inferencer")
 @params_option
 @click.option("--model", "model_name", type=click.Choice(MODEL_NAMES), default=None, help="[params model.name]")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help="Checkpoint .pt [default: inside a project (a folder or parent with dvc.yaml and models/), its "
+              help="Checkpoint .pt, or an ONNX file from `posenet export --format onnx` (run by ONNX Runtime) "
+                   "[default: inside a project (a folder or parent with dvc.yaml and models/), its "
                    "trained model when it is a <model>, else its pretrained one; outside, Google's pretrained "
                    "weights, fetched once into the user cache]")
 @click.option("--stride", type=click.Choice([str(s) for s in VALID_STRIDES]), default=None,
@@ -91,6 +93,14 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     if not inputs and webcam is None:
         raise click.UsageError("give INPUTS (image files, folders, globs, videos) or --webcam INDEX")
     params = load_params(params_path)
+    onnx_file = weights is not None and Path(weights).suffix.lower() == ".onnx"
+    if onnx_file:  # an exported ONNX file: variant and stride come from its metadata, ONNX Runtime runs it
+        from posenet.runtime.onnx import load_onnx_model
+
+        model = load_onnx_model(weights)
+        _check_onnx_options(weights, model.variant, model.output_stride, model_name, stride, backend)
+        model_name, stride, backend = model.variant, str(model.output_stride), "onnx"
+        device = "cpu" if device == "auto" else device
     name = model_name or params.model.name
     out_stride = int(stride) if stride else params.model.stride
     size = input_size or params.predict.input_size
@@ -107,8 +117,11 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     coco_ids = load_coco_image_ids(coco_annotations) if coco_annotations else None
 
     torch_device = resolve_device(device)
-    weights_path = default_model_file(name, weights, **params.weights.fetch_options())
-    model = load_model(name, out_stride, weights=weights_path, device=torch_device)
+    if onnx_file:
+        log.info("model %s: %s (an exported ONNX file, run by ONNX Runtime)", name, weights)
+    else:
+        weights_path = default_model_file(name, weights, **params.weights.fetch_options())
+        model = load_model(name, out_stride, weights=weights_path, device=torch_device)
     predictor = Predictor.from_params(
         params, model=model, device=torch_device, preset=preset, input_size=input_size, max_poses=max_poses,
         multi_pose=None if single_pose is None else not single_pose, score_threshold=score_threshold,
@@ -134,3 +147,14 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
     click.echo(summary.closing_line())
     if summary.failed:
         sys.exit(2)
+
+
+def _check_onnx_options(path: str, variant: str, output_stride: int, model_name: str | None, stride: str | None,
+                        backend: str | None) -> None:
+    """ParamsError when an option contradicts the ONNX file (its variant and stride are fixed, ONNX Runtime runs it)."""
+    if model_name not in (None, variant):
+        raise ParamsError(f"--model {model_name}: {path} holds {variant}")
+    if stride not in (None, str(output_stride)):
+        raise ParamsError(f"--stride {stride}: {path} was exported at stride {output_stride}")
+    if backend not in (None, "onnx"):
+        raise ParamsError(f"--backend {backend}: {path} is an ONNX file, it runs on backend onnx")

@@ -63,6 +63,7 @@ class Predictor:
     top of ``config`` when both are given). device: None = CUDA when present, else CPU. Every backend but eager
     compiles a snapshot of the weights at construction: build a new Predictor after changing them. Single images
     run on the calling thread with all its threads; :meth:`run_batch` uses ``config.streams`` worker threads.
+    model: a PoseNet module, or an exported ONNX file (:class:`posenet.runtime.onnx.OnnxModel`, backend onnx).
     """
 
     def __init__(self, model: torch.nn.Module, config: PredictorConfig | None = None, *,

@@ -23,6 +23,7 @@ from posenet.runtime.eager import EagerBackend
 
 if TYPE_CHECKING:
     from posenet.models.mobilenet import PoseNetOutput
+    from posenet.runtime.onnx import OnnxModel
 
 __all__ = ["BACKENDS", "CPU_ONLY", "check_backend", "make_backend", "with_threads"]
 
@@ -49,14 +50,20 @@ def check_backend(name: str, device: torch.device | str) -> None:
         raise BackendError(f"backend {name} runs on the CPU only (use device cpu, or backend fused/bf16 on {device})")
 
 
-def make_backend(name: str, model: torch.nn.Module, device: torch.device | str = "cpu",
+def make_backend(name: str, model: torch.nn.Module | OnnxModel, device: torch.device | str = "cpu",
                  calibration: str | os.PathLike | None = None, input_hw: tuple[int, int] = (513, 513)) -> Backend:
-    """Backend ``name`` for ``model`` (eval mode, on ``device``).
+    """Backend ``name`` for ``model`` (eval mode, on ``device``), or for an exported ONNX file (backend onnx).
 
     calibration / input_hw: int8 only — the folder of real photos whose activations set the quantisation
     ranges (None: :data:`posenet.runtime.quantize.DEFAULT_CALIBRATION`), letterboxed to ``input_hw``.
     """
     check_backend(name, device)
+    from posenet.runtime.onnx import OnnxBackend, OnnxModel, onnx_bytes
+
+    if isinstance(model, OnnxModel):  # an exported file (posenet infer --weights model.onnx): run it as it is
+        if name != "onnx":
+            raise BackendError(f"{model.path} is an ONNX file: it runs on backend onnx only, not {name}")
+        return OnnxBackend(model.path)
     if name == "eager":
         return EagerBackend(model)
     if name == "fused":
@@ -67,8 +74,6 @@ def make_backend(name: str, model: torch.nn.Module, device: torch.device | str =
         from posenet.runtime.bf16 import Bf16Backend
 
         return Bf16Backend(model)
-    from posenet.runtime.onnx import OnnxBackend, onnx_bytes
-
     if name == "onnx":
         return OnnxBackend(onnx_bytes(model))
     from posenet.runtime.quantize import quantized_int8

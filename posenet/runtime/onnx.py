@@ -1,5 +1,8 @@
-"""ONNX export (dynamic batch, height and width; any variant and stride) and the ONNX Runtime backend.
+"""ONNX export (dynamic batch, height and width; any variant and stride), self-describing ONNX files and the ONNX
+Runtime backend.
 
+An exported file carries the model's description (``posenet.weights.metadata``) in its ``metadata_props``, so
+``posenet infer --weights model.onnx`` (:func:`load_onnx_model`) runs it without the checkpoint.
 ``onnx`` and ``onnxruntime`` are the optional extra ``pip install -e ".[onnx]"``; without them the
 export and the ``onnx`` / ``int8`` backends fail with one line saying so.
 """
@@ -9,18 +12,21 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from posenet.constants import DEFAULT_OPSET, MIN_OPSET
-from posenet.errors import BackendError
+from posenet.errors import BackendError, ModelError
 from posenet.extras import require_extra
 from posenet.models.mobilenet import PoseNet, PoseNetOutput
+from posenet.weights.metadata import describe, from_props, to_props
 
-__all__ = ["DEFAULT_OPSET", "INPUT_NAME", "INSTALL_HINT", "MIN_OPSET", "OUTPUT_NAMES", "OnnxBackend", "onnx_bytes",
-           "require", "session"]
+__all__ = ["DEFAULT_OPSET", "INPUT_NAME", "INSTALL_HINT", "MIN_OPSET", "OUTPUT_NAMES", "OnnxBackend", "OnnxModel",
+           "describe_onnx", "load_onnx_model", "onnx_bytes", "require", "session", "with_metadata"]
 
 INPUT_NAME = "input"
 OUTPUT_NAMES: tuple[str, ...] = PoseNetOutput._fields
@@ -77,3 +83,72 @@ class OnnxBackend:
         x = np.ascontiguousarray(batch.detach().cpu().numpy(), dtype=np.float32)
         outputs = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: x})
         return PoseNetOutput(*(torch.from_numpy(o) for o in outputs))
+
+
+def describe_onnx(model: PoseNet, source: str | os.PathLike | None = None,
+                  source_sha256: str | None = None) -> dict[str, Any]:
+    """The description (``posenet.weights.metadata``) of ``model`` exported by :func:`onnx_bytes`."""
+    return describe(model.variant, int(model.output_stride), "NCHW", INPUT_NAME,
+                    {name: name for name in OUTPUT_NAMES}, source, source_sha256)
+
+
+def with_metadata(data: bytes, meta: dict[str, Any]) -> bytes:
+    """The serialised ONNX model ``data`` (float32 or quantised) with ``meta`` in its ``metadata_props``
+    (``posenet.<field>`` entries, replacing any earlier ones)."""
+    onnx = require("onnx", "ONNX export")
+    model = onnx.load_model_from_string(data)
+    props = to_props(meta)
+    kept = [(p.key, p.value) for p in model.metadata_props if p.key not in props]
+    del model.metadata_props[:]
+    for key, value in [*kept, *props.items()]:
+        model.metadata_props.add(key=key, value=value)
+    return model.SerializeToString()
+
+
+@dataclass(frozen=True)
+class OnnxModel:
+    """An exported ONNX PoseNet file and its description; stands for the model in a Predictor with backend
+    ``onnx`` (which runs the file itself, on the CPU)."""
+
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def variant(self) -> str:
+        return str(self.meta["variant"])
+
+    @property
+    def output_stride(self) -> int:
+        return int(self.meta["output_stride"])
+
+    def to(self, device: torch.device | str) -> OnnxModel:
+        """Itself: ONNX Runtime runs on the CPU (the Predictor refused any other device before)."""
+        return self
+
+    def eval(self) -> OnnxModel:
+        return self
+
+
+def load_onnx_model(path: str | os.PathLike) -> OnnxModel:
+    """An ONNX file written by ``posenet export --format onnx``; ModelError (one line) when the file is missing,
+    not ONNX, or lacks the PoseNet metadata."""
+    onnx = require("onnx", "Running an ONNX file")
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: ONNX file not found")
+    from google.protobuf.message import DecodeError  # protobuf comes with onnx
+
+    try:
+        model = onnx.load_model(os.fspath(path), load_external_data=False)
+    except (DecodeError, ValueError) as err:
+        raise ModelError(f"{path}: not an ONNX model ({err.__class__.__name__})") from err
+    meta = from_props({p.key: p.value for p in model.metadata_props}, str(path))
+    inputs = [i.name for i in model.graph.input]
+    outputs = [o.name for o in model.graph.output]
+    try:
+        described = [meta["input"]["name"]], [meta["outputs"][k]["name"] for k in OUTPUT_NAMES]
+    except (KeyError, TypeError):
+        raise ModelError(f"{path}: PoseNet metadata without input and output names") from None
+    if (inputs, outputs) != described:
+        raise ModelError(f"{path}: inputs {inputs} / outputs {outputs} differ from what its metadata describes")
+    return OnnxModel(path, meta)

