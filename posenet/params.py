@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -27,15 +28,27 @@ from posenet.constants import (
 from posenet.errors import ParamsError
 from posenet.models.variants import VARIANTS, reachable_strides
 
-__all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DEFAULT_PARAMS_FILE", "DataParams", "DataloopParams",
-           "MODEL_NAMES", "ModelParams", "PREDICT_PRESETS", "Params", "PredictParams", "RoboflowParams",
-           "TargetsParams", "TrackParams", "TrainParams", "VisualizeParams", "WEIGHT_SOURCES", "WeightsParams",
-           "check_backends", "check_input_size", "check_model", "load_params"]
+__all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DEFAULT_GROUP_PATTERN", "DEFAULT_PARAMS_FILE",
+           "DataParams", "DataloopParams", "MODEL_NAMES", "ModelParams", "PREDICT_PRESETS", "Params", "PredictParams",
+           "RoboflowParams", "SPLIT_RULES", "TargetsParams", "TrackParams", "TrainParams", "VisualizeParams",
+           "WEIGHT_SOURCES", "WeightsParams", "check_backends", "check_input_size", "check_model", "load_params"]
 
 MODEL_NAMES: tuple[str, ...] = tuple(VARIANTS)  # the layer tables are the one source of truth
 WEIGHT_SOURCES: tuple[str, ...] = ("auto", "google", "npm", "local")
 DATA_SOURCES: tuple[str, ...] = ("local", "dataloop", "roboflow")
 DATA_FORMATS: tuple[str, ...] = ("dataloop", "roboflow_coco", "roboflow_yolov8", "roboflow_legacy", "coco")
+SPLIT_RULES: tuple[str, ...] = ("auto", "export", "random", "group")
+# The group key of an image is the first capture group that matches its path inside the export (split and
+# images/items folders left out); alternatives, tried in order (case-insensitive):
+#   Roboflow video frames  <video>_mp4-<frame>_jpg.rf.<hash>.jpg  -> <video>
+#   <clip>_<frame> / <clip>-<frame> (also Roboflow-renamed), not camera names (IMG_1234, DSC_0001, PXL_...)
+#   <clip>/<frame>         a folder of numbered frames -> the folder
+#   Roboflow copies        <name>_jpg.rf.<hash>.jpg (augmented copies of one image) -> <name>
+DEFAULT_GROUP_PATTERN: str = (
+    r"(?i)^(.+?)_(?:mp4|mov|avi|mkv|webm|m4v|mpe?g|wmv)-\d+_[a-z]+\.rf\."
+    r"|^(?!(?:.*/)?(?:img|dsc[fn]?|pxl|vid|photo|image|pic)[_-]?\d)(.+?)[_-]\d+(?:_[a-z]+\.rf\.[0-9a-f]+)?\.\w+$"
+    r"|^(.+)/\d+\.\w+$"
+    r"|^(.+)_[a-z]+\.rf\.[0-9a-f]+\.\w+$")
 PREDICT_PRESETS: tuple[str, ...] = PRESET_NAMES
 
 
@@ -186,6 +199,8 @@ class DataParams:
     format: str = "dataloop"
     path: str = "data/sample/dataloop"
     images: str = ""
+    split: str = "auto"
+    group_pattern: str = ""  # empty: DEFAULT_GROUP_PATTERN
     val_fraction: float = 0.25
     seed: int = 0
     keypoint_names: tuple[str, ...] = ()
@@ -200,6 +215,8 @@ class DataParams:
     def validate(self) -> None:
         _check_choice("data.source", self.source, DATA_SOURCES)
         _check_choice("data.format", self.format, DATA_FORMATS)
+        _check_choice("data.split", self.split, SPLIT_RULES)
+        self.group_regex()
         _check(0.0 < self.val_fraction < 1.0,
                f"data.val_fraction = {self.val_fraction} is not in (0, 1): evaluate and visualize need a val split")
         _check_choice("data.unknown_labels", self.unknown_labels, ("error", "ignore"))
@@ -211,6 +228,15 @@ class DataParams:
             _check(bool(self.roboflow.workspace and self.roboflow.project),
                    "data.roboflow.workspace and data.roboflow.project must be set for data.source = roboflow")
             _check_choice("data.roboflow.format", self.roboflow.format, ("coco", "yolov8"))
+
+    def group_regex(self) -> re.Pattern[str]:
+        """``group_pattern`` (empty: ``DEFAULT_GROUP_PATTERN``) compiled; ParamsError in one line when it is not a
+        regular expression."""
+        try:
+            return re.compile(self.group_pattern or DEFAULT_GROUP_PATTERN)
+        except re.error as err:
+            raise ParamsError(f"data.group_pattern = {self.group_pattern!r} is not a regular expression ({err})") \
+                from None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from data_helpers import FIXTURES, REPO
+from data_helpers import FIXTURES, REPO, params_file
 
 from posenet.data import writer
 from posenet.errors import ImageError
@@ -23,7 +23,7 @@ import fetch_annotations  # noqa: E402
 def run(tmp_path: Path, *args: str):
     out = tmp_path / "out"
     return CliRunner().invoke(fetch_annotations.main, [
-        "--params", str(REPO / "params.yaml"), "--annotations-dir", str(out / "annotations"),
+        "--params", str(params_file(tmp_path)), "--annotations-dir", str(out / "annotations"),
         "--images-dir", str(out / "images"), "--summary", str(out / "summary.json"), *args])
 
 
@@ -65,7 +65,7 @@ def test_bad_export_exit_2_and_previous_dataset_intact(tmp_path):
 
 
 def test_failure_while_copying_leaves_previous_dataset(tmp_path, monkeypatch):
-    assert run(tmp_path, "--format", "roboflow_coco", "--path", str(FIXTURES / "roboflow_coco")).exit_code == 0
+    assert run(tmp_path, "--format", "roboflow_yolov8", "--path", str(FIXTURES / "roboflow_yolov8")).exit_code == 0
     before = snapshot(tmp_path / "out")
     calls, real_copy = [], shutil.copyfile
 
