@@ -171,8 +171,8 @@ def split_dataset(coco: dict[str, Any], export_splits: Mapping[str, str], data: 
         del subsets["test"]
     straddling = _straddling({n: k for n, k in keys.items() if split_of[n] != "test"}, split_of)
     if straddling:
-        log.warning("%d group(s) of frames have images in both train and val (e.g. %r): val AP will be optimistic "
-                    "(data.split group keeps groups together)", len(straddling), straddling[0])
+        log.warning("%d group(s) of frames have images in both train and val (e.g. %r): neighbouring frames make "
+                    "val AP optimistic (data.split group keeps groups together)", len(straddling), straddling[0])
     how = {"rule": rule, "requested": data.split, "val_fraction": data.val_fraction, "seed": data.seed,
            "group_pattern": pattern.pattern,
            "groups": {s: len({keys[img["file_name"]] for img in sub["images"]}) for s, sub in subsets.items()},
