@@ -29,15 +29,17 @@ from posenet.errors import ParamsError
 from posenet.models.variants import VARIANTS, reachable_strides
 
 __all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DEFAULT_GROUP_PATTERN", "DEFAULT_PARAMS_FILE",
-           "DataParams", "DataloopParams", "MODEL_NAMES", "ModelParams", "PREDICT_PRESETS", "Params", "PredictParams",
-           "RoboflowParams", "SPLIT_RULES", "TargetsParams", "TrackParams", "TrainParams", "VisualizeParams",
-           "WEIGHT_SOURCES", "WeightsParams", "check_backends", "check_input_size", "check_model", "load_params"]
+           "DataParams", "DataloopParams", "EvaluateParams", "MODEL_NAMES", "ModelParams", "PREDICT_PRESETS", "Params",
+           "PredictParams", "RoboflowParams", "SPLIT_RULES", "TRAIN_PRECISIONS", "TargetsParams", "TrackParams",
+           "TrainParams", "VisualizeParams", "WEIGHT_SOURCES", "WeightsParams", "check_backends", "check_input_size",
+           "check_model", "load_params"]
 
 MODEL_NAMES: tuple[str, ...] = tuple(VARIANTS)  # the layer tables are the one source of truth
 WEIGHT_SOURCES: tuple[str, ...] = ("auto", "google", "npm", "local")
 DATA_SOURCES: tuple[str, ...] = ("local", "dataloop", "roboflow")
 DATA_FORMATS: tuple[str, ...] = ("dataloop", "roboflow_coco", "roboflow_yolov8", "roboflow_legacy", "coco")
 SPLIT_RULES: tuple[str, ...] = ("auto", "export", "random", "group")
+TRAIN_PRECISIONS: tuple[str, ...] = ("float32", "bf16")
 # The group key of an image is the first capture group that matches its path inside the export (split and
 # images/items folders left out); alternatives, tried in order (case-insensitive):
 #   Roboflow video frames  <video>_mp4-<frame>_jpg.rf.<hash>.jpg  -> <video>
@@ -272,19 +274,22 @@ class TargetsParams:
 class TrainParams:
     init: str = "pretrained"
     optimizer: str = "adam"
-    lr: float = 1e-5
+    lr: float = 3e-4
     weight_decay: float = 0.0
     schedule: str = "cosine"
-    warmup_steps: int = 0
+    warmup_steps: int = 20
     batch_size: int = 4
-    epochs: int = 5
+    epochs: int = 10
     max_steps: int = 0
     loss_weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentParams = field(default_factory=AugmentParams)
     checkpoint_every: int = 50
     eval_every: int = 1
+    patience: int = 3
     seed: int = 0
     device: str = "auto"
+    threads: int = 0
+    precision: str = "float32"
     num_workers: int = 0
     wandb: str = "disabled"
 
@@ -302,6 +307,9 @@ class TrainParams:
                "train.max_steps and train.warmup_steps must not be negative")
         _check(self.checkpoint_every >= 1, f"train.checkpoint_every = {self.checkpoint_every} must be at least 1")
         _check(self.eval_every >= 0, f"train.eval_every = {self.eval_every} must not be negative")
+        _check(self.patience >= 0, f"train.patience = {self.patience} must be 0 (never stop early) or more")
+        _check(self.threads >= 0, f"train.threads = {self.threads} must be 0 (all cores) or more")
+        _check_choice("train.precision", self.precision, TRAIN_PRECISIONS)
         _check(self.num_workers >= 0, f"train.num_workers = {self.num_workers} must not be negative")
         lw = self.loss_weights
         _check(min(lw.heatmap, lw.short, lw.mid) >= 0, "train.loss_weights must not be negative")
@@ -328,6 +336,7 @@ class BenchmarkParams:
     ap_annotations: str = "data/annotations/val.json"
     ap_images: str = "data/images"
     presets: tuple[str, ...] = PRESET_NAMES
+    training: bool = True
 
     def validate(self) -> None:
         check_backends("benchmark.backends", self.backends)
@@ -345,6 +354,15 @@ class BenchmarkParams:
                 check_input_size("benchmark.input_sizes", size, stride)
         _check(self.warmup >= 0 and self.repeats >= 1, "benchmark.warmup must be >= 0 and benchmark.repeats >= 1")
         _check(bool(self.photo), "benchmark.photo must name a photo for the decode and end-to-end timings")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    presets: tuple[str, ...] = PRESET_NAMES
+
+    def validate(self) -> None:
+        for preset in self.presets:
+            _check_choice("evaluate.presets", preset, PREDICT_PRESETS)
 
 
 @dataclass(frozen=True)
@@ -366,6 +384,7 @@ class Params:
     data: DataParams = field(default_factory=DataParams)
     targets: TargetsParams = field(default_factory=TargetsParams)
     train: TrainParams = field(default_factory=TrainParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     benchmark: BenchmarkParams = field(default_factory=BenchmarkParams)
     visualize: VisualizeParams = field(default_factory=VisualizeParams)
 
@@ -377,6 +396,7 @@ class Params:
         self.data.validate()
         self.targets.validate(self.model.stride)
         self.train.validate()
+        self.evaluate.validate()
         self.benchmark.validate()
         self.visualize.validate()
 

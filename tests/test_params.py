@@ -1,4 +1,5 @@
 import dataclasses
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,23 @@ def _write(tmp_path: Path, raw: dict) -> Path:
     return path
 
 
+def _committed_params_text() -> str:
+    """The project's params.yaml as committed (``git show HEAD:params.yaml``), not the workspace file that
+    ``dvc exp run -S ...`` rewrites; the file itself outside a git checkout."""
+    try:
+        return subprocess.run(["git", "-C", str(REPO), "show", "HEAD:params.yaml"], capture_output=True, text=True,
+                              check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return (REPO / "params.yaml").read_text()
+
+
 def _repo_params() -> dict:
-    return yaml.safe_load((REPO / "params.yaml").read_text())
+    return yaml.safe_load(_committed_params_text())
 
 
-def test_repo_params_equal_the_dataclass_defaults_field_by_field():
+def test_repo_params_equal_the_dataclass_defaults_field_by_field(tmp_path):
     """params.yaml and the dataclasses are one source of truth: every field, nested sections included."""
-    params = load_params(REPO / "params.yaml")
+    params = load_params(_write(tmp_path, _repo_params()))
     assert isinstance(params, Params)
     assert params.model.name == _repo_params()["model"]["name"]
     assert params.predict.input_size % params.model.stride == 1
@@ -105,6 +116,12 @@ def test_commands_refuse_a_params_path_that_does_not_exist(tmp_path, monkeypatch
         ("track", "beta", -300, "track.beta"),
         ("track", "enabled", "yes", "track.enabled"),
         ("track", "max_tracks", 2.5, "track.max_tracks"),
+        ("train", "patience", -1, "train.patience = -1 must be 0"),
+        ("train", "threads", -2, "train.threads = -2 must be 0"),
+        ("train", "precision", "fp16", "train.precision"),
+        ("evaluate", "presets", ["tfjs", "slow"], "evaluate.presets"),
+        ("data", "split", "video", "data.split"),
+        ("data", "group_pattern", "([a-z]", "is not a regular expression"),
     ],
 )
 def test_impossible_values_name_the_key(tmp_path, section, key, value, message):

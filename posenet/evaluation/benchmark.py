@@ -429,7 +429,8 @@ def speed_metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     """The headline numbers of a report, one entry per configuration and backend
     (``<variant>/s<stride>/<size>px/<device>/<backend>``): median end-to-end ms, the end-to-end speed-up against
     eager, the batch-throughput gain and AP where measured. Few on purpose, so that ``dvc exp show`` stays
-    readable; every other statistic (forward, decode, fps, batch timings) is in the full report."""
+    readable; every other statistic (forward, decode, fps, batch timings) is in the full report. A report's
+    ``training`` entries (:func:`posenet.training.speed.bench_training`) add training images/s per precision."""
     metrics = {}
     for r in report["results"]:
         m = {"end_to_end_ms": r["end_to_end"]["median_ms"]}
@@ -451,4 +452,8 @@ def speed_metrics(report: dict[str, Any]) -> dict[str, dict[str, float]]:
         if "ap" in r:
             m["AP"] = r["ap"]["AP"]
         metrics[f"{r['variant']}/s{r['stride']}/{r['input_size']}px/{r['device']}/preset_{r['preset']}"] = m
+    for r in report.get("training", []):
+        for precision, timing in r["precisions"].items():
+            metrics[f"training/{r['input_size']}px/batch{r['batch']}/{r['device']}/{precision}"] = {
+                "images_per_s": timing["images_per_s"]}
     return metrics
