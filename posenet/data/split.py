@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LAYOUT_FOLDERS", "SPLITS", "SPLIT_WORDS", "group_key", "grouped_path", "split_coco", "split_dataset",
-           "split_groups", "split_of_folder"]
-
 from posenet.errors import ParamsError
 from posenet.params import DataParams
+
+__all__ = ["LAYOUT_FOLDERS", "SPLITS", "SPLIT_WORDS", "group_key", "grouped_path", "split_coco", "split_dataset",
+           "split_groups", "split_of_folder"]
 
 log = logging.getLogger(__name__)
 
