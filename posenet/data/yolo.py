@@ -21,8 +21,8 @@ from posenet.data.split import split_of_folder
 from posenet.errors import AnnotationError
 from posenet.io.media import IMAGE_EXTENSIONS
 
-__all__ = ["SPLIT_KEYS", "class_id", "class_names", "export_images", "find_data_yaml", "images_with_labels",
-           "label_coverage", "label_file", "load_data_yaml", "read_label_rows"]
+__all__ = ["SPLIT_KEYS", "YoloImage", "class_id", "class_names", "export_images", "find_data_yaml",
+           "images_with_labels", "label_coverage", "label_file", "load_data_yaml", "read_label_rows"]
 
 log = logging.getLogger(__name__)
 
