@@ -1,9 +1,9 @@
 import dataclasses
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from params_support import committed_params
 
 from posenet.errors import ParamsError
 from posenet.params import Params, load_params
@@ -17,18 +17,8 @@ def _write(tmp_path: Path, raw: dict) -> Path:
     return path
 
 
-def _committed_params_text() -> str:
-    """The project's params.yaml as committed (``git show HEAD:params.yaml``), not the workspace file that
-    ``dvc exp run -S ...`` rewrites; the file itself outside a git checkout."""
-    try:
-        return subprocess.run(["git", "-C", str(REPO), "show", "HEAD:params.yaml"], capture_output=True, text=True,
-                              check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return (REPO / "params.yaml").read_text()
-
-
 def _repo_params() -> dict:
-    return yaml.safe_load(_committed_params_text())
+    return committed_params()
 
 
 def test_repo_params_equal_the_dataclass_defaults_field_by_field(tmp_path):
