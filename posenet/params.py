@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -28,15 +29,29 @@ from posenet.constants import (
 from posenet.errors import ParamsError
 from posenet.models.variants import VARIANTS, reachable_strides
 
-__all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DEFAULT_PARAMS_FILE", "DataParams", "DataloopParams",
-           "MODEL_NAMES", "ModelParams", "PREDICT_PRESETS", "Params", "PredictParams", "RoboflowParams",
-           "TargetsParams", "TrackParams", "TrainParams", "VisualizeParams", "WEIGHT_SOURCES", "WeightsParams",
-           "check_backends", "check_input_size", "check_model", "load_params"]
+__all__ = ["BenchmarkParams", "DATA_FORMATS", "DATA_SOURCES", "DEFAULT_GROUP_PATTERN", "DEFAULT_PARAMS_FILE",
+           "DataParams", "DataloopParams", "EvaluateParams", "MODEL_NAMES", "ModelParams", "PREDICT_PRESETS", "Params",
+           "PredictParams", "RoboflowParams", "SPLIT_RULES", "TRAIN_PRECISIONS", "TargetsParams", "TrackParams",
+           "TrainParams", "VisualizeParams", "WEIGHT_SOURCES", "WeightsParams", "check_backends", "check_input_size",
+           "check_model", "load_params"]
 
 MODEL_NAMES: tuple[str, ...] = tuple(VARIANTS)  # the layer tables are the one source of truth
 WEIGHT_SOURCES: tuple[str, ...] = ("auto", "google", "npm", "local")
 DATA_SOURCES: tuple[str, ...] = ("local", "dataloop", "roboflow")
 DATA_FORMATS: tuple[str, ...] = ("dataloop", "roboflow_coco", "roboflow_yolov8", "roboflow_legacy", "coco")
+SPLIT_RULES: tuple[str, ...] = ("auto", "export", "random", "group")
+TRAIN_PRECISIONS: tuple[str, ...] = ("float32", "bf16")
+# The group key of an image is the first capture group that matches its path inside the export (split and
+# images/items folders left out); alternatives, tried in order (case-insensitive):
+#   Roboflow video frames  <video>_mp4-<frame>_jpg.rf.<hash>.jpg  -> <video>
+#   <clip>_<frame> / <clip>-<frame> (also Roboflow-renamed), not camera names (IMG_1234, DSC_0001, PXL_...)
+#   <clip>/<frame>         a folder of numbered frames -> the folder
+#   Roboflow copies        <name>_jpg.rf.<hash>.jpg (augmented copies of one image) -> <name>
+DEFAULT_GROUP_PATTERN: str = (
+    r"(?i)^(.+?)_(?:mp4|mov|avi|mkv|webm|m4v|mpe?g|wmv)-\d+_[a-z]+\.rf\."
+    r"|^(?!(?:.*/)?(?:img|dsc[fn]?|pxl|vid|photo|image|pic)[_-]?\d)(.+?)[_-]\d+(?:_[a-z]+\.rf\.[0-9a-f]+)?\.\w+$"
+    r"|^(.+)/\d+\.\w+$"
+    r"|^(.+)_[a-z]+\.rf\.[0-9a-f]+\.\w+$")
 PREDICT_PRESETS: tuple[str, ...] = PRESET_NAMES
 
 
@@ -189,6 +204,8 @@ class DataParams:
     format: str = "dataloop"
     path: str = "data/sample/dataloop"
     images: str = ""
+    split: str = "auto"
+    group_pattern: str = ""  # empty: DEFAULT_GROUP_PATTERN
     val_fraction: float = 0.25
     seed: int = 0
     keypoint_names: tuple[str, ...] = ()
@@ -203,6 +220,8 @@ class DataParams:
     def validate(self) -> None:
         _check_choice("data.source", self.source, DATA_SOURCES)
         _check_choice("data.format", self.format, DATA_FORMATS)
+        _check_choice("data.split", self.split, SPLIT_RULES)
+        self.group_regex()
         _check(0.0 < self.val_fraction < 1.0,
                f"data.val_fraction = {self.val_fraction} is not in (0, 1): evaluate and visualize need a val split")
         _check_choice("data.unknown_labels", self.unknown_labels, ("error", "ignore"))
@@ -214,6 +233,15 @@ class DataParams:
             _check(bool(self.roboflow.workspace and self.roboflow.project),
                    "data.roboflow.workspace and data.roboflow.project must be set for data.source = roboflow")
             _check_choice("data.roboflow.format", self.roboflow.format, ("coco", "yolov8"))
+
+    def group_regex(self) -> re.Pattern[str]:
+        """``group_pattern`` (empty: ``DEFAULT_GROUP_PATTERN``) compiled; ParamsError in one line when it is not a
+        regular expression."""
+        try:
+            return re.compile(self.group_pattern or DEFAULT_GROUP_PATTERN)
+        except re.error as err:
+            raise ParamsError(f"data.group_pattern = {self.group_pattern!r} is not a regular expression ({err})") \
+                from None
 
 
 @dataclass(frozen=True)
@@ -249,19 +277,22 @@ class TargetsParams:
 class TrainParams:
     init: str = "pretrained"
     optimizer: str = "adam"
-    lr: float = 1e-5
+    lr: float = 3e-4
     weight_decay: float = 0.0
     schedule: str = "cosine"
-    warmup_steps: int = 0
+    warmup_steps: int = 20
     batch_size: int = 4
-    epochs: int = 5
+    epochs: int = 10
     max_steps: int = 0
     loss_weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentParams = field(default_factory=AugmentParams)
     checkpoint_every: int = 50
     eval_every: int = 1
+    patience: int = 3
     seed: int = 0
     device: str = "auto"
+    threads: int = 0
+    precision: str = "float32"
     num_workers: int = 0
     wandb: str = "disabled"
 
@@ -279,6 +310,9 @@ class TrainParams:
                "train.max_steps and train.warmup_steps must not be negative")
         _check(self.checkpoint_every >= 1, f"train.checkpoint_every = {self.checkpoint_every} must be at least 1")
         _check(self.eval_every >= 0, f"train.eval_every = {self.eval_every} must not be negative")
+        _check(self.patience >= 0, f"train.patience = {self.patience} must be 0 (never stop early) or more")
+        _check(self.threads >= 0, f"train.threads = {self.threads} must be 0 (all cores) or more")
+        _check_choice("train.precision", self.precision, TRAIN_PRECISIONS)
         _check(self.num_workers >= 0, f"train.num_workers = {self.num_workers} must not be negative")
         lw = self.loss_weights
         _check(min(lw.heatmap, lw.short, lw.mid) >= 0, "train.loss_weights must not be negative")
@@ -305,6 +339,7 @@ class BenchmarkParams:
     ap_annotations: str = "data/annotations/val.json"
     ap_images: str = "data/images"
     presets: tuple[str, ...] = PRESET_NAMES
+    training: bool = True
 
     def validate(self) -> None:
         check_backends("benchmark.backends", self.backends)
@@ -322,6 +357,15 @@ class BenchmarkParams:
                 check_input_size("benchmark.input_sizes", size, stride)
         _check(self.warmup >= 0 and self.repeats >= 1, "benchmark.warmup must be >= 0 and benchmark.repeats >= 1")
         _check(bool(self.photo), "benchmark.photo must name a photo for the decode and end-to-end timings")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    presets: tuple[str, ...] = PRESET_NAMES
+
+    def validate(self) -> None:
+        for preset in self.presets:
+            _check_choice("evaluate.presets", preset, PREDICT_PRESETS)
 
 
 @dataclass(frozen=True)
@@ -343,6 +387,7 @@ class Params:
     data: DataParams = field(default_factory=DataParams)
     targets: TargetsParams = field(default_factory=TargetsParams)
     train: TrainParams = field(default_factory=TrainParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     benchmark: BenchmarkParams = field(default_factory=BenchmarkParams)
     visualize: VisualizeParams = field(default_factory=VisualizeParams)
 
@@ -354,6 +399,7 @@ class Params:
         self.data.validate()
         self.targets.validate(self.model.stride)
         self.train.validate()
+        self.evaluate.validate()
         self.benchmark.validate()
         self.visualize.validate()
 

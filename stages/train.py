@@ -1,4 +1,6 @@
-"""train stage: fine-tune PoseNet (or train from scratch) -> models/trained/model.pt, checkpoints, dvclive/.
+"""train stage: fine-tune PoseNet (or train from scratch) -> models/trained/model.pt (the best model by val AP,
+evaluated before the first step and every ``train.eval_every`` epochs), checkpoints (``last.pt``, ``best.pt``,
+resume states), dvclive/, reports/train.json.
 
 Reads params ``model``, ``targets``, ``train`` (and ``predict`` for the per-epoch val AP); options override
 them. The val loss reads the val targets of the generate_targets stage (``--targets``/val). Multi-GPU /
@@ -36,12 +38,13 @@ from posenet.training.trainer import TrainPaths, train
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
               help=f"Initial weights for train.init = pretrained (default {PRETRAINED_DIR}/<model.name>.pt).")
 @click.option("--out", default=str(TRAINED_MODEL), show_default=True, type=click.Path(dir_okay=False),
-              help="Trained model file (same format as the pretrained one).")
+              help="Trained model file: the best model by val AP (same format as the pretrained one).")
 @click.option("--checkpoints", default=str(CHECKPOINTS_DIR), show_default=True, type=click.Path(file_okay=False),
               help="Checkpoint folder (step_<N>.pt).")
 @click.option("--live-dir", default="dvclive", show_default=True, help="DVCLive folder ('' disables DVCLive).")
 @click.option("--metrics", default="reports/train.json", show_default=True, type=click.Path(dir_okay=False),
-              help="Summary metrics (steps, last train loss, last val loss and AP): the DVC metric.")
+              help="Summary metrics (steps, last train and val loss, last val AP, the initial and the best val AP, "
+                   "the best epoch, training images/s, early stop): the DVC metric.")
 @click.option("--init", type=click.Choice(["pretrained", "scratch"]), default=None, help="Override train.init.")
 @click.option("--lr", type=float, default=None, help="Override train.lr.")
 @click.option("--epochs", type=int, default=None, help="Override train.epochs.")

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from params_support import committed_params
 
 from posenet.errors import ParamsError
 from posenet.params import Params, load_params
@@ -17,12 +18,12 @@ def _write(tmp_path: Path, raw: dict) -> Path:
 
 
 def _repo_params() -> dict:
-    return yaml.safe_load((REPO / "params.yaml").read_text())
+    return committed_params()
 
 
-def test_repo_params_equal_the_dataclass_defaults_field_by_field():
+def test_repo_params_equal_the_dataclass_defaults_field_by_field(tmp_path):
     """params.yaml and the dataclasses are one source of truth: every field, nested sections included."""
-    params = load_params(REPO / "params.yaml")
+    params = load_params(_write(tmp_path, _repo_params()))
     assert isinstance(params, Params)
     assert params.model.name == _repo_params()["model"]["name"]
     assert params.predict.input_size % params.model.stride == 1
@@ -105,6 +106,12 @@ def test_commands_refuse_a_params_path_that_does_not_exist(tmp_path, monkeypatch
         ("track", "beta", -300, "track.beta"),
         ("track", "enabled", "yes", "track.enabled"),
         ("track", "max_tracks", 2.5, "track.max_tracks"),
+        ("train", "patience", -1, "train.patience = -1 must be 0"),
+        ("train", "threads", -2, "train.threads = -2 must be 0"),
+        ("train", "precision", "fp16", "train.precision"),
+        ("evaluate", "presets", ["tfjs", "slow"], "evaluate.presets"),
+        ("data", "split", "video", "data.split"),
+        ("data", "group_pattern", "([a-z]", "is not a regular expression"),
     ],
 )
 def test_impossible_values_name_the_key(tmp_path, section, key, value, message):

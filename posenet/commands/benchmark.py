@@ -5,8 +5,9 @@ and ``OUT/figures/benchmark.png``. ``OUT`` defaults to a new folder ``benchmark-
     posenet benchmark --quick           # under a minute: the served model, one size, the fast backends
 
 Reads params.yaml sections ``benchmark`` (variants, strides, input sizes, warm-up, repeats, photo, images,
-backends timed side by side, batch size and threads, the small annotated set for AP per backend),
-``model`` (the converted variant, timed with its real weights) and ``predict`` (decoding settings).
+backends timed side by side, batch size and threads, the small annotated set for AP per backend, training
+throughput), ``model`` (the converted variant, timed with its real weights), ``predict`` (decoding settings) and
+``targets`` / ``train`` (training size, batch, threads of the training-throughput timing).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ BUNDLED_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "multi_skiing.j
                    "figures/benchmark.png [default: a new folder benchmark-<date>-<time>; the DVC stage: reports].")
 @click.option("--quick", is_flag=True,
               help=f"Under a minute: model.name only, at {QUICK_SIZE} px, backends {', '.join(QUICK_BACKENDS)}, "
-                   f"{QUICK_REPEATS} repeats; no batch, presets, folder or AP.")
+                   f"{QUICK_REPEATS} repeats; no batch, presets, folder, AP or training.")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False),
               help="Checkpoint of model.name [default: the model `posenet infer` serves; other variants are timed "
                    "with random weights].")
@@ -65,10 +66,18 @@ def benchmark(params_path: str | None, out_dir: str | None, quick: bool, weights
     """Time PoseNet forward, decode and end to end for every configured variant, stride, input size and backend."""
     import torch  # the heavy modules load once the arguments are known to be good: `--help` stays fast
 
-    from posenet.evaluation.benchmark import BenchmarkPlan, available_devices, load_folder, run_benchmark, speed_metrics
+    from posenet.evaluation.benchmark import (
+        BenchmarkPlan,
+        available_devices,
+        build_model,
+        load_folder,
+        run_benchmark,
+        speed_metrics,
+    )
     from posenet.io.atomic import write_json_atomic
     from posenet.io.media import read_image
     from posenet.models.factory import default_model_file
+    from posenet.training.speed import bench_training
     from posenet.viz.benchmark import benchmark_figure
     from posenet.viz.figures import save_figure
 
@@ -108,6 +117,11 @@ def benchmark(params_path: str | None, out_dir: str | None, quick: bool, weights
                          folder_config=(params.model.name, params.model.stride, predict.input_size))
     out = Path(out_dir) if out_dir is not None else Path(time.strftime("benchmark-%Y%m%d-%H%M%S"))
     report = run_benchmark(plan, image, params, photo=str(photo_path))
+    if bench.training and not quick:
+        report["training"] = [
+            bench_training(build_model(params.model.name, params.model.stride, weights_map.get(params.model.name),
+                                       device), image, params, device, plan.warmup, plan.repeats)
+            for device in devices or available_devices()]
     write_json_atomic(out / "benchmark.json", report)
     write_json_atomic(out / "speed.json", speed_metrics(report))
     save_figure(benchmark_figure(report), out / "figures" / "benchmark.png", dpi=120)
@@ -126,6 +140,11 @@ def benchmark(params_path: str | None, out_dir: str | None, quick: bool, weights
                  r["input_hw"], ", flip" if r["flip"] else "", r["end_to_end"]["median_ms"],
                  f", {r['vs_tfjs']:.2f}x tfjs" if "vs_tfjs" in r else "",
                  f", AP {r['ap']['AP']:.3f}" if "ap" in r else "")
+    for t in report.get("training", []):
+        log.info("training steps at %dpx, batch %d, %d thread(s) on %s: %s%s", t["input_size"], t["batch"],
+                 t["threads"], t["device"], ", ".join(f"{p} {m['images_per_s']:.1f} images/s"
+                                                      for p, m in t["precisions"].items()),
+                 "".join(f"; {p} not timed: {why}" for p, why in t["skipped"].items()))
     for f in report.get("folder", []):
         log.info("folder %s (%d images) on %s: %.1f ms per image, %.1f fps", f["folder"], f["images"], f["device"],
                  f["end_to_end"]["median_ms"], f["average_fps"])

@@ -1,4 +1,6 @@
-"""COCO keypoints JSON (a COCO download such as person_keypoints_val2017.json + its image folder).
+"""COCO keypoints JSON (a COCO download such as person_keypoints_val2017.json + its image folder), or a folder of
+one JSON per split (``annotations/person_keypoints_{train,val}2017.json`` + ``{train,val}2017/``; the file names
+give the export's split).
 
 Also the core of the Roboflow COCO reader: keypoint names come from each category's ``keypoints`` list, so
 any order (and Roboflow's synthetic parent category 0) is handled. Only the person category is read (or the one
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -22,25 +25,74 @@ from posenet.data.fields import check_id, check_numbers, check_record
 from posenet.data.files import index_images, load_json, nfc
 from posenet.data.imagemeta import probe_image
 from posenet.data.parts import LabelPolicy
-from posenet.data.records import UNKNOWN_CATEGORY, Export, ImageRecord, Person, has_keypoints
+from posenet.data.records import UNKNOWN_CATEGORY, Export, ImageRecord, Person, has_keypoints, merge_exports
+from posenet.data.split import SPLITS, split_of_folder
 from posenet.errors import AnnotationError
 
-__all__ = ["WHOLE_BODY_FILES", "parse_coco_json", "read_coco"]
+__all__ = ["WHOLE_BODY_FILES", "image_folders", "parse_coco_json", "read_coco", "split_files"]
 
 log = logging.getLogger(__name__)
 
 
 def read_coco(path: str | Path, images: str | Path | None = None, labels: LabelPolicy | None = None,
               category: str = "") -> Export:
-    """Parse a COCO keypoints JSON; images are looked up in ``images`` (default: the JSON's folder).
+    """Parse a COCO keypoints JSON, or a folder of one JSON per split (``split_files``); images are looked up in
+    ``images`` (default: beside each JSON, see ``image_folders``).
 
     category: ``data.category`` (name or id of the category to read; empty: the person category).
     """
     path = Path(path)
-    if path.is_dir():
-        raise AnnotationError(f"{path}: for format coco, data.path must be the annotation JSON file, not a folder")
-    images_dir = Path(images) if images else path.parent
-    return parse_coco_json(path, images_dir, "", labels or LabelPolicy(), category)
+    labels = labels or LabelPolicy()
+    if not path.is_dir():
+        return parse_coco_json(path, [Path(images)] if images else [path.parent], "", labels, category)
+    parts = []
+    for json_path, split in split_files(path):
+        part = parse_coco_json(json_path, [Path(images)] if images else image_folders(json_path, path), f"{split}/",
+                               labels, category)
+        for record in part.images:
+            record.split = split
+        part.found = f"{split}: {part.found}"
+        parts.append(part)
+    return merge_exports("coco", path, parts)
+
+
+def _split_word(name: str) -> str:
+    """The split a file or folder name holds as a word (``person_keypoints_val2017`` -> ``val``), or ``""``."""
+    words = [split_of_folder(w) for w in re.split(r"[^a-z]+", name.lower())]
+    return next((w for w in words if w), "")
+
+
+def split_files(root: Path) -> list[tuple[Path, str]]:
+    """(JSON file, split) of a folder given as a COCO export: the ``*.json`` files below ``root`` whose name (else
+    one of their folders below ``root``) holds a split word (``person_keypoints_train2017.json``,
+    ``val/annotations.json``); of several per split, the ones named ``*keypoints*`` (COCO's annotation folder also
+    holds ``instances_*`` and ``captions_*``). AnnotationError when no file or several files name a split."""
+    by_split: dict[str, list[Path]] = defaultdict(list)
+    for json_path in sorted(root.rglob("*.json")):
+        names = [json_path.stem, *reversed(json_path.parent.relative_to(root).parts)]
+        split = next((w for w in map(_split_word, names) if w), "")
+        if split:
+            by_split[split].append(json_path)
+    if not by_split:
+        raise AnnotationError(f"{root}: no JSON file named by split (e.g. person_keypoints_train2017.json, "
+                              "val/annotations.json); for one file, set data.path to it")
+    chosen = []
+    for split in sorted(by_split, key=SPLITS.index):
+        files = by_split[split]
+        files = [f for f in files if "keypoints" in f.stem.lower()] or files
+        if len(files) > 1:
+            raise AnnotationError(f"{root}: {len(files)} JSON files for split {split} "
+                                  f"({', '.join(f.relative_to(root).as_posix() for f in files)}); keep one")
+        chosen.append((files[0], split))
+    return chosen
+
+
+def image_folders(json_path: Path, root: Path) -> list[Path]:
+    """Where the images of a per-split COCO JSON may lie: ``images/`` beside it, its folder, the folder of the
+    COCO download layout (``annotations/person_keypoints_train2017.json`` -> ``<root>/train2017``), ``<root>/images``;
+    ``parse_coco_json`` takes the one holding most of the file's images."""
+    tail = json_path.stem.rsplit("_", 1)[-1]
+    return [json_path.parent / "images", json_path.parent, root / tail, root / "images" / tail, root / "images"]
 
 
 def _list_field(data: dict[str, Any], key: str, path: Path) -> list[Any]:
@@ -123,14 +175,15 @@ def _person(ann: dict[str, Any], mapping: np.ndarray, where: str) -> Person:
     return Person(keypoints=keypoints, bbox=bbox, area=None if area is None else float(area))
 
 
-def parse_coco_json(path: Path, images_dir: Path, rel_prefix: str = "", labels: LabelPolicy | None = None,
+def parse_coco_json(path: Path, images_dirs: list[Path], rel_prefix: str = "", labels: LabelPolicy | None = None,
                     category: str = "") -> Export:
-    """The images (with their persons) of one COCO keypoints JSON, as an export rooted at ``images_dir``: its
+    """The images (with their persons) of one COCO keypoints JSON, as an export rooted at the image folder: its
     ``skipped`` images, a ``found`` line saying what was read (for the error when no person is left) and the count
     of annotations left out for a ``category_id`` no category has (``dropped``, with one warning line).
 
     Every record is checked first: ids are integers or strings, no id twice, numbers are finite; AnnotationError
-    names the file, the record and the field. ``category``: as in ``read_coco``."""
+    names the file, the record and the field. ``images_dirs``: candidate image folders, the one holding most of
+    the listed file names is used. ``category``: as in ``read_coco``."""
     labels = labels or LabelPolicy()
     data = load_json(path)
     if not isinstance(data, dict):
@@ -181,7 +234,9 @@ def parse_coco_json(path: Path, images_dir: Path, rel_prefix: str = "", labels: 
     found = (f"{path.name}: {sum(map(len, by_image.values()))} person(s) with keypoints among {len(annotations)} "
              f"annotation(s) (category {names}: {crowd} crowd, {empty} without keypoints; {other} of other skeletons; "
              f"{len(unknown)} of no category)")
-    files = index_images(images_dir)
+    wanted = {nfc(img["file_name"].replace("\\", "/")) for img in image_list if isinstance(img.get("file_name"), str)}
+    indexed = [(d, index_images(d)) for d in dict.fromkeys(images_dirs)]
+    images_dir, files = max(indexed, key=lambda item: len(wanted.intersection(item[1])))  # first of equals
     records, skipped = [], 0
     for i, img in enumerate(image_list):
         name = img.get("file_name")

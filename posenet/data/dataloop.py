@@ -1,7 +1,8 @@
 """Dataloop item-annotation JSON (a dtlpy download: ``items/<dir>/<file>`` + ``json/<dir>/<stem>.json``).
 
 Persons are ``pose`` annotations; their keypoints are ``point`` annotations whose
-``metadata.system.parentId`` is the pose id (annotation-formats.md section 1).
+``metadata.system.parentId`` is the pose id (annotation-formats.md section 1). Items in a top folder named
+``train``, ``val``/``valid`` or ``test`` (``items/train/...``) carry that split.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from posenet.data.files import index_images, load_json, nfc
 from posenet.data.imagemeta import probe_image, swaps_axes
 from posenet.data.parts import LabelPolicy, normalise_part_name
 from posenet.data.records import Export, ImageRecord, Person, has_keypoints
+from posenet.data.split import split_of_folder
 from posenet.errors import AnnotationError
 from posenet.io.media import IMAGE_EXTENSIONS
 from posenet.params import DataloopParams
@@ -71,8 +73,9 @@ def read_dataloop(root: str | Path, occluded_values: tuple[str, ...] = OCCLUDED_
                     and (not category or normalise_part_name(str(a.get("label", ""))) == normalise_part_name(category))]
         poses += len(pose_ids)
         persons = _persons(annotations, pose_ids, json_path, occluded, labels)
+        folders = PurePosixPath(rel).parts[:-1]
         records.append(ImageRecord(path=items[rel], rel=f"items/{rel}", name=rel, width=size[0], height=size[1],
-                                   persons=persons))
+                                   persons=persons, split=split_of_folder(folders[0]) if folders else ""))
     which = f"pose annotation(s) labelled {category!r}" if category else "pose annotation(s)"
     return Export(format="dataloop", root=root, images=records, skipped=skipped,
                   found=f"{poses} {which} in {len(json_files)} item JSON file(s)")

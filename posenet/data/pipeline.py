@@ -12,7 +12,7 @@ from posenet.data.canonical import to_coco
 from posenet.data.fetch import ROBOFLOW_FORMATS, fetch_dataloop, fetch_roboflow
 from posenet.data.readers import read_export
 from posenet.data.records import DROPPED_REASONS, Export
-from posenet.data.split import split_coco
+from posenet.data.split import split_dataset
 from posenet.data.summary import summarise
 from posenet.data.writer import write_dataset
 from posenet.errors import AnnotationError
@@ -56,31 +56,31 @@ def check_persons(export: Export, coco: dict[str, Any]) -> None:
 
 def build_dataset(data: DataParams, annotations_dir: str | os.PathLike, images_dir: str | os.PathLike,
                   summary_path: str | os.PathLike) -> dict[str, Any]:
-    """Write ``<annotations_dir>/{train,val}.json``, ``<images_dir>/`` and the summary JSON; return the summary
-    (counts per split, skipped items, and ``dropped``: annotations and keypoints left out, by reason).
+    """Write ``<annotations_dir>/{train,val[,test]}.json``, ``<images_dir>/`` and the summary JSON; return the
+    summary (``split``: the rule used and how, see ``split_dataset``; images / persons / keypoints per split;
+    skipped items, and ``dropped``: annotations and keypoints left out, by reason).
 
-    Nothing is written when the export holds no person (``check_persons``), and nothing is replaced unless
-    everything was read and written (see ``write_dataset``).
+    ``test.json`` only when the export has a test split. Nothing is written when the export holds no person
+    (``check_persons``) or the split leaves train or val without one (``split_dataset``), and nothing is replaced
+    unless everything was read and written (see ``write_dataset``).
     """
+    data.group_regex()  # a bad pattern fails before the download
     parent = Path(annotations_dir).resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".download-", dir=parent) as tmp:
         export = load_export(data, Path(tmp))
         coco, sources, dropped = to_coco(export, tolerance=data.outside_tolerance, keep_empty=data.keep_empty)
         check_persons(export, coco)
-        train, val = split_coco(coco, data.val_fraction, data.seed)
+        splits, how = split_dataset(coco, {record.rel: record.split for record in export.images}, data)
         files = {img["file_name"]: src for img, src in zip(coco["images"], sources)}
-        write_dataset({"train": train, "val": val}, files, annotations_dir, images_dir)
+        write_dataset(splits, files, annotations_dir, images_dir)
     summary = {
         "source": data.source,
         "format": export.format,
-        "seed": data.seed,
-        "val_fraction": data.val_fraction,
+        "split": how,
         "skipped_items": export.skipped,
         "dropped": dict.fromkeys(DROPPED_REASONS, 0) | export.dropped | dropped,
         "all": summarise(coco),
-        "train": summarise(train),
-        "val": summarise(val),
-    }
+    } | {name: summarise(subset) for name, subset in splits.items()}
     write_json_atomic(summary_path, summary)
     return summary

@@ -25,7 +25,8 @@ class Person:
 class ImageRecord:
     """One image of an export. ``rel``: its path relative to the export root (posix, NFC), unique there;
     ``name``: the file name it should get in the canonical image folder (made unique later).
-    ``width``/``height``: size as displayed (EXIF orientation applied), pixels."""
+    ``width``/``height``: size as displayed (EXIF orientation applied), pixels; ``split``: the export's split of
+    the image (``"train"``, ``"val"``, ``"test"``; ``""``: the export does not say)."""
 
     path: Path
     rel: str
@@ -33,6 +34,7 @@ class ImageRecord:
     width: int
     height: int
     persons: list[Person] = field(default_factory=list)
+    split: str = ""
 
 
 # Why annotations were left out: keys of ``Export.dropped`` (readers), of the counts ``canonical.to_coco`` returns,

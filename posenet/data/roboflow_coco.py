@@ -1,4 +1,5 @@
-"""Roboflow COCO keypoint export: ``<root>/{train,valid,test}/_annotations.coco.json`` beside each split's images."""
+"""Roboflow COCO keypoint export: ``<root>/{train,valid,test}/_annotations.coco.json`` beside each split's images
+(the folder names the export's split of its images)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from posenet.data.coco import parse_coco_json
 from posenet.data.parts import LabelPolicy
 from posenet.data.records import Export, merge_exports
+from posenet.data.split import split_of_folder
 from posenet.errors import AnnotationError
 
 __all__ = ["ANNOTATION_FILE", "read_roboflow_coco"]
@@ -25,6 +27,9 @@ def read_roboflow_coco(root: str | Path, labels: LabelPolicy | None = None, cate
     parts = []
     for path in json_files:
         prefix = "" if path.parent == root else path.parent.relative_to(root).as_posix() + "/"
-        parts.append(parse_coco_json(path, path.parent, prefix, labels, category))
+        parts.append(parse_coco_json(path, [path.parent], prefix, labels, category))
         parts[-1].found = prefix + parts[-1].found
+        split = split_of_folder(path.parent.relative_to(root).parts[0]) if path.parent != root else ""
+        for record in parts[-1].images:
+            record.split = split
     return merge_exports("roboflow_coco", root, parts)

@@ -41,7 +41,7 @@ def read_roboflow_legacy(root: str | Path, labels: LabelPolicy | None = None) ->
     records = []
     images, skipped = images_with_labels(root, yaml_path, data)
     lines = 0
-    for image, rel, label, (width, height) in images:
+    for image, rel, label, (width, height), split in images:
         keypoints, bbox = empty_keypoints(), None
         for line, (cls, cx, cy, w, h) in read_label_rows(label, 5):
             lines += 1
@@ -53,6 +53,7 @@ def read_roboflow_legacy(root: str | Path, labels: LabelPolicy | None = None) ->
                     log.warning("%s:%d: %s labelled twice; keeping the later line", label, line, names[int(cls)])
                 keypoints[part] = (cx * width, cy * height, 2)
         persons = [Person(keypoints=keypoints, bbox=bbox)] if has_keypoints(keypoints) else []
-        records.append(ImageRecord(path=image, rel=rel, name=image.name, width=width, height=height, persons=persons))
+        records.append(ImageRecord(path=image, rel=rel, name=image.name, width=width, height=height, persons=persons,
+                                   split=split))
     return Export(format="roboflow_legacy", root=root, images=records, skipped=skipped,
                   found=label_coverage(images, lines))

@@ -86,7 +86,7 @@ def read_roboflow_yolov8(root: str | Path, keypoint_names: Sequence[str] = (), l
     records = []
     images, skipped = images_with_labels(root, yaml_path, data)
     lines = 0
-    for image, rel, label, size in images:
+    for image, rel, label, size, split in images:
         scale = np.array(size, dtype=np.float64)
         persons = []
         for line, row in read_label_rows(label, 5 + k * dims):
@@ -105,6 +105,6 @@ def read_roboflow_yolov8(root: str | Path, keypoint_names: Sequence[str] = (), l
             if has_keypoints(keypoints):
                 persons.append(Person(keypoints=keypoints, bbox=(cx - w / 2, cy - h / 2, w, h)))
         records.append(ImageRecord(path=image, rel=rel, name=image.name, width=size[0], height=size[1],
-                                   persons=persons))
+                                   persons=persons, split=split))
     found = f"{label_coverage(images, lines)} (read class {', '.join(repr(classes[c]) for c in sorted(chosen))})"
     return Export(format="roboflow_yolov8", root=root, images=records, skipped=skipped, found=found)

@@ -1,4 +1,4 @@
-"""Write the canonical dataset: annotations/{train,val}.json + images/<file_name>, all or nothing."""
+"""Write the canonical dataset: annotations/<split>.json + images/<file_name>, all or nothing."""
 
 from __future__ import annotations
 

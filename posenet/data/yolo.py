@@ -3,7 +3,7 @@
 Layouts read: Roboflow ``<split>/images`` + ``<split>/labels``, Ultralytics ``images/<split>`` + ``labels/<split>``
 (coco8-pose, CVAT's Ultralytics export), data.yaml ``path:``, split values that are folders, image-list ``.txt``
 files or lists of those; split paths that do not exist here (another machine's) fall back to the folders beside
-data.yaml.
+data.yaml. The data.yaml key (or the folder name, when the folders beside it are read) is the export's split.
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from posenet.data.files import index_images, load_yaml, nfc
 from posenet.data.imagemeta import probe_image
+from posenet.data.split import split_of_folder
 from posenet.errors import AnnotationError
 from posenet.io.media import IMAGE_EXTENSIONS
 
-__all__ = ["SPLIT_KEYS", "class_id", "class_names", "export_images", "find_data_yaml", "images_with_labels",
-           "label_coverage", "label_file", "load_data_yaml", "read_label_rows"]
+__all__ = ["SPLIT_KEYS", "YoloImage", "class_id", "class_names", "export_images", "find_data_yaml",
+           "images_with_labels", "label_coverage", "label_file", "load_data_yaml", "read_label_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +118,25 @@ def _split_images(base: Path, value: Any, yaml_path: Path) -> tuple[list[Path], 
     return images, missing
 
 
-def _beside_yaml(root: Path) -> list[Path]:
-    """Images of the folders beside data.yaml: Ultralytics ``images/<split>``, Roboflow ``<split>/images``."""
+def _beside_yaml(root: Path) -> dict[Path, str]:
+    """Images of the folders beside data.yaml (Ultralytics ``images/<split>``, Roboflow ``<split>/images``), each
+    with the split its folder names (``""``: none)."""
     folders = [root / "images"] if (root / "images").is_dir() else []
     folders += sorted(p for p in root.glob("*/images") if p.is_dir())
-    return [image for folder in folders for image in index_images(folder).values()]
+    found: dict[Path, str] = {}
+    for folder in folders:
+        for image in index_images(folder).values():
+            words = [split_of_folder(part) for part in image.relative_to(root).parts[:-1]]
+            found.setdefault(image, next((w for w in words if w), ""))
+    return found
 
 
-def export_images(root: Path, yaml_path: Path | None, data: dict[str, Any] | None) -> tuple[list[Path], Path, int]:
-    """(every image of the splits data.yaml names, the dataset folder ``path:`` names (else ``root``), the number of
-    listed images missing here). Splits that do not exist here are skipped; when none does (paths from another
-    machine) or data.yaml names none, the folders beside it are read."""
+def export_images(root: Path, yaml_path: Path | None,
+                  data: dict[str, Any] | None) -> tuple[dict[Path, str], Path, int]:
+    """(every image of the splits data.yaml names -> its split key ``train``/``val``/``test``, the dataset folder
+    ``path:`` names (else ``root``), the number of listed images missing here). Splits that do not exist here are
+    skipped; when none does (paths from another machine) or data.yaml names none, the folders beside it are read
+    (split from their names). An image listed under two keys keeps the first (train, val, test)."""
     base = root
     if data and data.get("path"):
         named = Path(str(data["path"]))
@@ -137,21 +146,23 @@ def export_images(root: Path, yaml_path: Path | None, data: dict[str, Any] | Non
         else:
             log.info("%s: path %r does not exist here; reading split paths relative to %s",
                      yaml_path, data["path"], root)
-    values = [data[k] for k in SPLIT_KEYS if data and data.get(k)]
-    images: list[Path] = []
+    keys = [k for k in SPLIT_KEYS if data and data.get(k)]
+    images: dict[Path, str] = {}
     missing = 0
-    for value in values:
-        split_images, lost = _split_images(base, value, yaml_path or root)
-        images += split_images
+    for key in keys:
+        split_images, lost = _split_images(base, data[key], yaml_path or root)
+        for image in split_images:
+            images.setdefault(Path(os.path.normpath(image.absolute())), key)  # val may repeat test
         missing += lost
     if not images:
-        images, missing = _beside_yaml(root), 0
-        if values and images:
-            log.warning("%s: none of the split paths %s exists here; reading the folders beside it", yaml_path, values)
-    unique = list(dict.fromkeys(Path(os.path.normpath(p.absolute())) for p in images))  # val may repeat test
-    if not unique:
+        images = {Path(os.path.normpath(p.absolute())): split for p, split in _beside_yaml(root).items()}
+        missing = 0
+        if keys and images:
+            log.warning("%s: none of the split paths %s exists here; reading the folders beside it", yaml_path,
+                        [data[k] for k in keys])
+    if not images:
         raise AnnotationError(f"{root}: no image found (data.yaml train/val/test, <split>/images or images/<split>)")
-    return unique, base, missing
+    return images, base, missing
 
 
 def label_file(image: Path, base: Path) -> Path:
@@ -166,27 +177,36 @@ def label_file(image: Path, base: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def images_with_labels(root: Path, yaml_path: Path | None,
-                       data: dict[str, Any] | None) -> tuple[list[tuple[Path, str, Path, tuple[int, int]]], int]:
-    """(image, path relative to the export, label file, (width, height) px as displayed) for every readable image,
-    and the number of images skipped (unreadable, or listed but missing; each warned about). The label file may not
-    exist (a null image)."""
+class YoloImage(NamedTuple):
+    """One image of a YOLO export: file, path relative to the export, label file (may not exist: a null image),
+    (width, height) px as displayed, the export's split (``""``: none)."""
+
+    image: Path
+    rel: str
+    label: Path
+    size: tuple[int, int]
+    split: str
+
+
+def images_with_labels(root: Path, yaml_path: Path | None, data: dict[str, Any] | None) -> tuple[list[YoloImage], int]:
+    """Every readable image of the export, and the number of images skipped (unreadable, or listed but missing; each
+    warned about)."""
     root = root.absolute()  # not resolve(): exports may hold symlinked images, their labels lie by the link
     images, base, skipped = export_images(root, yaml_path, data)
     out = []
-    for image in images:
+    for image, split in images.items():
         size = probe_image(image)
         if size is None:
             skipped += 1
             continue
         rel = nfc(image.relative_to(root).as_posix() if image.is_relative_to(root) else image.as_posix())
-        out.append((image, rel, label_file(image, base), size))
+        out.append(YoloImage(image, rel, label_file(image, base), size, split))
     return out, skipped
 
 
-def label_coverage(images: list[tuple[Path, str, Path, tuple[int, int]]], lines: int) -> str:
+def label_coverage(images: list[YoloImage], lines: int) -> str:
     """What a YOLO reader found, for the error when no person is left: label files per image and label lines."""
-    missing = [label for _, _, label, _ in images if not label.is_file()]
+    missing = [item.label for item in images if not item.label.is_file()]
     example = f", e.g. no {missing[0]}" if missing else ""
     return f"{len(images) - len(missing)} of {len(images)} label files found{example}; {lines} label line(s)"
 

@@ -448,7 +448,7 @@ def speed_metrics(report: dict[str, Any]) -> dict[str, float]:
     """The headline of a report, the DVC metric: ``latency_ms``, the median end-to-end ms of its first configuration
     on the eager backend (the first backend timed when eager is not). One key on purpose, so that ``dvc metrics
     show`` fits a 120-column terminal; every statistic (each configuration, backend, preset, AP, tracking) is in the
-    full report, which is not a metric."""
+    full report, which is not a metric (training throughput too: ``training``)."""
     results = report["results"]
     headline = next((r for r in results if r["backend"] == "eager"), results[0] if results else None)
     return {"latency_ms": headline["end_to_end"]["median_ms"]} if headline else {}

@@ -1,7 +1,8 @@
 """Training state files: ``<checkpoints>/step_<N>.pt`` holding model, optimiser, scheduler, grad scaler, torch RNG
-states and the step, so that a resumed run repeats the uninterrupted one; and the fingerprint of what a run's result
-depends on (params, input files, code, initial weights), stored in each file so that only a run with the same
-fingerprint resumes from it."""
+states and the step (and the trainer's extras: fingerprint, model selection), so that a resumed run repeats the
+uninterrupted one; the fingerprint of what a run's result depends on (params, input files, code, initial weights),
+stored in each file so that only a run with the same fingerprint resumes from it; and beside them ``best.pt`` (the
+best model by val AP so far) and ``last.pt`` (the model of the last step), model files every consumer loads."""
 
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ from torch import nn
 from posenet.errors import ModelError
 from posenet.models.checkpoint import read_checkpoint_file, save_torch_atomic
 
-__all__ = ["CHECKPOINT_PATTERN", "TRAINING_STATE_KEYS", "find_last_checkpoint", "read_training_state",
-           "remove_checkpoints", "restore_training_state", "run_fingerprint", "save_training_state"]
+__all__ = ["BEST_MODEL", "CHECKPOINT_PATTERN", "LAST_MODEL", "TRAINING_STATE_KEYS", "find_last_checkpoint",
+           "read_training_state", "remove_checkpoints", "restore_training_state", "run_fingerprint",
+           "save_training_state"]
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)\.pt$")
 TRAINING_STATE_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step")
+BEST_MODEL = "best.pt"
+LAST_MODEL = "last.pt"
 
 
 def find_last_checkpoint(folder: Path) -> Path | None:
@@ -37,10 +41,11 @@ def find_last_checkpoint(folder: Path) -> Path | None:
 
 
 def remove_checkpoints(folder: Path) -> None:
-    """Delete the ``step_<N>.pt`` files in ``folder`` (a fresh run's stale checkpoints would mislead a resume)."""
+    """Delete the ``step_<N>.pt``, ``best.pt`` and ``last.pt`` files in ``folder`` (a fresh run's stale checkpoints
+    would mislead a resume)."""
     if folder.is_dir():
         for stale in folder.iterdir():
-            if CHECKPOINT_PATTERN.match(stale.name):
+            if CHECKPOINT_PATTERN.match(stale.name) or stale.name in (BEST_MODEL, LAST_MODEL):
                 stale.unlink()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from posenet.errors import PosenetError
@@ -18,7 +19,8 @@ __all__ = ["training_curves"]
 
 def training_curves(metrics_dir: str | os.PathLike) -> Figure:
     """Training losses, validation loss, validation AP and learning rate against the step, one panel each
-    (panels without data are left out); PosenetError when the folder holds no DVCLive metrics."""
+    (panels without data are left out; the val AP at step 0 is the initial model's, and a star marks the best val
+    AP, the model the train stage hands back); PosenetError when the folder holds no DVCLive metrics."""
     curves = read_dvclive_metrics(metrics_dir)
     if not curves:
         raise PosenetError(f"{metrics_dir}: no DVCLive metrics (*.tsv) found (run the train stage)")
@@ -35,6 +37,10 @@ def training_curves(metrics_dir: str | os.PathLike) -> Figure:
         for key in keys:
             steps, values = curves[key]
             ax.plot(steps, values, marker="o" if len(steps) <= 30 else None, markersize=4, label=key)
+            if key == "val/AP" and len(values):  # the model training hands back: the first of the highest AP
+                best = int(np.argmax(values))
+                ax.plot(steps[best], values[best], marker="*", markersize=14, color="gold", markeredgecolor="black",
+                        linestyle="none", label=f"kept: AP {values[best]:.3f} at step {int(steps[best])}")
         ax.set_title(title, fontsize=11)
         ax.set_xlabel("step")
         ax.set_ylabel(ylabel)

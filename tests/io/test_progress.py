@@ -22,7 +22,8 @@ def _fetch_annotations(tmp_path: Path, *options: str, terminal: bool) -> str:
     """stderr of the fetch_annotations stage on the Dataloop fixture (its image copy loop draws a bar), with stderr
     a pseudo-terminal or a pipe."""
     out = tmp_path / "out"
-    argv = [sys.executable, str(REPO / "stages" / "fetch_annotations.py"), "--params", str(REPO / "params.yaml"),
+    (tmp_path / "params.yaml").write_text("{}\n")  # the defaults, not the workspace's params.yaml
+    argv = [sys.executable, str(REPO / "stages" / "fetch_annotations.py"), "--params", str(tmp_path / "params.yaml"),
             "--format", "dataloop", "--path", str(FIXTURE), "--annotations-dir", str(out / "annotations"),
             "--images-dir", str(out / "images"), "--summary", str(out / "summary.json"), *options]
     if not terminal:

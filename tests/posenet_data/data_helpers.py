@@ -28,3 +28,11 @@ def assert_matches_expected(export, exp: dict) -> None:
             kp = np.array(kp, dtype=np.float64)
             np.testing.assert_allclose(person.keypoints[:, :2], kp[:, :2], atol=1e-4, err_msg=key)
             np.testing.assert_array_equal(person.keypoints[:, 2], kp[:, 2], err_msg=key)
+
+
+def params_file(folder: Path, data: str = "") -> Path:
+    """A params.yaml of the defaults (plus the ``data:`` section lines ``data``, YAML) in ``folder``: the stage tests
+    never read the workspace's params.yaml."""
+    path = folder / "test-params.yaml"
+    path.write_text(f"data:\n{data}" if data else "{}\n", encoding="utf-8")
+    return path

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from data_helpers import REPO, expected
+from data_helpers import REPO, expected, params_file
 
 from posenet.data.parts import label_coco_index, normalise_part_name
 from posenet.data.readers import read_export
@@ -42,7 +42,7 @@ def yolo_truth() -> dict[str, np.ndarray]:
 def stage(tmp_path: Path, *args: str):
     out = tmp_path / "out"
     result = CliRunner().invoke(fetch_annotations.main, [
-        "--params", str(REPO / "params.yaml"), "--annotations-dir", str(out / "annotations"),
+        "--params", str(params_file(tmp_path)), "--annotations-dir", str(out / "annotations"),
         "--images-dir", str(out / "images"), "--summary", str(out / "summary.json"), *args])
     return result, out
 
@@ -150,12 +150,13 @@ def test_dataloop_without_poses_is_a_one_line_error(tmp_path, fixture_copy):
 def test_fewer_than_half_labelled_warns(tmp_path, caplog):
     root = tmp_path / "u"
     shutil.copytree(ULTRALYTICS, root)
-    (root / "labels" / "train" / "walk.txt").unlink()
-    (root / "labels" / "val" / "run.txt").unlink()
+    (root / "labels" / "train" / "stand.txt").unlink()
+    for extra in ("walk2.jpg", "walk3.jpg"):  # unlabelled images (null images)
+        shutil.copyfile(root / "images" / "train" / "walk.jpg", root / "images" / "train" / extra)
     with caplog.at_level(logging.WARNING):
         result, out = stage(tmp_path, "--format", "roboflow_yolov8", "--path", str(root))
     assert result.exit_code == 0, result.output
-    assert "only 1 of 3 images have a labelled person (1 of 3 label files found" in caplog.text
+    assert "only 2 of 5 images have a labelled person (2 of 5 label files found" in caplog.text
 
 
 # --- 4. label-name variants ---------------------------------------------------------------------------------

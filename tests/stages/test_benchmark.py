@@ -28,7 +28,8 @@ def _params(tmp_path: Path, **benchmark) -> Path:
     section.update(benchmark)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump({"model": {"name": "mobilenet_v1_050", "stride": 16},
-                                    "predict": {"input_size": 33}, "benchmark": section}))
+                                    "predict": {"input_size": 33}, "targets": {"input_size": 33},
+                                    "train": {"batch_size": 2, "threads": 1}, "benchmark": section}))
     return path
 
 
@@ -66,6 +67,9 @@ def test_tiny_benchmark_writes_json_and_figure(stage, tmp_path, monkeypatch):
     assert batch["throughput_gain"] == batch["single"]["median_ms"] / batch["streams"]["median_ms"]
     assert batch["batched_gain"] == batch["single"]["median_ms"] / batch["batched"]["median_ms"]
     assert speed == {"latency_ms": eager["end_to_end"]["median_ms"]}
+    training = report["training"][0]  # training steps at the training size and batch
+    assert (training["input_size"], training["batch"], training["threads"]) == (33, 2, 1)
+    assert training["precisions"]["float32"]["images_per_s"] > 0
     figure = tmp_path / "reports" / "figures" / "benchmark.png"
     assert figure.stat().st_size > 10_000
 

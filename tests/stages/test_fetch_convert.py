@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from params_support import committed_params_text
 from weights.tfjs_helpers import install_fake_npm, write_graph
 
 from posenet.models.checkpoint import load_checkpoint
@@ -189,7 +190,7 @@ def test_dvc_repro_force_convert_leaves_lock_and_status_unchanged(workdir):
         src = REPO / name
         (shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
          else shutil.copy(src, project / name))
-    (project / "params.yaml").write_text((REPO / "params.yaml").read_text().replace(
+    (project / "params.yaml").write_text(committed_params_text().replace(
         "name: mobilenet_v1_075", "name: mobilenet_v1_050").replace("source: auto", "source: local").replace(
         'local_dir: ""', f"local_dir: {cwd / 'tfjs_src'}"))
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(project)}

@@ -34,12 +34,21 @@ def weights(pretrained_model, tmp_path_factory) -> str:
     return str(path)
 
 
+@pytest.fixture(scope="module")
+def default_params(tmp_path_factory) -> str:
+    """A params file of the defaults (= the shipped params.yaml, tests/test_params.py): the tests never read the
+    workspace's params.yaml, which `dvc exp run -S ...` rewrites."""
+    path = tmp_path_factory.mktemp("params") / "params.yaml"
+    path.write_text("{}\n")
+    return str(path)
+
+
 @pytest.fixture
-def infer(load_stage, weights):
+def infer(load_stage, weights, default_params):
     stage = load_stage("infer")
 
     def run(*args: str):
-        argv = ["--weights", weights, "--params", str(REPO / "params.yaml"), "--input-size", SIZE, *args]
+        argv = ["--weights", weights, "--params", default_params, "--input-size", SIZE, *args]
         return CliRunner().invoke(stage.main, argv, catch_exceptions=False)
 
     return run
@@ -323,7 +332,7 @@ def test_unopenable_webcam_is_named(infer, tmp_path):
     ("mobilenet_v1_050", "models/trained/model.pt (the trained model"),
 ])
 def test_trained_model_serves_only_its_own_variant(load_stage, tmp_path, monkeypatch, caplog, trained_variant,
-                                                   served):
+                                                   served, default_params):
     """--model mobilenet_v1_050 with a trained 0.75 file in models/trained: the 0.50 pretrained file serves."""
     from posenet.models.checkpoint import save_checkpoint
     from posenet.models.mobilenet import create_model
@@ -336,7 +345,7 @@ def test_trained_model_serves_only_its_own_variant(load_stage, tmp_path, monkeyp
                     {"variant": trained_variant})
     with caplog.at_level("INFO"):
         result = CliRunner().invoke(load_stage("infer").main, [
-            str(PHOTOS / "pose.jpg"), "--model", "mobilenet_v1_050", "--params", str(REPO / "params.yaml"),
+            str(PHOTOS / "pose.jpg"), "--model", "mobilenet_v1_050", "--params", default_params,
             "--input-size", SIZE, "--no-render", "--out", str(tmp_path / "out")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"model mobilenet_v1_050: {tmp_path / served}" in caplog.text

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from params_support import committed_params
 
 from posenet.models.checkpoint import load_checkpoint
 from posenet.models.mobilenet import create_model
@@ -38,7 +39,7 @@ def project(tmp_path):
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(src, dst)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = committed_params()  # not the workspace's params.yaml, which `dvc exp run -S` rewrites
     params["model"]["name"] = "mobilenet_v1_050"
     params["weights"].update(source="local", local_dir=str(tmp_path / "tfjs_src"))
     params["predict"]["input_size"] = 129

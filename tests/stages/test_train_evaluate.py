@@ -65,9 +65,13 @@ def test_train_then_evaluate(workdir, load_stage):
     train_stage, eval_stage = load_stage("train"), load_stage("evaluate")
     result = CliRunner().invoke(train_stage.main, _train_args(workdir, "--max-steps", "3"))
     assert result.exit_code == 0, result.output
-    _, meta = load_checkpoint(workdir / "trained.pt")
+    _, meta = load_checkpoint(workdir / "ckpt" / "last.pt")
     assert meta["steps"] == 3 and meta["init"] == "pretrained" and meta["variant"] == "mobilenet_v1_050"
-    assert json.loads((workdir / "train.json").read_text())["steps"] == 3  # the stage's metric, rank 0
+    summary = json.loads((workdir / "train.json").read_text())  # the stage's metric, rank 0
+    assert summary["steps"] == 3 and summary["images_per_s"] > 0 and summary["best_epoch"] in (0, 1, 2)
+    assert summary["start_val_AP"] is not None and summary["best_val_AP"] >= summary["start_val_AP"]
+    _, meta = load_checkpoint(workdir / "trained.pt")  # the best model by val AP
+    assert (meta["epoch"], meta["val_AP"]) == (summary["best_epoch"], summary["best_val_AP"])
     live = json.loads((workdir / "live" / "metrics.json").read_text())
     assert {"total", "heatmap", "short", "mid", "lr"} <= set(live["train"]) and "AP" in live["val"]
     assert {"loss", "heatmap", "short", "mid"} <= set(live["val"])
@@ -76,28 +80,58 @@ def test_train_then_evaluate(workdir, load_stage):
     panels = {ax.get_title(): [line.get_label() for line in ax.get_lines()] for ax in curves.axes}
     assert {"val/loss", "val/heatmap", "val/short", "val/mid"} == set(panels["validation loss"])
     assert {"val/AP", "val/AR"} <= set(panels["validation AP / AR (COCO OKS)"])
+    best_ap, best_epoch_step = summary["best_val_AP"], {0: 0, 1: 2, 2: 3}[summary["best_epoch"]]
+    assert f"kept: AP {best_ap:.3f} at step {best_epoch_step}" in panels["validation AP / AR (COCO OKS)"]
     assert (workdir / "live" / "plots" / "metrics" / "train" / "total.tsv").is_file()
-    assert sorted(p.name for p in (workdir / "ckpt").iterdir()) == ["step_000002.pt", "step_000003.pt"]
+    assert sorted(p.name for p in (workdir / "ckpt").iterdir()) == ["best.pt", "last.pt", "step_000002.pt",
+                                                                    "step_000003.pt"]
 
     # A larger budget is another run (other params, another lr schedule): it starts over, clearing the checkpoints
     result = CliRunner().invoke(train_stage.main, _train_args(workdir, "--max-steps", "4"))
     assert result.exit_code == 0, result.output
-    assert load_checkpoint(workdir / "trained.pt")[1]["steps"] == 4
-    assert sorted(p.name for p in (workdir / "ckpt").iterdir()) == ["step_000002.pt", "step_000004.pt"]
+    assert load_checkpoint(workdir / "ckpt" / "last.pt")[1]["steps"] == 4
+    assert sorted(p.name for p in (workdir / "ckpt").iterdir()) == ["best.pt", "last.pt", "step_000002.pt",
+                                                                    "step_000004.pt"]
 
-    out = workdir / "reports" / "metrics.json"
-    result = CliRunner().invoke(eval_stage.main, [
-        "--params", str(workdir / "params.yaml"), "--annotations", str(workdir / "ann" / "val.json"),
-        "--images", str(DATA / "images"), "--pretrained", str(workdir / "pre.pt"),
-        "--trained", str(workdir / "trained.pt"), "--out", str(out), "--details", str(out.parent / "coco.json")])
+    (workdir / "ann" / "test.json").write_bytes((DATA / "annotations.json").read_bytes())
+    out, before = workdir / "reports" / "metrics.json", workdir / "reports" / "coco_pretrained.json"
+    common = ["--params", str(workdir / "params.yaml"), "--annotations", str(workdir / "ann" / "val.json"),
+              "--test", str(workdir / "ann" / "test.json"), "--images", str(DATA / "images"),
+              "--pretrained-metrics", str(before), "--out", str(out)]
+    result = CliRunner().invoke(eval_stage.main, [*common, "--which", "trained", "--trained",
+                                                  str(workdir / "trained.pt")])
+    assert result.exit_code == 2 and "run the evaluate_pretrained stage" in result.output and not out.exists()
+    result = CliRunner().invoke(eval_stage.main, [*common, "--which", "pretrained", "--pretrained",
+                                                  str(workdir / "pre.pt"), "--trained", str(workdir / "nope.pt")])
+    assert result.exit_code == 0, result.output  # the pretrained stage never reads the trained model
+    assert not out.exists() and set(json.loads(before.read_text())) == {"val", "test", "presets"}
+    result = CliRunner().invoke(eval_stage.main, [*common, "--trained", str(workdir / "trained.pt"),
+                                                  "--details", str(out.parent / "coco.json")])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out.parent / "coco.json").read_text())
-    assert json.loads(out.read_text()) == {name: {"AP": metrics[name]["AP"]} for name in ("pretrained", "trained")}
+    assert json.loads(out.read_text()) == {  # the DVC metric: the AP alone
+        **{name: {"AP": metrics[name]["AP"]} for name in ("pretrained", "trained")},
+        "test": {name: {"AP": metrics["test"][name]["AP"]} for name in ("pretrained", "trained")}}
     presets = metrics.pop("pretrained_presets")
-    assert set(metrics) == {"pretrained", "trained"} and list(presets) == ["tfjs", "fast", "accurate"]
+    assert set(metrics) == {"pretrained", "trained", "gain", "test"} and list(presets) == ["tfjs", "fast", "accurate"]
     assert presets["tfjs"] == metrics["pretrained"]  # params.yaml's preset is tfjs: evaluated once
+    assert metrics["test"]["pretrained"] == metrics["pretrained"] and metrics["test"]["trained"] == metrics["trained"]
+    assert metrics["gain"]["AP"] == pytest.approx(metrics["trained"]["AP"] - metrics["pretrained"]["AP"])
     assert all(set(m) == METRICS and all(0.0 <= v <= 1.0 or v == -1.0 for v in m.values())
-               for m in (*metrics.values(), *presets.values()))
+               for m in (metrics["pretrained"], metrics["trained"], *presets.values()))
+
+
+def test_evaluate_presets_are_a_param_and_test_is_optional(workdir, load_stage):
+    params = yaml.safe_load((workdir / "params.yaml").read_text()) | {"evaluate": {"presets": ["fast"]}}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    before = workdir / "coco_pretrained.json"
+    result = CliRunner().invoke(load_stage("evaluate").main, [
+        "--params", str(workdir / "params.yaml"), "--annotations", str(workdir / "ann" / "val.json"),
+        "--test", str(workdir / "ann" / "no-test.json"), "--images", str(DATA / "images"),
+        "--pretrained", str(workdir / "pre.pt"), "--which", "pretrained", "--pretrained-metrics", str(before)])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(before.read_text())
+    assert set(scores) == {"val", "presets"} and list(scores["presets"]) == ["fast"]
 
 
 def test_train_stage_empty_split_exits_2_without_output(workdir):
@@ -113,10 +147,11 @@ def test_train_stage_empty_split_exits_2_without_output(workdir):
 def test_bad_override_and_missing_trained_model_are_one_line_errors(workdir, load_stage):
     result = CliRunner().invoke(load_stage("train").main, _train_args(workdir, "--lr", "-1"))
     assert result.exit_code == 2 and "train.lr" in result.output
-    out = workdir / "metrics.json"
+    out, before = workdir / "metrics.json", workdir / "coco_pretrained.json"
+    before.write_text(json.dumps({"val": dict.fromkeys(METRICS, 0.5)}))
     result = CliRunner().invoke(load_stage("evaluate").main, [
         "--params", str(workdir / "params.yaml"), "--annotations", str(workdir / "ann" / "val.json"),
-        "--images", str(DATA / "images"), "--pretrained", str(workdir / "pre.pt"),
+        "--images", str(DATA / "images"), "--pretrained-metrics", str(before),
         "--trained", str(workdir / "nope.pt"), "--out", str(out), "--details", str(workdir / "coco.json")])
     assert result.exit_code == 2 and "nope.pt" in result.output
     assert not out.exists()
@@ -160,9 +195,10 @@ def test_val_loss_is_per_image_personlab_loss_on_the_stored_targets(workdir):
 
     params = dataclasses.replace(params, train=dataclasses.replace(params.train, max_steps=2, checkpoint_every=10))
     result = train(params, _library_paths(workdir))
-    assert len(result.val) == 1 and result.val[0]["step"] == 2
-    assert {"AP", "loss", "heatmap", "short", "mid"} <= set(result.val[0])
-    assert all(math.isfinite(result.val[0][k]) for k in ("loss", "heatmap", "short", "mid"))
+    assert [v["step"] for v in result.val] == [0, 2]  # before the first step, and after the epoch
+    for val in result.val:
+        assert {"AP", "loss", "heatmap", "short", "mid"} <= set(val)
+        assert all(math.isfinite(val[k]) for k in ("loss", "heatmap", "short", "mid"))
 
 
 def test_stale_val_targets_are_a_training_error(workdir):

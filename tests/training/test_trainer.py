@@ -263,28 +263,34 @@ def test_it_learns_from_scratch_on_four_real_images(tmp_path):
 
 @pytest.mark.slow
 def test_fine_tuning_with_default_params_does_not_lower_val_ap(tmp_path, pretrained_model):
-    """The default params (params.yaml) fine-tune Google's weights on the default dataset's train split (built
-    here from data/sample exactly as the fetch_annotations stage does) without lowering val AP by more than 0.02."""
+    """The default params (the dataclass defaults, which equal the shipped params.yaml: tests/test_params.py) fine-tune
+    Google's weights on the sample dataset's train split, built here into tmp_path as the fetch_annotations stage
+    does: the model handed back is never worse on val than Google's, and its val AP is the one the evaluate stage
+    measures (the same Predictor). Nothing of the workspace (params.yaml, models/, data/) is read or written."""
     from posenet.data.pipeline import build_dataset
-    from posenet.models.checkpoint import save_checkpoint
-    from posenet.params import load_params
+    from posenet.training.target_store import write_targets
 
-    params = load_params(ROOT / "params.yaml")
+    params = Params()
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train, device="cpu"))
     annotations, images = tmp_path / "annotations", tmp_path / "images"
     build_dataset(dataclasses.replace(params.data, path=str(ROOT / params.data.path)), annotations, images,
                   tmp_path / "data_summary.json")
-    params = dataclasses.replace(params, train=dataclasses.replace(params.train, device="cpu", eval_every=0))
+    (tmp_path / "targets").mkdir()
+    write_targets(annotations, images, tmp_path / "targets", params.targets.input_size, params.model.stride,
+                  params.targets.radius, splits=("val",))
     save_checkpoint(tmp_path / "pre.pt", pretrained_model, {"variant": params.model.name})
     paths = TrainPaths(annotations / "train.json", annotations / "val.json", images, tmp_path / "pre.pt",
                        tmp_path / "model.pt", tmp_path / "ckpt", None, tmp_path / "targets")
-    train(params, paths)
+    result = train(params, paths)
 
     def val_ap(weights: Path) -> float:
         predictor = Predictor.from_params(params, weights=str(weights), device="cpu")
         return evaluate_predictor(predictor, annotations / "val.json", images)[0]["AP"]
 
     before, after = val_ap(tmp_path / "pre.pt"), val_ap(tmp_path / "model.pt")
-    assert after >= before - 0.02, (before, after)
+    assert after >= before, (before, after)
+    assert result.selection.start_ap == pytest.approx(before, abs=1e-9)
+    assert result.selection.best_ap == pytest.approx(after, abs=1e-9)
 
 
 def test_wandb_is_optional_and_logs_when_enabled(tmp_path, monkeypatch):
@@ -331,7 +337,11 @@ def test_a_progress_bar_counts_every_step_and_shows_the_loss(tmp_path, monkeypat
 
 def test_summary_holds_the_last_losses_and_val_ap():
     result = train_mod.TrainResult(steps=4, losses=[{"total": 2.0}, {"total": 1.5}],
-                                   val=[{"AP": 0.1, "loss": 3.0}, {"AP": 0.2, "loss": 2.5}])
-    assert result.summary() == {"steps": 4, "train_loss": 1.5, "val_loss": 2.5, "val_AP": 0.2}
-    assert train_mod.TrainResult(steps=0).summary() == {"steps": 0, "train_loss": None, "val_loss": None,
-                                                         "val_AP": None}
+                                   val=[{"AP": 0.1, "loss": 3.0}, {"AP": 0.2, "loss": 2.5}], images_per_s=3.5)
+    result.selection.update(0.1, 0, 0)
+    result.selection.update(0.2, 1, 4)
+    assert result.summary() == {"steps": 4, "train_loss": 1.5, "val_loss": 2.5, "val_AP": 0.2, "start_val_AP": 0.1,
+                                "best_val_AP": 0.2, "best_epoch": 1, "images_per_s": 3.5, "stopped_early": False}
+    assert train_mod.TrainResult(steps=0).summary() == {
+        "steps": 0, "train_loss": None, "val_loss": None, "val_AP": None, "start_val_AP": None, "best_val_AP": None,
+        "best_epoch": None, "images_per_s": 0.0, "stopped_early": False}
