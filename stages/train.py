@@ -1,6 +1,6 @@
 """train stage: fine-tune PoseNet (or train from scratch) -> models/trained/model.pt (the best model by val AP,
 evaluated before the first step and every ``train.eval_every`` epochs), checkpoints (``last.pt``, ``best.pt``,
-resume states), dvclive/, reports/train.json.
+resume states), dvclive/, reports/train.json (the DVC metric) and reports/train_run.json (every number).
 
 Reads params ``model``, ``targets``, ``train`` (and ``predict`` for the per-epoch val AP); options override
 them. The val loss reads the val targets of the generate_targets stage (``--targets``/val). Multi-GPU /
@@ -43,8 +43,10 @@ from posenet.training.trainer import TrainPaths, train
               help="Checkpoint folder (step_<N>.pt).")
 @click.option("--live-dir", default="dvclive", show_default=True, help="DVCLive folder ('' disables DVCLive).")
 @click.option("--metrics", default="reports/train.json", show_default=True, type=click.Path(dir_okay=False),
-              help="Summary metrics (steps, last train and val loss, last val AP, the initial and the best val AP, "
-                   "the best epoch, training images/s, early stop): the DVC metric.")
+              help="The DVC metric: steps, last train and val loss, the best val AP.")
+@click.option("--details", default="reports/train_run.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Every number of the run: also the last and the initial val AP, the best epoch, training "
+                   "images/s, early stop.")
 @click.option("--init", type=click.Choice(["pretrained", "scratch"]), default=None, help="Override train.init.")
 @click.option("--lr", type=float, default=None, help="Override train.lr.")
 @click.option("--epochs", type=int, default=None, help="Override train.epochs.")
@@ -55,7 +57,7 @@ from posenet.training.trainer import TrainPaths, train
 @logging_options
 @user_errors
 def main(params_path: str | None, resume: bool, annotations_dir: str, images_dir: str, targets_dir: str,
-         pretrained: str | None, out: str, checkpoints: str, live_dir: str, metrics: str,
+         pretrained: str | None, out: str, checkpoints: str, live_dir: str, metrics: str, details: str,
          **overrides: Any) -> None:
     """Train PoseNet with the PersonLab loss; writes the trained model, checkpoints and DVCLive logs."""
     params = load_params(params_path)
@@ -70,7 +72,8 @@ def main(params_path: str | None, resume: bool, annotations_dir: str, images_dir
                        targets_dir=Path(targets_dir))
     result = train(params, paths, resume=resume)
     if result.output is not None:  # rank 0 only (under torchrun every rank returns)
-        write_json_atomic(metrics, result.summary())
+        write_json_atomic(details, result.summary())
+        write_json_atomic(metrics, result.metrics())
 
 
 if __name__ == "__main__":

@@ -97,10 +97,17 @@ class TrainResult:
     stopped_early: bool = False
     output: Path | None = None
 
+    def metrics(self) -> dict[str, Any]:
+        """The DVC metric (``reports/train.json``): steps, last training and val loss, the best val AP (the output
+        model's). Four on purpose, so that ``dvc metrics show`` fits a 120-column terminal; :meth:`summary` has
+        the rest."""
+        summary = self.summary()
+        return {k: summary[k] for k in ("steps", "train_loss", "val_loss", "best_val_AP")}
+
     def summary(self) -> dict[str, Any]:
-        """The few numbers worth a `dvc exp show` column: steps, last training loss, last val loss and AP, the val
-        AP of the initial model, the best val AP and its epoch (the output model), training images/s, early stop
-        (None when there was no such step or evaluation)."""
+        """Every number of the run (``reports/train_run.json``): steps, last training loss, last val loss and AP,
+        the val AP of the initial model, the best val AP and its epoch (the output model), training images/s,
+        early stop (None when there was no such step or evaluation)."""
         last_val = self.val[-1] if self.val else {}
         best = self.selection
         return {"steps": self.steps, "train_loss": self.losses[-1]["total"] if self.losses else None,

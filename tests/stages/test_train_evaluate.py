@@ -58,7 +58,7 @@ def _train_args(w: Path, *extra: str) -> list[str]:
     return ["--params", str(w / "params.yaml"), "--annotations", str(w / "ann"), "--images", str(DATA / "images"),
             "--targets", str(w / "targets"), "--pretrained", str(w / "pre.pt"), "--out", str(w / "trained.pt"),
             "--checkpoints", str(w / "ckpt"), "--live-dir", str(w / "live"), "--metrics", str(w / "train.json"),
-            *extra]
+            "--details", str(w / "train_run.json"), *extra]
 
 
 def test_train_then_evaluate(workdir, load_stage):
@@ -67,7 +67,9 @@ def test_train_then_evaluate(workdir, load_stage):
     assert result.exit_code == 0, result.output
     _, meta = load_checkpoint(workdir / "ckpt" / "last.pt")
     assert meta["steps"] == 3 and meta["init"] == "pretrained" and meta["variant"] == "mobilenet_v1_050"
-    summary = json.loads((workdir / "train.json").read_text())  # the stage's metric, rank 0
+    summary = json.loads((workdir / "train_run.json").read_text())  # every number of the run, rank 0
+    assert json.loads((workdir / "train.json").read_text()) == {  # the DVC metric: four columns
+        k: summary[k] for k in ("steps", "train_loss", "val_loss", "best_val_AP")}
     assert summary["steps"] == 3 and summary["images_per_s"] > 0 and summary["best_epoch"] in (0, 1, 2)
     assert summary["start_val_AP"] is not None and summary["best_val_AP"] >= summary["start_val_AP"]
     _, meta = load_checkpoint(workdir / "trained.pt")  # the best model by val AP
