@@ -87,10 +87,10 @@ def presets_table(reports: Path) -> str:
 
 
 TRAIN_ROWS = (("steps", "training steps", 0), ("train_loss", "last train loss", 4), ("val_loss", "last val loss", 4),
-              ("start_val_AP", "val AP before training (epoch 0)", 3), ("val_AP", "val AP of the last model", 3),
-              ("best_val_AP", "best val AP (the model handed back)", 3), ("best_epoch", "best epoch", 0),
-              ("images_per_s", "training images/s (data loading included)", 1),
-              ("stopped_early", "stopped early (patience)", None))
+              ("start_val_AP", "val AP before training, epoch 0", 3), ("val_AP", "val AP of the last model", 3),
+              ("best_val_AP", "best val AP: the model handed back", 3), ("best_epoch", "best epoch", 0),
+              ("images_per_s", "training images/s, data loading included", 1),
+              ("stopped_early", "stopped early by train.patience", None))
 
 
 def train_table(reports: Path) -> str:
@@ -103,8 +103,8 @@ def train_table(reports: Path) -> str:
             text = DASH if not isinstance(value, bool) else ("yes" if value else "no")
         else:
             text = _num(value, digits)
-        rows.append([f"{label} (`{key}`)", text])
-    return _table(["`reports/train.json`", "value"], rows)
+        rows.append([label, f"`{key}`", text])
+    return _table(["", "key", "value"], rows)
 
 
 def _environment(bench: dict[str, Any]) -> str:

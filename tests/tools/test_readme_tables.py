@@ -71,8 +71,9 @@ def test_tables_are_written_from_the_reports(tmp_path):
     assert "| fine-tuned | 0.260 | 0.510 | 0.210 | 0.110 | 0.410 | 0.310 |" in out
     assert "| gain | +0.010 | +0.010 |" in out
     assert "| `accurate` | 0.260 |" in out  # coco_pretrained.json's presets win over coco.json's
-    assert "| training steps (`steps`) | 20 |" in out and "| stopped early (patience) (`stopped_early`) | no |" in out
-    assert "| best val AP (the model handed back) (`best_val_AP`) | — |" in out  # missing key: a dash
+    assert "| training steps | `steps` | 20 |" in out
+    assert "| stopped early by train.patience | `stopped_early` | no |" in out
+    assert "| best val AP: the model handed back | `best_val_AP` | — |" in out  # missing key: a dash
     assert "Measured on: Test CPU, 2 cores, 1 thread(s) per timing" in out
     assert "| mobilenet_v1_075 s16 257 px cpu | `fused` | 12.3 | 15.0 | 1.50x | — | 0.200 |" in out
     assert "| `accurate` | `eager` | 769 + 1025 + flip | 1400.0 | 0.05x | 0.270 |" in out
