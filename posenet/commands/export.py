@@ -142,7 +142,7 @@ def export(fmt: str, out: str | None, model_name: str | None, stride: int | None
 
     if quantize == "uint8":
         log.warning("--quantize uint8 makes the model 3.8x smaller (5.1 -> 1.3 MB for 0.75) but moves keypoints "
-                    "by several pixels (README, Deploy); float16 and uint16 halve it at ~0.2 px")
+                    "by several pixels (docs/deploy.md); float16 and uint16 halve it at ~0.2 px")
     meta = describe_tfjs(name, out_stride, size, weights_path, sha256)
     with atomic_dir(out_path) as tmp:
         if fmt == "tfjs":
