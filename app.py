@@ -84,7 +84,7 @@ def sidebar(params: Params) -> dict[str, Any]:
     stride = sb.selectbox("Output stride", strides, index=strides.index(default_stride), key="stride")
     preset = sb.selectbox("Preset", PREDICT_PRESETS, index=PREDICT_PRESETS.index(params.predict.preset), key="preset",
                           help="tfjs: TF.js PoseNet exactly; fast: one larger input; accurate: two larger inputs "
-                               "and their mirror images fused (README: Speed and accuracy)",
+                               "and their mirror images fused (docs/benchmarks.md: Speed and accuracy per preset)",
                           on_change=apply_preset, args=(params,))
     defaults = PredictorConfig.from_params(params.predict, preset)
     sizes = serving.input_size_choices(stride)
@@ -100,7 +100,7 @@ def sidebar(params: Params) -> dict[str, Any]:
     st.session_state.setdefault("backend", PredictorConfig.from_params(params.predict).backend)  # later: apply_preset's
     backend = sb.selectbox("Backend", BACKENDS, key="backend",
                            help="How the forward pass runs: eager PyTorch, fused TorchScript, ONNX Runtime fp32 / "
-                                "int8, bfloat16 (see the README's backends table)")
+                                "int8, bfloat16 (see the backends table in docs/benchmarks.md)")
     sb.header("Decoding")
     st.session_state.setdefault("score_threshold", float(defaults.score_threshold))  # later: apply_preset's
     st.session_state.setdefault("max_poses", int(defaults.max_poses))

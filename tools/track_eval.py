@@ -1,4 +1,4 @@
-"""Pose tracking measured on real footage: the figures of the README's *Tracking* section.
+"""Pose tracking measured on real footage: the figures of docs/tracking.md.
 
     python tools/track_eval.py measure --labels EXPORT --photos PHOTO_DIR [--cache DIR]
     python tools/track_eval.py clip EXPORT clip.mp4 [--fps 30] [--back-and-forth]

@@ -1,4 +1,4 @@
-"""Test-time augmentation ablation behind the README's "Speed and accuracy per preset" (pretrained weights).
+"""Test-time augmentation ablation behind "Speed and accuracy per preset" in docs/benchmarks.md (pretrained weights).
 
     python tools/tta_ablation.py ../shared/eval/coco_val200 [--cache /tmp/posenet_tta_cache]
 

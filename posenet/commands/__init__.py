@@ -21,7 +21,7 @@ __all__ = ["COMMANDS", "LazyGroup", "main"]
 # name -> (module defining it, one-line help shown by `posenet --help` without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
     "infer": ("posenet.commands.infer", "Find poses in images, folders, globs, videos or a webcam."),
-    "export": ("posenet.commands.export", "Export a PoseNet checkpoint to ONNX (float32 or int8)."),
+    "export": ("posenet.commands.export", "Export a model: ONNX, a TF.js graph model or a browser page."),
     "benchmark": ("posenet.commands.benchmark", "Time forward, decode and end to end per variant, size, backend."),
 }
 

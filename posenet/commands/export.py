@@ -1,10 +1,15 @@
 """``posenet export``: a PoseNet checkpoint -> an ONNX model, a TF.js graph model, or a browser page.
 
+    posenet export                                       # ./posenet-mobilenet_v1_075-s16.onnx
     posenet export --format onnx --out models/onnx/mobilenet_v1_075_s16.onnx
     posenet export --model mobilenet_v1_100 --stride 32 --opset 13 --out pn100.onnx
     posenet export --int8 --out pn075_int8.onnx          # static int8, calibrated on predict.calibration
     posenet export --format tfjs --out web/model/ --weights models/trained/model.pt --quantize uint16
     posenet export --format web --out posenet-page/      # index.html + model + TF.js, offline
+
+Without ``--out`` the output goes into the current folder, named after the model and the format (``default_out``):
+``posenet-<variant>-s<stride>.onnx`` (``-int8.onnx`` with ``--int8``), ``posenet-<variant>-s<stride>-tfjs/`` and
+``posenet-<variant>-s<stride>-web/`` (``-<quantize>`` before ``-tfjs`` / ``-web`` when the weights are quantised).
 
 The checkpoint is by default the one ``posenet infer`` would serve (the trained model when it holds the variant,
 else Google's pretrained weights). Folders (tfjs, web) are written into a temporary folder renamed into place
@@ -25,20 +30,29 @@ from posenet.constants import TFJS_QUANTIZATIONS as QUANTIZATIONS
 from posenet.errors import ParamsError
 from posenet.params import check_input_size, check_model, load_params
 
-__all__ = ["FORMATS", "export"]
+__all__ = ["FORMATS", "default_out", "export"]
 
 log = logging.getLogger("posenet.export")
 
 FORMATS = ("onnx", "tfjs", "web")
 
 
-def _check_out_dir(out: Path, force: bool) -> None:
+def default_out(fmt: str, name: str, stride: int, *, int8: bool = False, quantize: str = "none") -> str:
+    """The output name when ``--out`` is not given: ``posenet-<variant>-s<stride>`` + the format's ending."""
+    stem = f"posenet-{name}-s{stride}"
+    if fmt == "onnx":
+        return f"{stem}{'-int8' if int8 else ''}.onnx"
+    return f"{stem}{'' if quantize == 'none' else '-' + quantize}-{fmt}"
+
+
+def _check_out_dir(out: Path, force: bool, label: str = "--out ") -> None:
     """ParamsError when ``out`` exists and is not an empty folder, unless ``force`` (it is then replaced whole)."""
     if force or not out.exists() or (out.is_dir() and not any(out.iterdir())):
         return
+    hint = "use --force to replace it" if label else "use --force to replace it, or --out to choose another name"
     if out.is_dir():
-        raise ParamsError(f"--out {out}: the folder exists and is not empty (use --force to replace it)")
-    raise ParamsError(f"--out {out}: a file of that name exists (use --force to replace it)")
+        raise ParamsError(f"{label}{out}: the folder exists and is not empty ({hint})")
+    raise ParamsError(f"{label}{out}: a file of that name exists ({hint})")
 
 
 def _size_mb(folder: Path) -> float:
@@ -49,7 +63,10 @@ def _size_mb(folder: Path) -> float:
 @click.option("--format", "fmt", default="onnx", show_default=True,
               help=f"{' | '.join(FORMATS)}: an ONNX file, a TF.js graph-model folder for the official "
                    "@tensorflow-models/posenet, or a self-contained browser page folder.")
-@click.option("--out", required=True, type=click.Path(), help="Output .onnx file (onnx) or folder (tfjs, web).")
+@click.option("--out", default=None, type=click.Path(),
+              help="Output .onnx file (onnx) or folder (tfjs, web) [default: in the current folder, "
+                   "posenet-<model>-s<stride>.onnx (-int8.onnx with --int8), posenet-<model>-s<stride>-tfjs/ "
+                   "or posenet-<model>-s<stride>-web/ (-<quantize>-tfjs/, -<quantize>-web/ when quantised)]")
 @click.option("--model", "model_name", default=None, help="Variant [params model.name]")
 @click.option("--stride", type=int, default=None, help="Output stride, 8, 16 or 32 [params model.stride]")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
@@ -69,7 +86,7 @@ def _size_mb(folder: Path) -> float:
 @params_option
 @logging_options
 @user_errors
-def export(fmt: str, out: str, model_name: str | None, stride: int | None, weights: str | None, quantize: str,
+def export(fmt: str, out: str | None, model_name: str | None, stride: int | None, weights: str | None, quantize: str,
            input_size: int | None, force: bool, opset: int, int8: bool, params_path: str | None) -> None:
     """Export a PoseNet checkpoint: ONNX (input [N, 3, H, W] in [-1, 1], H and W = k * stride + 1, with its
     description in metadata_props), a TF.js graph model, or a browser page that runs it."""
@@ -87,9 +104,12 @@ def export(fmt: str, out: str, model_name: str | None, stride: int | None, weigh
     check_model("--model", "--stride", name, out_stride)
     size = input_size or params.predict.input_size
     check_input_size("--input-size" if input_size else "predict.input_size", size, out_stride)
+    label = "--out "
+    if out is None:
+        out, label = default_out(fmt, name, out_stride, int8=int8, quantize=quantize), ""
     out_path = Path(out)
     if fmt != "onnx":
-        _check_out_dir(out_path, force)
+        _check_out_dir(out_path, force, label)
     node_modules = None
     if fmt == "web":  # before any heavy work: without npm, one line now
         from posenet.apps.web.builder import install_packages
@@ -122,7 +142,7 @@ def export(fmt: str, out: str, model_name: str | None, stride: int | None, weigh
 
     if quantize == "uint8":
         log.warning("--quantize uint8 makes the model 3.8x smaller (5.1 -> 1.3 MB for 0.75) but moves keypoints "
-                    "by several pixels (README, Deploy); float16 and uint16 halve it at ~0.2 px")
+                    "by several pixels (docs/deploy.md); float16 and uint16 halve it at ~0.2 px")
     meta = describe_tfjs(name, out_stride, size, weights_path, sha256)
     with atomic_dir(out_path) as tmp:
         if fmt == "tfjs":

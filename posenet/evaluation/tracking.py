@@ -1,5 +1,5 @@
 """How well poses are tracked through labelled video frames: identity switches, labelled people still found once
-tracked, the share of poses whose track goes on, jitter and keypoint error (``tools/track_eval.py``, README
+tracked, the share of poses whose track goes on, jitter and keypoint error (``tools/track_eval.py``, docs/tracking.md
 *Tracking*).
 
 A labelled person counts as found in a frame when a pose matches it with COCO OKS >= 0.5 (one pose per person,

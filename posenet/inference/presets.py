@@ -1,4 +1,4 @@
-"""Named Predictor settings over params ``predict`` (their speed and AP: README "Speed and accuracy").
+"""Named Predictor settings over params ``predict`` (speed and AP: docs/benchmarks.md, "Speed and accuracy per preset").
 
 ``tfjs``: the params as they are, TF.js PoseNet 2.2.2 exactly (the parity reference). The others decode up to 20
 poses (COCO AP's per-image limit) from part candidates down to score 0.2. ``fast`` runs one input of 1.2x the side

@@ -13,7 +13,7 @@ cutoff removes jitter, in fast motion a high cutoff removes lag. For samples ``X
 with ``X^_1 = X_1`` and ``dX^_1 = 0``. The defaults start from TF.js pose-detection's keypoint filter (MoveNet:
 ``minCutOff`` 2.5 Hz, ``beta`` 300, ``derivateCutOff`` 2.5 Hz, on coordinates normalised by the image size, as
 MoveNet filters them) with ``beta`` lowered to 100: on real footage PoseNet's keypoints then jitter 21% less than
-unsmoothed instead of 11% less, for the same keypoint error (README, *Tracking*).
+unsmoothed instead of 11% less, for the same keypoint error (docs/tracking.md).
 """
 
 from __future__ import annotations

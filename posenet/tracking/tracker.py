@@ -24,7 +24,7 @@ pose gets an id; a pose that no track can be compared with (fewer than ``min_key
 fresh id and no track, and when more than ``max_tracks`` tracks live, those of strong poses are kept first, then the
 most recently linked.
 
-The defaults were measured on real footage (``tools/track_eval.py``, README *Tracking*): PoseNet's poses of one
+The defaults were measured on real footage (``tools/track_eval.py``, docs/tracking.md): PoseNet's poses of one
 person change a lot from frame to frame (a keypoint misplaced, a frame missed), so the OKS of the same person in
 consecutive frames is often below TF.js's ``min_similarity`` 0.2 while two different people score ~0; a low
 ``min_similarity`` (0.001) and ``keypoint_threshold`` (0.1), with each track given to one pose, keep the ids. The

@@ -13,7 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from posenet.commands.export import export
+from posenet.commands.export import default_out, export
 from posenet.commands.infer import infer
 from posenet.models.checkpoint import save_checkpoint
 from posenet.models.mobilenet import create_model
@@ -215,3 +215,44 @@ def test_web_export_without_npm_is_one_line(checkpoint, tmp_path, monkeypatch):
                         str(checkpoint[1]), "--out", str(out))
     one_line_error(result, "npm is not installed (needed for the TF.js scripts of posenet export --format web)")
     assert not out.exists() and not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
+# --- default output names ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt, extra, name", [
+    ("onnx", {}, "posenet-mobilenet_v1_050-s8.onnx"),
+    ("onnx", {"int8": True}, "posenet-mobilenet_v1_050-s8-int8.onnx"),
+    ("tfjs", {}, "posenet-mobilenet_v1_050-s8-tfjs"),
+    ("tfjs", {"quantize": "float16"}, "posenet-mobilenet_v1_050-s8-float16-tfjs"),
+    ("web", {}, "posenet-mobilenet_v1_050-s8-web"),
+])
+def test_default_out_names_the_model_and_format(fmt, extra, name):
+    assert default_out(fmt, "mobilenet_v1_050", 8, **extra) == name
+
+
+def test_onnx_export_without_out_writes_a_named_file_here(checkpoint, tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    monkeypatch.chdir(tmp_path)
+    result = run_export("--model", "mobilenet_v1_050", "--stride", "8", "--weights", str(checkpoint[1]))
+    assert result.exit_code == 0, result.output
+    name = "posenet-mobilenet_v1_050-s8.onnx"
+    assert result.output.startswith(f"wrote {name} (onnx, opset ") and f"from {checkpoint[1]}" in result.output
+    assert load_onnx_model(tmp_path / name).meta["output_stride"] == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "pn050.pt"])
+
+
+def test_tfjs_export_without_out_writes_a_named_folder_here(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--format", "tfjs", "--model", "mobilenet_v1_050", "--stride", "8", "--weights", str(checkpoint[1])]
+    result = run_export(*args)
+    assert result.exit_code == 0, result.output
+    name = "posenet-mobilenet_v1_050-s8-tfjs"
+    assert result.output.startswith(f"wrote {name} (TF.js graph model, mobilenet_v1_050 stride 8")
+    assert sorted(p.name for p in (tmp_path / name).iterdir()) == ["group1-shard1of1.bin", "model.json"]
+    # a second export refuses the now non-empty folder, saying how to go on, and leaves it alone
+    one_line_error(run_export(*args), f"{name}: the folder exists and is not empty (use --force to replace it, "
+                                      "or --out to choose another name)")
+    assert sorted(p.name for p in (tmp_path / name).iterdir()) == ["group1-shard1of1.bin", "model.json"]
+    result = run_export(*args, "--force")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "pn050.pt"])
