@@ -5,8 +5,8 @@
 
 A table lives between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->``; NAME is one of ``TABLES``. The
 tables read ``reports/metrics.json``, ``reports/coco.json``, ``reports/coco_pretrained.json``,
-``reports/train_run.json`` and ``reports/benchmark.json`` (what `dvc repro` writes); a missing file or key shows as "—", so a report of an
-older or a smaller run still renders.
+``reports/train_run.json`` and ``reports/benchmark.json`` (what `dvc repro` writes); a missing file or key shows as
+"—", so a report of an older or a smaller run still renders.
 """
 
 from __future__ import annotations
