@@ -63,7 +63,7 @@ def test_first_load_converts_weights_and_serves_pretrained(app_root, at):
     assert "pretrained" in at.info[0].value and "mobilenet_v1_075" in at.info[0].value
     assert "poses found in" in at.success[0].value
     assert len(at.image) == 3  # annotated photo, heatmap overlay, offsets figure
-    assert "Timing: preprocess" in at.caption[0].value
+    assert "Timing: resize" in at.caption[0].value
     assert at.selectbox(key="stride").options == ["8", "16"]  # mobilenet_v1_075 cannot reach 32
     assert at.select_slider(key="input_size").value == 257  # params.yaml predict.input_size of the test copy
 

@@ -7,7 +7,11 @@ work; each timing is summarised as median and spread (p10/p90, IQR) in milliseco
 - forward: the model on a ``[1, 3, S, S]`` tensor made from a real photo (resized, normalised), no decoding.
 - decode: pose decoding (multi- or single-pose, as configured) of the real photo's maps, numpy on CPU.
 - end_to_end: ``Predictor.run(image)``: preprocessing + forward + decode + scaling back, image already in
-  memory; ``preprocess`` is the Predictor's own timing of its letterbox + resize + normalise step in those runs.
+  memory.
+- end_to_end_file / end_to_end_file_reduced: ``Predictor.run_file(photo)``, file on disk to poses in its pixels,
+  the JPEG decoded whole / at the reduced DCT scale the input size allows (posenet.io.media.read_image_reduced);
+  ``stages`` / ``stages_reduced`` hold the median of each step (:data:`STAGES`: read, resize, to_tensor, forward,
+  decode, rescale) and ``non_forward_ms`` the time outside the forward pass on both paths and their ratio.
 - folder (optional): end to end over every photo of a folder, each read once into memory first (as the
   original script did), timed per image over ``repeats`` passes.
 
@@ -52,15 +56,17 @@ from posenet.pose import Pose
 from posenet.runtime.backends import CPU_ONLY
 from posenet.tracking.pipeline import VideoTracking
 
-__all__ = ["PHASES", "SCHEMA_VERSION", "TRACKING_FRAMES", "BenchmarkPlan", "available_devices", "bench_config",
-           "bench_folder", "bench_throughput", "bench_tracking", "build_model", "build_predictors", "decode_settings",
-           "environment", "load_folder", "model_input", "run_benchmark", "speed_metrics", "summarize", "time_call",
-           "time_interleaved"]
+__all__ = ["PHASES", "SCHEMA_VERSION", "STAGES", "TRACKING_FRAMES", "BenchmarkPlan", "available_devices",
+           "bench_config", "bench_folder", "bench_throughput", "bench_tracking", "build_model", "build_predictors",
+           "decode_settings", "environment", "load_folder", "model_input", "run_benchmark", "speed_metrics",
+           "summarize", "time_call", "time_interleaved"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
-PHASES: tuple[str, ...] = ("preprocess", "forward", "decode", "end_to_end")
+SCHEMA_VERSION = 5
+PHASES: tuple[str, ...] = ("forward", "decode", "end_to_end")
+# The steps of Predictor.run_file, in order (Prediction.timings_ms).
+STAGES: tuple[str, ...] = ("read", "resize", "to_tensor", "forward", "decode", "rescale")
 
 
 def available_devices() -> list[str]:
@@ -223,11 +229,19 @@ def bench_throughput(model: torch.nn.Module, image_rgb: np.ndarray, input_size: 
     return results
 
 
+def _stage_medians(runs: Sequence[Any]) -> dict[str, float]:
+    """Median ms of each step of :data:`STAGES` over Predictions of ``Predictor.run_file``."""
+    return {stage: float(np.median([r.timings_ms[stage] for r in runs])) for stage in STAGES}
+
+
 def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int, params: Params, device: str,
-                 plan: BenchmarkPlan, skipped: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+                 plan: BenchmarkPlan, skipped: list[dict[str, str]] | None = None, photo: str | None = None
+                 ) -> list[dict[str, Any]]:
     """Time forward, decode and end to end (and batch throughput, AP) of every backend of ``plan`` for one model at
     one input size on one device, backends interleaved -> one entry per backend that can run here (the others
-    are appended to ``skipped``)."""
+    are appended to ``skipped``). With the file ``photo`` (of ``image_rgb``), also end to end from the file, decoded
+    whole (``end_to_end_file``) and at a reduced JPEG scale (``end_to_end_file_reduced``), each with the median of
+    every step (``stages``, ``stages_reduced``) and the time outside the forward pass (``non_forward_ms``)."""
     warmup, repeats, ap_set = plan.warmup, plan.repeats, plan.ap_set
     x = model_input(image_rgb, input_size, device)
     predictors = build_predictors(model, input_size, params, device, plan.backends,
@@ -238,9 +252,16 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
         predictions = {b: p.run(image_rgb) for b, p in predictors.items()}
         decode = time_interleaved({b: _decoder(p, predictions[b]) for b, p in predictors.items()},
                                   warmup, repeats)
-        runs: dict[str, list[Any]] = {b: [] for b in predictors}
-        end_to_end = time_interleaved({b: (lambda b=b, p=p: runs[b].append(p.run(image_rgb)))
-                                       for b, p in predictors.items()}, warmup, repeats, device)
+        runs: dict[str, list[Any]] = {}
+        fns: dict[str, Callable[[], Any]] = {}
+        for b, p in predictors.items():
+            fns[b] = lambda p=p: p.run(image_rgb)
+            if photo:
+                for mode, reduced in (("full", False), ("reduced", True)):
+                    runs[f"{b}/{mode}"] = []
+                    fns[f"{b}/{mode}"] = lambda b=b, p=p, m=mode, r=reduced: runs[f"{b}/{m}"].append(
+                        p.run_file(photo, reduced_decode=r))
+        times = time_interleaved(fns, warmup, repeats, device)
     throughput = {}
     if plan.batch > 1:
         throughput = bench_throughput(model, image_rgb, input_size, params, device,
@@ -248,9 +269,19 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
     entries = []
     for b, predictor in predictors.items():
         entry: dict[str, Any] = {
-            "backend": b, "preprocess": summarize([r.timings_ms["preprocess"] for r in runs[b][warmup:]]),
-            "forward": summarize(forward[b]), "decode": summarize(decode[b]), "end_to_end": summarize(end_to_end[b]),
-            "poses_found": len(predictions[b].poses), "output_hw": list(predictions[b].heatmap_scores.shape[:2])}
+            "backend": b, "forward": summarize(forward[b]), "decode": summarize(decode[b]),
+            "end_to_end": summarize(times[b]), "poses_found": len(predictions[b].poses),
+            "output_hw": list(predictions[b].heatmap_scores.shape[:2])}
+        if photo:
+            full, reduced = runs[f"{b}/full"][warmup:], runs[f"{b}/reduced"][warmup:]
+            entry.update({
+                "end_to_end_file": summarize(times[f"{b}/full"]),
+                "end_to_end_file_reduced": summarize(times[f"{b}/reduced"]),
+                "stages": _stage_medians(full), "stages_reduced": _stage_medians(reduced),
+                "image_factor": reduced[0].image_factor})
+            non_forward = {mode: float(np.median(times[f"{b}/{mode}"])) - entry[key]["forward"]
+                           for mode, key in (("full", "stages"), ("reduced", "stages_reduced"))}
+            entry["non_forward_ms"] = {**non_forward, "gain": non_forward["full"] / non_forward["reduced"]}
         if b in throughput:
             entry["batch"] = throughput[b]
         if ap_set is not None:
@@ -269,19 +300,21 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
 
 
 def bench_presets(model: torch.nn.Module, image_rgb: np.ndarray, params: Params, presets: Sequence[str], device: str,
-                  warmup: int, repeats: int, ap_set: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+                  warmup: int, repeats: int, ap_set: tuple[str, str] | None = None, photo: str | None = None
+                  ) -> list[dict[str, Any]]:
     """End to end (and AP) of each Predictor preset at ``predict.input_size`` (posenet.inference.presets: the
-    preset picks its backend), interleaved on one photo; ``vs_tfjs`` is the speed-up against the ``tfjs`` preset
-    when timed."""
+    preset picks its backend and how files are decoded), interleaved on one photo: from its file ``photo`` when
+    given (``Predictor.run_file``), else from ``image_rgb``; ``vs_tfjs`` is the speed-up against the ``tfjs``
+    preset when timed."""
     predictors = {p: Predictor.from_params(params, model=model, device=device, preset=p) for p in presets}
     with torch.inference_mode():
-        times = time_interleaved({p: (lambda pr=pr: pr.run(image_rgb)) for p, pr in predictors.items()},
-                                 warmup, repeats, device)
+        times = time_interleaved({p: (lambda pr=pr: pr.run_file(photo)) if photo else (lambda pr=pr: pr.run(image_rgb))
+                                  for p, pr in predictors.items()}, warmup, repeats, device)
     entries = []
     for preset, predictor in predictors.items():
         entry: dict[str, Any] = {"preset": preset, "backend": predictor.config.backend,
                                  "input_hw": [list(hw) for hw in predictor.scale_hws], "flip": predictor.config.flip,
-                                 "end_to_end": summarize(times[preset])}
+                                 "end_to_end": summarize(times[preset]), "from_file": bool(photo)}
         if "tfjs" in times:
             entry["vs_tfjs"] = float(np.median(times["tfjs"]) / np.median(times[preset]))
         if ap_set is not None:
@@ -402,7 +435,7 @@ def run_benchmark(plan: BenchmarkPlan, image_rgb: np.ndarray, params: Params, ph
                 model = build_model(variant, stride, weights.get(variant), device)
                 for size in input_sizes:
                     _timing(bar, f"{variant} s{stride} {size}px {device} ({', '.join(plan.backends)})")
-                    for entry in bench_config(model, image_rgb, size, params, device, plan, skipped):
+                    for entry in bench_config(model, image_rgb, size, params, device, plan, skipped, photo or None):
                         results.append({**_config(variant, stride, size, device, weights), **entry})
                     bar.update()
     report: dict[str, Any] = {"schema": SCHEMA_VERSION, "environment": environment(), "photo": photo,
@@ -422,7 +455,7 @@ def run_benchmark(plan: BenchmarkPlan, image_rgb: np.ndarray, params: Params, ph
         model = build_model(variant, stride, weights.get(variant), devices[0])
         report["presets"] = [{**_config(variant, stride, params.predict.input_size, devices[0], weights), **entry}
                              for entry in bench_presets(model, image_rgb, params, plan.presets, devices[0], warmup,
-                                                        repeats, ap_set)]
+                                                        repeats, ap_set, photo or None)]
         bar.update()
     if plan.folder:
         report["folder"] = []

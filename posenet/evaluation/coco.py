@@ -103,15 +103,14 @@ def evaluate_predictor(predictor: Predictor, annotations: str | os.PathLike | Ma
                        images_dir: str | os.PathLike) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Run ``predictor`` on every image of a COCO keypoint file -> (metrics, COCO results).
 
-    Images are read with posenet.images.read_image (EXIF applied, as the annotations are) from ``images_dir``.
+    Images are read from ``images_dir`` by ``Predictor.run_file`` (EXIF applied, as the annotations are; at a
+    reduced JPEG scale when the predictor's config says so), poses in the files' pixels.
     """
-    from posenet.io.media import read_image
-
     data = load_annotations(annotations)
     images_dir = Path(images_dir)
     poses = {}
     for img in progress_bar(data["images"], desc="evaluate", unit="img"):
-        poses[int(img["id"])] = predictor(read_image(images_dir / img["file_name"]))
+        poses[int(img["id"])] = predictor.run_file(images_dir / img["file_name"]).poses
     results = coco_results(poses)
     return evaluate_keypoints(data, results), results
 

@@ -32,6 +32,8 @@ class PredictorConfig:
     calibration: int8 only, the folder of photos that calibrates the quantisation. scales / flip: test-time
     augmentation (posenet.inference.tta): the model runs at ``input_size * scale`` per scale, and mirrored when
     ``flip``. streams: images of a batch run this many at a time, one per CPU thread (posenet.inference.streams).
+    reduced_decode: image files (``Predictor.run_file``) are decoded at the smallest JPEG DCT scale that keeps the
+    pixels the largest input uses, not whole (TF.js decodes them whole; posenet.io.media.read_image_reduced).
     """
 
     input_size: int | tuple[int, int] = 513
@@ -44,6 +46,7 @@ class PredictorConfig:
     scales: tuple[float, ...] = (1.0,)
     flip: bool = False
     streams: int = 1
+    reduced_decode: bool = False
 
     def __post_init__(self) -> None:
         size = self.input_size

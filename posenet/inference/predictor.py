@@ -1,8 +1,9 @@
 """Predictor: RGB image(s) -> poses in ORIGINAL image pixels, the way TF.js PoseNet 2.2.2 does it.
 
-letterbox + legacy bilinear resize + ``x/127.5 - 1`` (posenet.codec.letterbox) -> PoseNet forward through a
-posenet.runtime backend -> sigmoid, test-time augmentation (posenet.inference.tta) -> decode
-(posenet.codec.personlab) -> rescale to the image.
+(file -> decoded image, reduced by the JPEG decoder where the model input is much smaller: posenet.io.media) ->
+letterbox + legacy bilinear resize + ``x/127.5 - 1`` (posenet.codec.letterbox) -> to the model's NCHW batch ->
+PoseNet forward through a posenet.runtime backend -> sigmoid, test-time augmentation (posenet.inference.tta) ->
+decode (posenet.codec.personlab) -> rescale to the image. ``Prediction.timings_ms`` times each of these steps.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from posenet.errors import ParamsError
 from posenet.inference.config import PredictorConfig
 from posenet.inference.streams import StreamPool
 from posenet.inference.tta import fuse_scales, image_maps
+from posenet.io.media import ReducedImage, read_image, read_image_reduced
 from posenet.pose import Pose
 from posenet.runtime.backends import check_backend, make_backend
 
@@ -43,7 +45,11 @@ class Prediction:
     poses: in ORIGINAL image pixels. Raw maps are channels-last numpy float32 on the output grid [h, w, C]
     (heatmap_scores after sigmoid; offsets/displacements in model-input pixels, TF.js layout).
     letterbox: where the image sits in the model input (the largest input that ran); output_stride: pixels per cell.
-    timings_ms: "preprocess", "forward", "decode" (a batch's forward time is shared equally).
+    image_factor: the image ran at 1 / image_factor of the file's size (:meth:`Predictor.run_file` with
+    ``reduced_decode``; the letterbox and maps are of that image, the poses in the file's pixels).
+    timings_ms: milliseconds of "resize" (letterbox, resize, normalise), "to_tensor" (the NCHW batch), "forward",
+    "decode" (fusion and decoding), "rescale" (to image pixels), and "read" (file to pixels) from
+    :meth:`Predictor.run_file`; a batch's shared steps are divided equally among its images.
     """
 
     poses: list[Pose]
@@ -54,6 +60,7 @@ class Prediction:
     letterbox: Letterbox
     output_stride: int
     timings_ms: dict[str, float] = field(default_factory=dict)
+    image_factor: int = 1
 
 
 class Predictor:
@@ -108,6 +115,27 @@ class Predictor:
         """One image -> Prediction (poses + raw maps + timings)."""
         return self.run_batch([image])[0]
 
+    def read(self, path: str | os.PathLike, reduced_decode: bool | None = None) -> ReducedImage:
+        """An image file as this Predictor reads it: whole, or with ``reduced_decode`` (default
+        ``config.reduced_decode``) at the smallest JPEG DCT scale that keeps every pixel its largest model input
+        uses (posenet.io.media.read_image_reduced)."""
+        if not (self.config.reduced_decode if reduced_decode is None else reduced_decode):
+            return ReducedImage(read_image(path), 1)
+        return read_image_reduced(path, max(self.scale_hws, key=lambda hw: hw[0] * hw[1]))
+
+    def run_file(self, path: str | os.PathLike, reduced_decode: bool | None = None) -> Prediction:
+        """An image file -> Prediction, poses in the file's pixels (ImageError when it cannot be read);
+        ``reduced_decode`` as in :meth:`read`."""
+        t0 = time.perf_counter()
+        image = self.read(path, reduced_decode)
+        t1 = time.perf_counter()
+        prediction = self.run(image.pixels)
+        if image.factor > 1:
+            prediction.poses = [p.scaled(*image.to_full()) for p in prediction.poses]
+            prediction.image_factor = image.factor
+        prediction.timings_ms["read"] = (t1 - t0) * 1e3
+        return prediction
+
     def run_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
         """Images -> one Prediction each, in order: with one stream the images (and their mirrored copies) share a
         forward pass per scale, with more they run one per stream at a time."""
@@ -121,16 +149,19 @@ class Predictor:
             return []
         n, flip = len(images), self.config.flip
         per_scale = []  # (letterboxes, [heatmap logits, offsets, fwd, bwd] as numpy [N, h, w, C]) per input size
-        prep_s = forward_s = 0.0
+        spent = dict.fromkeys(("resize", "to_tensor", "forward"), 0.0)  # seconds, the whole group
         for hw in self.scale_hws:
             t0 = time.perf_counter()
             inputs, boxes = zip(*(prepare_input(img, hw) for img in images))
+            t1 = time.perf_counter()
             batch = to_batch(inputs, self.device)
             if flip:
                 batch = torch.cat([batch, batch.flip(-1)])
-            t1 = time.perf_counter()
+            t2 = time.perf_counter()
             per_scale.append((boxes, [t.permute(0, 2, 3, 1).float().cpu().numpy() for t in self.forward(batch)]))
-            prep_s, forward_s = prep_s + t1 - t0, forward_s + time.perf_counter() - t1
+            spent["resize"] += t1 - t0
+            spent["to_tensor"] += t2 - t1
+            spent["forward"] += time.perf_counter() - t2
         target = int(np.argmax([h * w for h, w in self.scale_hws]))
         predictions = []
         for b in range(n):
@@ -138,14 +169,16 @@ class Predictor:
             box = per_scale[target][0][b]
             maps = fuse_scales([image_maps(m, b, n, flip) for _, m in per_scale], [bx[b] for bx, _ in per_scale],
                                box, self.output_stride)
-            poses = scale_poses(self.decode_maps(*maps), box)
+            model_poses = self.decode_maps(*maps)
             t4 = time.perf_counter()
+            poses = scale_poses(model_poses, box)
+            t5 = time.perf_counter()
             predictions.append(Prediction(
                 poses=poses, heatmap_scores=maps.heatmap_scores, offsets=maps.offsets,
                 displacements_fwd=maps.displacements_fwd, displacements_bwd=maps.displacements_bwd,
                 letterbox=box, output_stride=self.output_stride,
-                timings_ms={"preprocess": prep_s * 1e3 / n, "forward": forward_s * 1e3 / n,
-                            "decode": (t4 - t3) * 1e3}))
+                timings_ms={**{k: v * 1e3 / n for k, v in spent.items()}, "decode": (t4 - t3) * 1e3,
+                            "rescale": (t5 - t4) * 1e3}))
         return predictions
 
     def forward(self, batch: torch.Tensor) -> PoseNetOutput:

@@ -11,13 +11,14 @@ import contextlib
 import glob
 import io
 import logging
+import math
 import os
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -26,8 +27,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from posenet.errors import ImageError
 from posenet.io.atomic import atomic_path, write_bytes_atomic
 
-__all__ = ["IMAGE_EXTENSIONS", "VIDEO_CODECS", "VIDEO_EXTENSIONS", "VideoInfo", "VideoReader", "VideoWriter",
-           "decode_image_bytes", "expand_inputs", "is_video", "open_image", "read_image", "write_image"]
+__all__ = ["IMAGE_EXTENSIONS", "VIDEO_CODECS", "VIDEO_EXTENSIONS", "ReducedImage", "VideoInfo", "VideoReader",
+           "VideoWriter", "decode_image_bytes", "expand_inputs", "is_video", "open_image", "read_image",
+           "read_image_reduced", "write_image"]
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +114,70 @@ def decode_image_bytes(data: bytes, name: str = "<upload>") -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as RGB uint8 ``[H, W, 3]`` (EXIF orientation applied); ImageError if unreadable."""
-    path = Path(path)
+def _read_bytes(path: Path) -> bytes:
     if not path.exists():
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image")
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as err:
         raise ImageError(f"{path}: cannot read ({err.strerror})") from err
-    return decode_image_bytes(data, name=str(path))
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB uint8 ``[H, W, 3]`` (EXIF orientation applied); ImageError if unreadable."""
+    path = Path(path)
+    return decode_image_bytes(_read_bytes(path), name=str(path))
+
+
+class ReducedImage(NamedTuple):
+    """An image decoded at 1 / ``factor`` of its size: RGB uint8 ``pixels`` ``[h, w, 3]``. Pixel ``i`` of it is the
+    mean of the ``factor``-pixel block starting at full-image pixel ``factor * i + offset`` (per axis; ``offset_yx``
+    is 0, or negative where EXIF orientation flipped an axis whose size ``factor`` does not divide), so a position
+    ``p`` in it is ``factor * p + (factor - 1) / 2 + offset`` in full-image pixels."""
+
+    pixels: np.ndarray
+    factor: int
+    offset_yx: tuple[int, int] = (0, 0)
+
+    def to_full(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(scale_yx, offset_yx) for ``Pose.scaled``: positions in these pixels -> full-image pixels."""
+        f, centre = self.factor, (self.factor - 1) / 2.0
+        return (f, f), (-(centre + self.offset_yx[0]), -(centre + self.offset_yx[1]))
+
+
+# EXIF orientation -> (swaps width and height, flips the shown y axis, flips the shown x axis)
+_ORIENTATIONS = {1: (False, False, False), 2: (False, False, True), 3: (False, True, True), 4: (False, True, False),
+                 5: (True, False, False), 6: (True, False, True), 7: (True, True, True), 8: (True, True, False)}
+
+
+def read_image_reduced(path: str | os.PathLike, fit_hw: tuple[int, int]) -> ReducedImage:
+    """Read an image file for a model input of ``fit_hw`` (Rh, Rw) pixels, into which it is letterboxed: a JPEG
+    is decoded at the smallest DCT scale (1/2, 1/4 or 1/8, libjpeg's scaled IDCT) that still has at least the
+    pixels the image keeps in that input, which skips most of the decoding and resizing work for photos much
+    larger than the input. Other formats, and JPEGs that cannot shrink, are decoded whole (``factor`` 1). The
+    pixels are a box filter of the full decode (within 1 grey level on average), not the full decode itself; the
+    tfjs Predictor preset never uses this path. EXIF orientation is applied; errors as :func:`read_image`."""
+    path = Path(path)
+    data, name = _read_bytes(path), str(path)
+    if not data:
+        raise ImageError(f"{name}: empty file (0 bytes)")
+    with open_image(data, name) as img:
+        full_w, full_h = img.size
+        swapped, flip_y, flip_x = _ORIENTATIONS.get(img.getexif().get(0x0112, 1), _ORIENTATIONS[1])
+        shown_h, shown_w = (full_w, full_h) if swapped else (full_h, full_w)
+        if img.format == "JPEG":
+            keep = min(1.0, fit_hw[0] / shown_h, fit_hw[1] / shown_w)  # the letterbox's image -> input scale
+            img.draft("RGB", (math.ceil(full_w * keep), math.ceil(full_h * keep)))
+        img.load()
+        factor = max(1, round(full_w / img.size[0]))
+        array = _to_uint8(ImageOps.exif_transpose(img), name)
+    if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageError(f"{name}: image has no pixels")
+    offset = tuple(int(size - factor * n) if flipped else 0
+                   for size, n, flipped in ((shown_h, array.shape[0], flip_y), (shown_w, array.shape[1], flip_x)))
+    return ReducedImage(np.ascontiguousarray(array), factor, offset)
 
 
 def write_image(path: str | os.PathLike, image_rgb: np.ndarray, quality: int = 92) -> None:

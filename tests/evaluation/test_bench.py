@@ -59,8 +59,9 @@ def test_presets_are_timed_on_their_own_backends_against_tfjs():
     params = dataclasses.replace(params, predict=dataclasses.replace(params.predict, input_size=33))
     plan = bench.BenchmarkPlan(variants=("mobilenet_v1_050",), strides=(16,), input_sizes=(33,), devices=("cpu",),
                                warmup=0, repeats=2, presets=("tfjs", "fast", "accurate"))
-    report = bench.run_benchmark(plan, read_image(PHOTO), params)
+    report = bench.run_benchmark(plan, read_image(PHOTO), params, photo=str(PHOTO))
     by_name = {e["preset"]: e for e in report["presets"]}
+    assert all(e["from_file"] for e in report["presets"])
     assert by_name["tfjs"]["backend"] == "eager" and by_name["tfjs"]["vs_tfjs"] == 1.0
     assert by_name["fast"]["backend"] == "fused" and by_name["fast"]["input_hw"] == [[33, 33]]
     assert by_name["accurate"]["flip"] and by_name["accurate"]["input_hw"] == [[49, 49], [65, 65]]
@@ -77,9 +78,17 @@ def test_report_schema_and_numbers(tiny_report):
     for entry in r["results"]:
         assert entry["weights"] == "random"
         assert entry["output_hw"] == [(entry["input_size"] - 1) // 16 + 1] * 2
-        for phase in bench.PHASES:
+        for phase in (*bench.PHASES, "end_to_end_file", "end_to_end_file_reduced"):
             _check_stats(entry[phase])
             assert entry[phase]["n"] == 3
+        # every step of Predictor.run_file; at 33 px the 640 px photo is decoded at 1/8 on the reduced path
+        assert list(entry["stages"]) == list(entry["stages_reduced"]) == list(bench.STAGES)
+        assert all(v > 0 for v in (*entry["stages"].values(), *entry["stages_reduced"].values()))
+        assert entry["image_factor"] == 8
+        non_forward = entry["non_forward_ms"]
+        assert non_forward["full"] == pytest.approx(
+            entry["end_to_end_file"]["median_ms"] - entry["stages"]["forward"])
+        assert non_forward["gain"] == non_forward["full"] / non_forward["reduced"]
         batch = entry["batch"]
         assert (batch["size"], batch["threads"], batch["streams_used"]) == (3, 2, 2) and r["batch_threads"] == 2
         for mode in ("single", "batched", "streams"):

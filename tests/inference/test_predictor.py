@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from posenet.errors import ParamsError
 from posenet.inference.config import PredictorConfig
 from posenet.inference.predictor import Predictor
 from posenet.inference.presets import PRESETS
+from posenet.io.media import read_image
 from posenet.params import PREDICT_PRESETS, Params, PredictParams
 
 
@@ -81,7 +83,7 @@ def test_batch_equals_single_and_prediction_fields(pretrained_model):
             np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
         assert got.heatmap_scores.shape == (9, 9, 17) and got.offsets.shape == (9, 9, 34)
         assert got.displacements_fwd.shape == got.displacements_bwd.shape == (9, 9, 32)
-        assert set(got.timings_ms) == {"preprocess", "forward", "decode"}
+        assert set(got.timings_ms) == {"resize", "to_tensor", "forward", "decode", "rescale"}
     assert predictor.run_batch([]) == []
 
 
@@ -180,3 +182,30 @@ def test_flip_and_repeated_scales_end_to_end(pretrained_model):
     assert [p.score for p in twice.poses] == [p.score for p in flip.poses] and len(flip.poses) > 0
     two_sizes = Predictor(pretrained_model, input_size=257, scales=(1.0, 1.5), device="cpu").run(image)
     assert two_sizes.letterbox.input_hw == (385, 385) and two_sizes.heatmap_scores.shape == (25, 25, 17)
+
+
+POSE_JPG = Path(__file__).parents[1] / "data" / "images" / "pose.jpg"  # 1000 x 667, one person
+
+
+def test_run_file_decodes_whole_unless_reduced_and_times_every_step(pretrained_model):
+    """The tfjs settings read the file whole: run_file is run on read_image exactly (TF.js parity holds)."""
+    predictor = Predictor(pretrained_model, input_size=257, device="cpu")
+    got, want = predictor.run_file(POSE_JPG), predictor.run(read_image(POSE_JPG))
+    assert got.image_factor == 1 and len(got.poses) == len(want.poses) >= 1
+    for a, b in zip(got.poses, want.poses):
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+    assert set(got.timings_ms) == {"read", "resize", "to_tensor", "forward", "decode", "rescale"}
+
+
+def test_reduced_decode_finds_the_same_person_in_file_pixels(pretrained_model):
+    """At 257 px the 1000 px photo decodes at 1/2; the poses come back in the file's pixels, the confident
+    keypoints within 2 model-input pixels (3.9 image px each) of the full decode's."""
+    full = Predictor(pretrained_model, input_size=257, device="cpu").run_file(POSE_JPG)
+    reduced = Predictor(pretrained_model, input_size=257, reduced_decode=True, device="cpu").run_file(POSE_JPG)
+    assert reduced.image_factor == 2 and reduced.letterbox.image_hw == (334, 500)
+    a, b = full.poses[0], reduced.poses[0]
+    assert b.score > 0.5 and abs(a.score - b.score) < 0.1
+    sure = (a.keypoint_scores > 0.5) & (b.keypoint_scores > 0.5)
+    assert sure.sum() >= 10
+    assert np.linalg.norm(a.keypoints[sure] - b.keypoints[sure], axis=1).mean() < 2 * 1000 / 257
+    assert PredictorConfig(**PRESETS["fast"]).reduced_decode and not PredictorConfig(**PRESETS["tfjs"]).reduced_decode

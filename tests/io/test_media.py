@@ -11,7 +11,15 @@ import pytest
 from PIL import Image
 
 from posenet.errors import ImageError
-from posenet.io.media import VideoReader, VideoWriter, decode_image_bytes, expand_inputs, read_image, write_image
+from posenet.io.media import (
+    VideoReader,
+    VideoWriter,
+    decode_image_bytes,
+    expand_inputs,
+    read_image,
+    read_image_reduced,
+    write_image,
+)
 
 DATA = Path(__file__).parents[1] / "data" / "images"
 POSE_JPG = DATA / "pose.jpg"
@@ -276,3 +284,59 @@ def test_decompression_bomb_header_is_refused_by_every_reader(tmp_path):
         with pytest.raises(ImageError, match=r"bomb.png: image too large to decode safely$"):
             read(bomb)
     assert probe_image(bomb) is None                                    # a dataset item: skipped with a warning
+
+
+def _block_mismatch(full: np.ndarray, reduced: np.ndarray, factor: int, offset_yx: tuple[int, int]) -> float:
+    """Mean |reduced pixel - mean of the full-image block it stands for| over interior pixels, grey levels."""
+    (oy, ox), full = offset_yx, full.astype(np.float64)
+    diffs = [np.abs(full[factor * i + oy:factor * (i + 1) + oy, factor * j + ox:factor * (j + 1) + ox].mean((0, 1))
+                    - reduced[i, j]).mean()
+             for i in range(1, reduced.shape[0] - 1, 3) for j in range(1, reduced.shape[1] - 1, 3)]
+    return float(np.mean(diffs))
+
+
+@pytest.mark.parametrize("fit, factor", [((257, 257), 2), ((129, 129), 4), ((65, 65), 8), ((513, 513), 1),
+                                         ((1025, 1025), 1)])
+def test_reduced_jpeg_decode_is_the_block_mean_of_the_full_decode(fit, factor):
+    """pose.jpg is 1000 x 667: the DCT scale is the smallest that keeps the pixels the letterboxed input uses (at
+    513 the image keeps 513 x 343 pixels, more than its half)."""
+    full = read_image(POSE_JPG)
+    reduced = read_image_reduced(POSE_JPG, fit)
+    assert reduced.factor == factor and reduced.offset_yx == (0, 0)
+    assert reduced.pixels.shape == (-(-667 // factor), -(-1000 // factor), 3)
+    keep = min(fit[0] / 667, fit[1] / 1000)
+    assert min(reduced.pixels.shape[0] / 667, reduced.pixels.shape[1] / 1000) >= min(keep, 1.0)
+    if factor == 1:
+        np.testing.assert_array_equal(reduced.pixels, full)
+    else:
+        assert _block_mismatch(full, reduced.pixels, factor, (0, 0)) < 1.0
+        assert reduced.to_full() == ((factor, factor), (-(factor - 1) / 2,) * 2)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_reduced_decode_maps_back_under_every_exif_orientation(tmp_path, orientation):
+    """A size the factor does not divide (637 x 421): where the orientation flips an axis, the partial block comes
+    first and the offset says so; any other offset would mismatch the full decode."""
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.open(POSE_JPG).crop((0, 0, 637, 421)).save(path, exif=exif, quality=95)
+    full = read_image(path)
+    reduced = read_image_reduced(path, (129, 129))  # keeps 129 x 86 of 637 x 421: 1/4
+    assert reduced.factor == 4 and reduced.pixels.shape[:2] == (-(-full.shape[0] // 4), -(-full.shape[1] // 4))
+    assert _block_mismatch(full, reduced.pixels, 4, reduced.offset_yx) < 1.0
+    flipped = {2: (0, -3), 3: (-3, -3), 4: (-3, 0), 6: (0, -3), 7: (-3, -3), 8: (-3, 0)}
+    assert reduced.offset_yx == flipped.get(orientation, (0, 0))
+    if reduced.offset_yx != (0, 0):
+        assert _block_mismatch(full, reduced.pixels, 4, (0, 0)) > 2.0
+
+
+def test_reduced_decode_of_other_formats_is_the_full_decode(tmp_path):
+    path = tmp_path / "pose.png"
+    write_image(path, read_image(POSE_JPG))
+    reduced = read_image_reduced(path, (129, 129))
+    assert reduced.factor == 1 and reduced.offset_yx == (0, 0)
+    np.testing.assert_array_equal(reduced.pixels, read_image(path))
+    for bad, message in ((tmp_path / "missing.jpg", "no such file"), (tmp_path, "is a folder")):
+        with pytest.raises(ImageError, match=message):
+            read_image_reduced(bad, (129, 129))

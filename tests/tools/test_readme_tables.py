@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from posenet.evaluation.benchmark import STAGES
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 
@@ -32,7 +34,10 @@ def write_reports(folder: Path) -> Path:
         "environment": {"cpu": "Test CPU", "cpu_count": 2, "torch_threads": 1, "torch": "2.0", "cuda": False},
         "results": [{"variant": "mobilenet_v1_075", "stride": 16, "input_size": 257, "device": "cpu",
                      "backend": "fused", "forward": {"median_ms": 12.34}, "end_to_end": {"median_ms": 15.0},
-                     "vs_eager": {"end_to_end": 1.5}, "ap": {"AP": 0.2}}],
+                     "vs_eager": {"end_to_end": 1.5}, "ap": {"AP": 0.2}, "image_factor": 2,
+                     "stages": dict(zip(STAGES, (5.0, 4.0, 1.0, 12.0, 2.0, 0.1))),
+                     "stages_reduced": dict(zip(STAGES, (2.0, 1.0, 1.0, 12.0, 2.0, 0.1))),
+                     "non_forward_ms": {"full": 12.1, "reduced": 6.05, "gain": 2.0}}],
         "presets": [{"preset": "accurate", "backend": "eager", "input_hw": [[769, 769], [1025, 1025]], "flip": True,
                      "end_to_end": {"median_ms": 1400.0}, "vs_tfjs": 0.05, "ap": {"AP": 0.27}}],
         "training": [{"device": "cpu", "input_size": 257, "batch": 4, "threads": 2,
@@ -57,6 +62,8 @@ x
 
 <!-- results:benchmark -->
 <!-- /results:benchmark -->
+<!-- results:benchmark_stages -->
+<!-- /results:benchmark_stages -->
 <!-- results:benchmark_presets -->
 <!-- /results:benchmark_presets -->
 <!-- results:training_speed -->
@@ -78,6 +85,8 @@ def test_tables_are_written_from_the_reports(tmp_path):
     assert "| mobilenet_v1_075 s16 257 px cpu | `fused` | 12.3 | 15.0 | 1.50x | — | 0.200 |" in out
     assert "| `accurate` | `eager` | 769 + 1025 + flip | 1400.0 | 0.05x | 0.270 |" in out
     assert "| cpu | `float32` | 257 | 4 | 2 | 20.2 |" in out
+    assert "| 257 px `fused` | whole | 5.0 | 4.0 | 1.0 | 12.0 | 2.0 | 0.1 | 12.1 |" in out
+    assert "| 257 px `fused` | 1/2 | 2.0 | 1.0 | 1.0 | 12.0 | 2.0 | 0.1 | 6.0 (2.00x less) |" in out
     assert readme_tables.render(out, tmp_path / "reports") == out  # idempotent
 
 
