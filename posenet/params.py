@@ -339,10 +339,12 @@ class BenchmarkParams:
     ap_annotations: str = "data/annotations/val.json"
     ap_images: str = "data/images"
     presets: tuple[str, ...] = PRESET_NAMES
+    preset_backends: tuple[str, ...] = ("fused", "onnx", "int8", "bf16")
     training: bool = True
 
     def validate(self) -> None:
         check_backends("benchmark.backends", self.backends)
+        check_backends("benchmark.preset_backends", self.preset_backends)
         for preset in self.presets:
             _check_choice("benchmark.presets", preset, PREDICT_PRESETS)
         _check(len(self.backends) >= 1, "benchmark.backends must name at least one backend")

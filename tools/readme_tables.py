@@ -155,13 +155,14 @@ def benchmark_stages_table(reports: Path) -> str:
 
 
 def benchmark_presets_table(reports: Path) -> str:
-    """End-to-end latency and AP of each preset (reports/benchmark.json ``presets``)."""
+    """End-to-end latency and AP of each preset on each backend timed (reports/benchmark.json ``presets``)."""
     bench = _load(reports, "benchmark.json")
     rows = []
     for r in bench.get("presets") or []:
         sizes = _get(r, "input_hw") or []
         inputs = " + ".join(str(hw[0]) if isinstance(hw, list) and len(set(hw)) == 1 else str(hw) for hw in sizes)
-        rows.append([f"`{r.get('preset', DASH)}`", f"`{r.get('backend', DASH)}`",
+        backend = f"`{r.get('backend', DASH)}`" + (" (its own)" if r.get("own_backend") else "")
+        rows.append([f"`{r.get('preset', DASH)}`", backend,
                      (inputs or DASH) + (" + flip" if r.get("flip") else ""),
                      _num(_get(r, "end_to_end", "median_ms"), 1), _num(r.get("vs_tfjs"), 2, "x"),
                      _num(_get(r, "ap", "AP"))])

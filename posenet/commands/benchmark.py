@@ -112,7 +112,8 @@ def benchmark(params_path: str | None, out_dir: str | None, quick: bool, weights
                          backends=tuple(backends) or (QUICK_BACKENDS if quick else tuple(bench.backends)),
                          batch=(1 if quick else bench.batch) if batch is None else batch, batch_threads=batch_threads,
                          ap_set=ap_set, calibration=predict.calibration,
-                         presets=() if quick else tuple(bench.presets), folder=folder or (),
+                         presets=() if quick else tuple(bench.presets), preset_backends=tuple(bench.preset_backends),
+                         folder=folder or (),
                          folder_name=str(folder_dir),
                          folder_config=(params.model.name, params.model.stride, predict.input_size))
     out = Path(out_dir) if out_dir is not None else Path(time.strftime("benchmark-%Y%m%d-%H%M%S"))

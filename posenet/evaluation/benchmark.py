@@ -172,7 +172,8 @@ class BenchmarkPlan:
     speed does not depend on the values, decode time may). ``batch`` > 1 adds batch throughput at
     ``batch_threads`` threads. ``ap_set`` = (COCO annotation JSON, image folder) adds AP per backend;
     ``calibration``: int8's photo folder (None: the default). ``presets`` are timed end to end (and their AP) with
-    the ``folder_config`` model at ``predict.input_size`` on the first device; ``folder`` (in-memory photos named
+    the ``folder_config`` model at ``predict.input_size`` on the first device, each on its own backend and on
+    ``preset_backends``; ``folder`` (in-memory photos named
     ``folder_name``) end to end with ``folder_config`` = (variant, stride, input size).
     """
 
@@ -189,6 +190,7 @@ class BenchmarkPlan:
     ap_set: tuple[str, str] | None = None
     calibration: str | None = None
     presets: tuple[str, ...] = ()
+    preset_backends: tuple[str, ...] = ()
     folder: Sequence[tuple[str, np.ndarray]] = ()
     folder_name: str = ""
     folder_config: tuple[str, int, int] | None = None
@@ -300,23 +302,41 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
 
 
 def bench_presets(model: torch.nn.Module, image_rgb: np.ndarray, params: Params, presets: Sequence[str], device: str,
-                  warmup: int, repeats: int, ap_set: tuple[str, str] | None = None, photo: str | None = None
-                  ) -> list[dict[str, Any]]:
+                  warmup: int, repeats: int, ap_set: tuple[str, str] | None = None, photo: str | None = None,
+                  backends: Sequence[str] = (), calibration: str | None = None,
+                  skipped: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
     """End to end (and AP) of each Predictor preset at ``predict.input_size`` (posenet.inference.presets: the
-    preset picks its backend and how files are decoded), interleaved on one photo: from its file ``photo`` when
-    given (``Predictor.run_file``), else from ``image_rgb``; ``vs_tfjs`` is the speed-up against the ``tfjs``
-    preset when timed."""
-    predictors = {p: Predictor.from_params(params, model=model, device=device, preset=p) for p in presets}
+    preset picks its backend and how files are decoded) on its own backend and on each of ``backends`` (int8
+    calibrated on ``calibration``; backends that cannot run here are appended to ``skipped``), all interleaved on
+    one photo: from its file ``photo`` when given (``Predictor.run_file``), else from ``image_rgb``. ``vs_tfjs`` is
+    the speed-up against the ``tfjs`` preset on its own backend when timed; ``own_backend`` marks the preset's."""
+    predictors: dict[tuple[str, str], Predictor] = {}
+    own_keys = set()
+    for preset in presets:
+        own = Predictor.from_params(params, model=model, device=device, preset=preset)
+        predictors[preset, own.config.backend] = own
+        own_keys.add((preset, own.config.backend))
+        for backend in backends:
+            if (preset, backend) in predictors or (backend in CPU_ONLY and device != "cpu"):
+                continue
+            try:
+                predictors[preset, backend] = Predictor.from_params(params, model=model, device=device, preset=preset,
+                                                                    backend=backend, calibration=calibration)
+            except BackendError as err:
+                if skipped is not None and not any(s["backend"] == backend for s in skipped):
+                    skipped.append({"backend": backend, "device": device, "reason": str(err)})
     with torch.inference_mode():
-        times = time_interleaved({p: (lambda pr=pr: pr.run_file(photo)) if photo else (lambda pr=pr: pr.run(image_rgb))
-                                  for p, pr in predictors.items()}, warmup, repeats, device)
+        times = time_interleaved({key: (lambda p=p: p.run_file(photo)) if photo else (lambda p=p: p.run(image_rgb))
+                                  for key, p in predictors.items()}, warmup, repeats, device)
+    reference = next((key for key in own_keys if key[0] == "tfjs"), None)
     entries = []
-    for preset, predictor in predictors.items():
-        entry: dict[str, Any] = {"preset": preset, "backend": predictor.config.backend,
+    for (preset, backend), predictor in predictors.items():
+        entry: dict[str, Any] = {"preset": preset, "backend": backend,
+                                 "own_backend": (preset, backend) in own_keys,
                                  "input_hw": [list(hw) for hw in predictor.scale_hws], "flip": predictor.config.flip,
-                                 "end_to_end": summarize(times[preset]), "from_file": bool(photo)}
-        if "tfjs" in times:
-            entry["vs_tfjs"] = float(np.median(times["tfjs"]) / np.median(times[preset]))
+                                 "end_to_end": summarize(times[preset, backend]), "from_file": bool(photo)}
+        if reference is not None:
+            entry["vs_tfjs"] = float(np.median(times[reference]) / np.median(times[preset, backend]))
         if ap_set is not None:
             from posenet.evaluation.coco import evaluate_predictor
 
@@ -455,7 +475,8 @@ def run_benchmark(plan: BenchmarkPlan, image_rgb: np.ndarray, params: Params, ph
         model = build_model(variant, stride, weights.get(variant), devices[0])
         report["presets"] = [{**_config(variant, stride, params.predict.input_size, devices[0], weights), **entry}
                              for entry in bench_presets(model, image_rgb, params, plan.presets, devices[0], warmup,
-                                                        repeats, ap_set, photo or None)]
+                                                        repeats, ap_set, photo or None, plan.preset_backends,
+                                                        plan.calibration, skipped)]
         bar.update()
     if plan.folder:
         report["folder"] = []

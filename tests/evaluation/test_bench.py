@@ -58,10 +58,18 @@ def test_presets_are_timed_on_their_own_backends_against_tfjs():
     params = Params()
     params = dataclasses.replace(params, predict=dataclasses.replace(params.predict, input_size=33))
     plan = bench.BenchmarkPlan(variants=("mobilenet_v1_050",), strides=(16,), input_sizes=(33,), devices=("cpu",),
-                               warmup=0, repeats=2, presets=("tfjs", "fast", "accurate"))
+                               warmup=0, repeats=2, presets=("tfjs", "fast", "accurate"),
+                               preset_backends=("fused", "onnx"))
     report = bench.run_benchmark(plan, read_image(PHOTO), params, photo=str(PHOTO))
-    by_name = {e["preset"]: e for e in report["presets"]}
+    # each preset on its own backend first, then on the others: fast's own is fused
+    assert [(e["preset"], e["backend"], e["own_backend"]) for e in report["presets"]] == [
+        ("tfjs", "eager", True), ("tfjs", "fused", False), ("tfjs", "onnx", False), ("fast", "fused", True),
+        ("fast", "onnx", False), ("accurate", "eager", True), ("accurate", "fused", False),
+        ("accurate", "onnx", False)]
     assert all(e["from_file"] for e in report["presets"])
+    tfjs_ms = report["presets"][0]["end_to_end"]["median_ms"]
+    assert all(e["vs_tfjs"] == pytest.approx(tfjs_ms / e["end_to_end"]["median_ms"]) for e in report["presets"])
+    by_name = {e["preset"]: e for e in report["presets"] if e["own_backend"]}
     assert by_name["tfjs"]["backend"] == "eager" and by_name["tfjs"]["vs_tfjs"] == 1.0
     assert by_name["fast"]["backend"] == "fused" and by_name["fast"]["input_hw"] == [[33, 33]]
     assert by_name["accurate"]["flip"] and by_name["accurate"]["input_hw"] == [[49, 49], [65, 65]]

@@ -38,7 +38,8 @@ def write_reports(folder: Path) -> Path:
                      "stages": dict(zip(STAGES, (5.0, 4.0, 1.0, 12.0, 2.0, 0.1))),
                      "stages_reduced": dict(zip(STAGES, (2.0, 1.0, 1.0, 12.0, 2.0, 0.1))),
                      "non_forward_ms": {"full": 12.1, "reduced": 6.05, "gain": 2.0}}],
-        "presets": [{"preset": "accurate", "backend": "eager", "input_hw": [[769, 769], [1025, 1025]], "flip": True,
+        "presets": [{"preset": "accurate", "backend": "eager", "own_backend": True,
+                     "input_hw": [[769, 769], [1025, 1025]], "flip": True,
                      "end_to_end": {"median_ms": 1400.0}, "vs_tfjs": 0.05, "ap": {"AP": 0.27}}],
         "training": [{"device": "cpu", "input_size": 257, "batch": 4, "threads": 2,
                       "precisions": {"float32": {"images_per_s": 20.25}}}]}))
@@ -83,7 +84,7 @@ def test_tables_are_written_from_the_reports(tmp_path):
     assert "| best val AP: the model handed back | `best_val_AP` | — |" in out  # missing key: a dash
     assert "Measured on: Test CPU, 2 cores, 1 thread(s) per timing" in out
     assert "| mobilenet_v1_075 s16 257 px cpu | `fused` | 12.3 | 15.0 | 1.50x | — | 0.200 |" in out
-    assert "| `accurate` | `eager` | 769 + 1025 + flip | 1400.0 | 0.05x | 0.270 |" in out
+    assert "| `accurate` | `eager` (its own) | 769 + 1025 + flip | 1400.0 | 0.05x | 0.270 |" in out
     assert "| cpu | `float32` | 257 | 4 | 2 | 20.2 |" in out
     assert "| 257 px `fused` | whole | 5.0 | 4.0 | 1.0 | 12.0 | 2.0 | 0.1 | 12.1 |" in out
     assert "| 257 px `fused` | 1/2 | 2.0 | 1.0 | 1.0 | 12.0 | 2.0 | 0.1 | 6.0 (2.00x less) |" in out
