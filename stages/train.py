@@ -43,10 +43,10 @@ from posenet.training.trainer import TrainPaths, train
               help="Checkpoint folder (step_<N>.pt).")
 @click.option("--live-dir", default="dvclive", show_default=True, help="DVCLive folder ('' disables DVCLive).")
 @click.option("--metrics", default="reports/train.json", show_default=True, type=click.Path(dir_okay=False),
-              help="The DVC metric: steps, last train and val loss, the best val AP.")
+              help="The DVC metric: steps, last val loss, the best val AP, training images/s.")
 @click.option("--details", default="reports/train_run.json", show_default=True, type=click.Path(dir_okay=False),
-              help="Every number of the run: also the last and the initial val AP, the best epoch, training "
-                   "images/s, early stop.")
+              help="Every number of the run: also the last train loss, the last and the initial val AP, the best "
+                   "epoch, early stop.")
 @click.option("--init", type=click.Choice(["pretrained", "scratch"]), default=None, help="Override train.init.")
 @click.option("--lr", type=float, default=None, help="Override train.lr.")
 @click.option("--epochs", type=int, default=None, help="Override train.epochs.")

@@ -98,11 +98,11 @@ class TrainResult:
     output: Path | None = None
 
     def metrics(self) -> dict[str, Any]:
-        """The DVC metric (``reports/train.json``): steps, last training and val loss, the best val AP (the output
-        model's). Four on purpose, so that ``dvc metrics show`` fits a 120-column terminal; :meth:`summary` has
-        the rest."""
+        """The DVC metric (``reports/train.json``): steps, last val loss, the best val AP (the output model's),
+        training images/s. Four on purpose, so that ``dvc metrics show`` fits a 120-column terminal;
+        :meth:`summary` has the rest."""
         summary = self.summary()
-        return {k: summary[k] for k in ("steps", "train_loss", "val_loss", "best_val_AP")}
+        return {k: summary[k] for k in ("steps", "val_loss", "best_val_AP", "images_per_s")}
 
     def summary(self) -> dict[str, Any]:
         """Every number of the run (``reports/train_run.json``): steps, last training loss, last val loss and AP,

@@ -97,8 +97,8 @@ def test_best_model_is_the_peak_mid_way_and_the_last_is_a_checkpoint(run_dir, mo
         (2, 0.6, 0.2, 0.5)
     assert summary["images_per_s"] > 0 and summary["stopped_early"] is False
     assert json.dumps(summary)  # reports/train_run.json: plain JSON values
-    assert result.metrics() == {"steps": 8, "train_loss": summary["train_loss"], "val_loss": summary["val_loss"],
-                                "best_val_AP": 0.6}  # reports/train.json, the DVC metric
+    assert result.metrics() == {"steps": 8, "val_loss": summary["val_loss"], "best_val_AP": 0.6,
+                                "images_per_s": summary["images_per_s"]}  # reports/train.json, the DVC metric
     steps, values = read_dvclive_metrics(run_dir / "live" / "plots" / "metrics")["val/AP"]
     assert steps.tolist() == [0, 2, 4, 6, 8] and values.tolist() == [0.2, 0.3, 0.6, 0.4, 0.5]  # epoch 0 first
     assert all("loss" in v and math.isfinite(v["loss"]) for v in result.val)  # the val loss is still logged
