@@ -95,7 +95,8 @@ def sidebar(params: Params) -> dict[str, Any]:
                                   help="Larger: smaller people found, slower. Presets fast and accurate set their "
                                        "own sizes from params predict.input_size")
     input_size = configured if scaled else input_size
-    runs = sizes_text(defaults.replace(input_size=input_size).scale_hws(stride))
+    config = defaults.replace(input_size=input_size)
+    runs = sizes_text(config.scale_hws(config.input_hw(stride), stride))
     sb.caption(f"Runs at {runs} px{' and mirrored' if defaults.flip else ''}")
     st.session_state.setdefault("backend", PredictorConfig.from_params(params.predict).backend)  # later: apply_preset's
     backend = sb.selectbox("Backend", BACKENDS, key="backend",

@@ -483,6 +483,8 @@ def load_params(path: str | os.PathLike | None = None, validate: bool = True) ->
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         raise ParamsError(f"{path}: not valid YAML{where} ({err.__class__.__name__})") from err
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: a parameters file is a YAML mapping (section: settings), got {type(raw).__name__}")
     return _checked(_build(Params, raw, ""), validate)
 
 

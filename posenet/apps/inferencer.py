@@ -155,7 +155,8 @@ class Inferencer:
         summary.failed.append((source, message))
 
     def run(self, inputs: Sequence[str | os.PathLike], webcam: int | None = None, max_frames: int = 0) -> InferSummary:
-        """Process every input (and the webcam ``webcam`` for ``max_frames`` frames, 0: until Ctrl-C)."""
+        """Process every input (and the webcam ``webcam``); each video and the webcam stop after ``max_frames``
+        frames (0: at their end, or Ctrl-C for the webcam)."""
         summary = InferSummary()
         start = time.perf_counter()
         items = expand_inputs(inputs)
@@ -167,7 +168,7 @@ class Inferencer:
             if images:
                 self._run_images(images, summary)
             for video in videos:
-                self._run_video(video, str(video), Path(video).stem, summary, 0)
+                self._run_video(video, str(video), Path(video).stem, summary, max_frames)
             if webcam is not None:
                 self._run_video(webcam, f"webcam {webcam}", f"webcam{webcam}", summary, max_frames)
         summary.seconds = time.perf_counter() - start

@@ -1,0 +1,1 @@
+"""Model input and output encoding: letterboxing, PersonLab targets, TF.js pose decoding."""

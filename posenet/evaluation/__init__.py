@@ -1,0 +1,1 @@
+"""Evaluation: COCO keypoint AP, the speed benchmark, tracking metrics."""

@@ -1,0 +1,1 @@
+"""Inference: Predictor settings and presets, test-time augmentation, streams, the Predictor."""

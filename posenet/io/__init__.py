@@ -1,0 +1,1 @@
+"""Files: atomic writes, images and videos, progress bars."""

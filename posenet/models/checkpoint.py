@@ -42,7 +42,8 @@ def read_checkpoint_file(path: str | os.PathLike) -> Any:
         raise ModelError(f"{path}: checkpoint not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, KeyError,
+            IndexError, TypeError, AttributeError) as err:  # torch's unpickler on text or foreign files
         raise ModelError(f"{path}: not a readable checkpoint ({err.__class__.__name__})") from err
 
 

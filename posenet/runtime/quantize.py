@@ -38,11 +38,21 @@ CALIBRATION_IMAGES = 16
 _CACHE: dict[tuple[Any, ...], bytes] = {}
 
 
+# Outside any project the default calibration folder (the pipeline's sample photos) is not there: the photo
+# bundled with the package calibrates instead.
+BUNDLED_CALIBRATION = Path(__file__).resolve().parents[1] / "assets"
+
+
 def calibration_paths(folder: str | os.PathLike, count: int = CALIBRATION_IMAGES) -> list[Path]:
     """The first ``count`` photos (sorted) of ``folder`` (a relative one is in the project: params
-    ``predict.calibration``, wherever in it the command runs; outside any project, in the working directory);
-    BackendError when there are none."""
-    folder = Path(folder) if Path(folder).is_absolute() else (find_project() or Path.cwd()) / folder
+    ``predict.calibration``, wherever in it the command runs; outside any project, in the working directory, and
+    the default one falls back to the photo bundled with posenet); BackendError when there are none."""
+    project = find_project()
+    if project is None and str(folder) == DEFAULT_CALIBRATION and not Path(folder).is_dir():
+        log.warning("int8 calibration: outside a project, calibrating on the photo bundled with posenet "
+                    "(set predict.calibration to a folder of your own photos for better int8 ranges)")
+        folder = BUNDLED_CALIBRATION
+    folder = Path(folder) if Path(folder).is_absolute() else (project or Path.cwd()) / folder
     if not folder.is_dir():
         raise BackendError(f"int8 calibration: {folder} is not a folder of photos (set predict.calibration)")
     paths = sorted(p for p in expand_inputs([folder]) if not is_video(p))[:count]

@@ -1,0 +1,1 @@
+"""Figures: drawing poses, prediction and target figures, training curves, the benchmark figure."""

@@ -88,6 +88,10 @@ def test_load_model_errors(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelError, match="not a readable checkpoint"):
         load_model("mobilenet_v1_075", weights=bad)
+    text = tmp_path / "notes.pt"
+    text.write_text("eeee\n" * 20)  # torch's unpickler reads text as a pickle: IndexError, KeyError, ... not ModelError
+    with pytest.raises(ModelError, match="notes.pt: not a readable checkpoint"):
+        load_model("mobilenet_v1_075", weights=text)
     other = tmp_path / "other.pt"
     save_checkpoint(other, create_model("mobilenet_v1_050"), {"variant": "mobilenet_v1_050"})
     with pytest.raises(ModelError, match="holds mobilenet_v1_050, not mobilenet_v1_075"):

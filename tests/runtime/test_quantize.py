@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from reference_cases import SHARED_EVAL, TESTS
 
+from posenet.constants import DEFAULT_CALIBRATION
 from posenet.errors import BackendError
 from posenet.runtime import quantize
 from posenet.runtime.onnx import OnnxBackend
@@ -21,6 +22,15 @@ def test_calibration_paths_are_the_first_photos_sorted(tmp_path):
         calibration_paths(tmp_path / "nope")
     with pytest.raises(BackendError, match="int8 calibration: no photos in"):
         calibration_paths(tmp_path)
+
+
+def test_outside_a_project_the_default_calibration_is_the_bundled_photo(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert [p.name for p in calibration_paths(DEFAULT_CALIBRATION)] == ["multi_skiing.jpg"]
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")  # inside a project the folder is the project's
+    (tmp_path / "models").mkdir()
+    with pytest.raises(BackendError, match="is not a folder of photos"):
+        calibration_paths(DEFAULT_CALIBRATION)
 
 
 def test_the_quantised_model_is_cached_on_disk_and_loaded_by_later_runs(tmp_path, monkeypatch):

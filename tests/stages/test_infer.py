@@ -156,6 +156,9 @@ def test_video_comes_back_annotated_with_every_frame(infer, tmp_path):
     assert per_frame["fps"] == pytest.approx(4.0) and len(per_frame["frames"]) == len(frames)
     assert all(len(p["keypoints"]) == NUM_KEYPOINTS for f in per_frame["frames"] for p in f)
     assert "4 video frames" in result.stdout
+    result = infer(str(clip), "--out", str(tmp_path / "two"), "--max-frames", "2")  # videos stop there too
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((tmp_path / "two" / "clip_poses.json").read_text())["frames"]) == 2
 
 
 def test_track_gives_every_person_one_id_in_the_json(infer, tmp_path):
