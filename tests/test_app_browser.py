@@ -37,7 +37,7 @@ pytestmark = [
     pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason=NO_CHROMIUM),
 ]
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -130,6 +130,15 @@ def page_text(driver) -> str:
         return ""
 
 
+def choose_input(driver, label: str) -> None:
+    """Click the input radio button ``label``, waiting for it: on a loaded machine Streamlit may still be
+    re-rendering the page when its result text is already there."""
+    WebDriverWait(driver, RESULT_S, poll_frequency=0.5,
+                  ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+        lambda d: d.find_element(By.XPATH, f"//label[.//*[text()='{label}']]").click() or True,
+        message=f"no input choice {label!r}")
+
+
 def wait_for(driver, *present: str, absent: str | None = None, timeout: float = RESULT_S) -> str:
     """Wait until the page shows every string of ``present`` (and not ``absent``) and no script is running;
     return the text. Streamlit renders a rerun element by element, so wait for the last element needed too."""
@@ -154,7 +163,7 @@ def test_browser_corrupt_then_good_upload(server, browser, tmp_path):
     assert "Serving the pretrained model mobilenet_v1_075" in text
     screenshot(browser, tmp_path, "1_sample.png")
 
-    browser.find_element(By.XPATH, "//label[.//*[text()='Upload image or video']]").click()
+    choose_input(browser, "Upload image or video")
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(PHOTO.read_bytes()[:20000])
     upload_file(browser, broken)
@@ -174,7 +183,7 @@ def test_browser_video_upload_plays_in_the_page(server, browser, tmp_path):
     video = write_walk_video(tmp_path / "walk.mp4")
     browser.get(server)
     wait_for(browser, "poses found in multi_skiing.jpg")
-    browser.find_element(By.XPATH, "//label[.//*[text()='Upload image or video']]").click()
+    choose_input(browser, "Upload image or video")
     upload_file(browser, video)
     wait_for(browser, "6 frames annotated", "Download annotated video", "Download poses JSON (per frame)")
     # Look the player up on every poll: a late rerender replaces the element.
@@ -193,7 +202,7 @@ def test_browser_live_camera_is_annotated_in_real_time(server, camera_browser, t
     browser = camera_browser
     browser.get(server)
     wait_for(browser, "poses found in multi_skiing.jpg")
-    browser.find_element(By.XPATH, "//label[.//*[text()='Live camera']]").click()
+    choose_input(browser, "Live camera")
     frame = WebDriverWait(browser, RESULT_S).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, 'iframe[title*="webrtc"]'), message="no WebRTC component")[0]
     browser.switch_to.frame(frame)
