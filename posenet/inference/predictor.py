@@ -87,6 +87,8 @@ class Predictor:
         self.output_stride = int(model.output_stride)
         self.input_hw = self.config.input_hw(self.output_stride)
         self.scale_hws = self.config.scale_hws(self.input_hw, self.output_stride)
+        # the largest input: its grid is where the scales' maps are fused, and what a reduced decode must fill
+        self._largest = int(np.argmax([h * w for h, w in self.scale_hws]))
         self.codec = PersonLabCodec(self.input_hw, self.output_stride)
         self.streams = StreamPool(self.config.streams) if self.config.streams > 1 else None
         # Last: every check above is cheap, while a backend may compile or quantise the model for seconds.
@@ -121,7 +123,7 @@ class Predictor:
         uses (posenet.io.media.read_image_reduced)."""
         if not (self.config.reduced_decode if reduced_decode is None else reduced_decode):
             return ReducedImage(read_image(path), 1)
-        return read_image_reduced(path, max(self.scale_hws, key=lambda hw: hw[0] * hw[1]))
+        return read_image_reduced(path, self.scale_hws[self._largest])
 
     def run_file(self, path: str | os.PathLike, reduced_decode: bool | None = None) -> Prediction:
         """An image file -> Prediction, poses in the file's pixels (ImageError when it cannot be read);
@@ -162,11 +164,10 @@ class Predictor:
             spent["resize"] += t1 - t0
             spent["to_tensor"] += t2 - t1
             spent["forward"] += time.perf_counter() - t2
-        target = int(np.argmax([h * w for h, w in self.scale_hws]))
         predictions = []
         for b in range(n):
             t3 = time.perf_counter()
-            box = per_scale[target][0][b]
+            box = per_scale[self._largest][0][b]
             maps = fuse_scales([image_maps(m, b, n, flip) for _, m in per_scale], [bx[b] for bx, _ in per_scale],
                                box, self.output_stride)
             model_poses = self.decode_maps(*maps)

@@ -104,14 +104,7 @@ def decode_image_bytes(data: bytes, name: str = "<upload>") -> np.ndarray:
     has it) a truncated or corrupt file raises instead of returning a partly grey image (OpenCV would). For JPEG
     the pixels equal ``cv2.imread``'s (same libjpeg-turbo, same IDCT). ``name`` is only used in error messages.
     """
-    if not data:
-        raise ImageError(f"{name}: empty file (0 bytes)")
-    with open_image(data, name) as img:
-        img.load()
-        array = _to_uint8(ImageOps.exif_transpose(img), name)
-    if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ImageError(f"{name}: image has no pixels")
-    return np.ascontiguousarray(array)
+    return _decode(data, name).pixels
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -160,23 +153,29 @@ def read_image_reduced(path: str | os.PathLike, fit_hw: tuple[int, int]) -> Redu
     pixels are a box filter of the full decode (within 1 grey level on average), not the full decode itself; the
     tfjs Predictor preset never uses this path. EXIF orientation is applied; errors as :func:`read_image`."""
     path = Path(path)
-    data, name = _read_bytes(path), str(path)
+    return _decode(_read_bytes(path), str(path), fit_hw)
+
+
+def _decode(data: bytes, name: str, fit_hw: tuple[int, int] | None = None) -> ReducedImage:
+    """The one decoding path: whole (``fit_hw`` None: :func:`decode_image_bytes`) or reduced for a model input of
+    ``fit_hw`` (:func:`read_image_reduced`)."""
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes)")
     with open_image(data, name) as img:
         full_w, full_h = img.size
-        swapped, flip_y, flip_x = _ORIENTATIONS.get(img.getexif().get(0x0112, 1), _ORIENTATIONS[1])
-        shown_h, shown_w = (full_w, full_h) if swapped else (full_h, full_w)
-        if img.format == "JPEG":
-            keep = min(1.0, fit_hw[0] / shown_h, fit_hw[1] / shown_w)  # the letterbox's image -> input scale
+        # only a reduced decode maps positions back, so only it reads the EXIF orientation
+        orientation = img.getexif().get(0x0112, 1) if fit_hw is not None else 1
+        swapped, *flips = _ORIENTATIONS.get(orientation, _ORIENTATIONS[1])
+        shown_hw = (full_w, full_h) if swapped else (full_h, full_w)
+        if fit_hw is not None and img.format == "JPEG":
+            keep = min(1.0, fit_hw[0] / shown_hw[0], fit_hw[1] / shown_hw[1])  # the letterbox's image -> input scale
             img.draft("RGB", (math.ceil(full_w * keep), math.ceil(full_h * keep)))
         img.load()
         factor = max(1, round(full_w / img.size[0]))
         array = _to_uint8(ImageOps.exif_transpose(img), name)
     if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError(f"{name}: image has no pixels")
-    offset = tuple(int(size - factor * n) if flipped else 0
-                   for size, n, flipped in ((shown_h, array.shape[0], flip_y), (shown_w, array.shape[1], flip_x)))
+    offset = tuple(int(size - factor * n) if flipped else 0 for size, n, flipped in zip(shown_hw, array.shape, flips))
     return ReducedImage(np.ascontiguousarray(array), factor, offset)
 
 
