@@ -98,11 +98,11 @@ def test_strides_follow_the_chosen_checkpoints_variant(app_root, at):
         wide.unlink()
 
 
-def test_fast_preset_switches_to_the_fused_backend(app_root, at):
+def test_fast_preset_switches_to_the_int8_backend(app_root, at):
     assert at.selectbox(key="backend").value == "eager"
     at.selectbox(key="preset").set_value("fast").run()
     no_failure(at)
-    assert at.selectbox(key="backend").value == "fused" and at.number_input(key="max_poses").value == 20
+    assert at.selectbox(key="backend").value == "int8" and at.number_input(key="max_poses").value == 20
     assert not any("Session State" in w.value for w in at.warning)
     at.selectbox(key="preset").set_value("tfjs").run()
     assert at.selectbox(key="backend").value == "eager" and at.number_input(key="max_poses").value == 10
@@ -114,7 +114,8 @@ def test_accurate_preset_sets_its_decoding_defaults_and_test_time_augmentation(a
     assert at.slider(key="score_threshold").value == 0.2 and at.number_input(key="max_poses").value == 20
     assert not any("Session State" in w.value for w in at.warning)  # no default-vs-state clash
     assert at.select_slider(key="input_size").disabled                 # the preset sets the sizes that run
-    assert "Runs at 385+513 px and mirrored" in [c.value for c in at.sidebar.caption]
+    assert "Runs at 385+513 px, each cut to the image's aspect ratio, and mirrored" in [
+        c.value for c in at.sidebar.caption]
     at.slider(key="min_pose_score").set_value(0.0)
     data = MULTI.read_bytes()
     upload(at, MULTI.name, data, "image/jpeg")

@@ -137,23 +137,25 @@ STAGE_COLUMNS = ("read", "resize", "to_tensor", "forward", "decode", "rescale")
 
 
 def benchmark_stages_table(reports: Path) -> str:
-    """Median ms of each step from the file on disk to poses, the JPEG decoded whole and at the reduced DCT scale,
-    and the time outside the forward pass on both paths (reports/benchmark.json ``results``: ``stages``,
-    ``stages_reduced``, ``non_forward_ms``); the reduced row only where the photo decoded smaller."""
+    """Median ms of each step from the file on disk to poses on TF.js's path (the JPEG decoded whole, a square
+    input) and on the presets' path (reduced JPEG decode, the input cut to the photo), and the time outside the
+    forward pass on both (reports/benchmark.json ``results``: ``stages``, ``stages_fitted``, ``non_forward_ms``)."""
     bench = _load(reports, "benchmark.json")
     rows = []
     for r in bench.get("results") or []:
         if not isinstance(r, dict) or "stages" not in r:
             continue
-        config = f"{r.get('input_size', DASH)} px `{r.get('backend', DASH)}`"
-        rows.append([config, "whole", *(_num(_get(r, "stages", stage), 1) for stage in STAGE_COLUMNS),
+        size = r.get("input_size", DASH)
+        fitted_hw = _get(r, "input_hw_fitted") or [size, size]
+        rows.append([f"{size} px `{r.get('backend', DASH)}`", f"whole, {size}x{size}",
+                     *(_num(_get(r, "stages", stage), 1) for stage in STAGE_COLUMNS),
                      _num(_get(r, "non_forward_ms", "full"), 1)])
-        if r.get("image_factor", 1) > 1:  # a photo that could not shrink ran the same path twice
-            rows.append([config, f"1/{r['image_factor']}",
-                         *(_num(_get(r, "stages_reduced", stage), 1) for stage in STAGE_COLUMNS),
-                         f"{_num(_get(r, 'non_forward_ms', 'reduced'), 1)} "
-                         f"({_num(_get(r, 'non_forward_ms', 'gain'), 2, 'x')} less)"])
-    return _table(["input, backend", "JPEG decoded", *STAGE_COLUMNS, "outside forward (ms)"],
+        rows.append([f"{size} px `{r.get('backend', DASH)}`",
+                     f"1/{r.get('image_factor', 1)}, {fitted_hw[0]}x{fitted_hw[1]}",
+                     *(_num(_get(r, "stages_fitted", stage), 1) for stage in STAGE_COLUMNS),
+                     f"{_num(_get(r, 'non_forward_ms', 'fitted'), 1)} "
+                     f"({_num(_get(r, 'non_forward_ms', 'gain'), 2, 'x')} less)"])
+    return _table(["input, backend", "JPEG decoded, input", *STAGE_COLUMNS, "outside forward (ms)"],
                   rows or [[DASH] * (len(STAGE_COLUMNS) + 3)])
 
 
@@ -163,7 +165,7 @@ def benchmark_presets_table(reports: Path) -> str:
     rows = []
     for r in bench.get("presets") or []:
         sizes = _get(r, "input_hw") or []
-        inputs = " + ".join(str(hw[0]) if isinstance(hw, list) and len(set(hw)) == 1 else str(hw) for hw in sizes)
+        inputs = " + ".join(str(hw[0]) if len(set(hw)) == 1 else f"{hw[0]}x{hw[1]}" for hw in sizes)
         backend = f"`{r.get('backend', DASH)}`" + (" (its own)" if r.get("own_backend") else "")
         rows.append([f"`{r.get('preset', DASH)}`", backend,
                      (inputs or DASH) + (" + flip" if r.get("flip") else ""),

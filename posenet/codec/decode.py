@@ -12,6 +12,7 @@ over popped candidates and the 16 edges of accepted poses only.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -92,6 +93,14 @@ def _max_heap_order(scores: list[float]):
         yield top
 
 
+def _pop_order(scores: np.ndarray) -> Iterable[int]:
+    """Indices into ``scores`` in posenet's MaxHeap pop order: by descending score (one sort) when the scores are
+    distinct, else through the heap itself (:func:`_max_heap_order`), whose order among ties is its own."""
+    if np.unique(scores).size == scores.size:
+        return np.argsort(-scores).tolist()
+    return _max_heap_order(scores.tolist())
+
+
 def decode_multiple_poses(
     heatmap_scores: np.ndarray,
     offsets: np.ndarray,
@@ -142,9 +151,11 @@ def decode_multiple_poses(
         return y, x, heat.item(a, b, target)
 
     accepted: list[tuple[list[float], list[float], list[float]]] = []  # (ys, xs, scores) per pose
+    # the same keypoints as arrays [pose, part]: the keypoint-level NMS of each new pose's score in one pass
+    taken_y, taken_x = np.empty((max_detections, K)), np.empty((max_detections, K))
     poses: list[Pose] = []
     cand_rows, cand_cols, cand_parts = rows.tolist(), cols.tolist(), parts.tolist()
-    for c in _max_heap_order(cand_scores.tolist()):
+    for c in _pop_order(cand_scores):
         i, j, k = cand_rows[c], cand_cols[c], cand_parts[c]
         ry = i * s + off.item(i, j, k)
         rx = j * s + off.item(i, j, K + k)
@@ -162,10 +173,14 @@ def decode_multiple_poses(
             child, parent = _CHILDREN[e], _PARENTS[e]
             if sc[parent] is not None and sc[child] is None:
                 ys[child], xs[child], sc[child] = traverse(e, ys[parent], xs[parent], child, fwd)
+        n = len(accepted)
+        dy, dx = taken_y[:n] - ys, taken_x[:n] - xs
+        near = (dy * dy + dx * dx <= r2).any(axis=0).tolist()
         total = 0.0
-        for t in range(K):
-            if not any((pys[t] - ys[t]) ** 2 + (pxs[t] - xs[t]) ** 2 <= r2 for pys, pxs, _ in accepted):
+        for t in range(K):  # in part order, as JS adds them
+            if not near[t]:
                 total += sc[t]
+        taken_y[n], taken_x[n] = ys, xs
         accepted.append((ys, xs, sc))
         poses.append(Pose(score=total / K, keypoints=np.array([xs, ys]).T, keypoint_scores=sc))
         if len(poses) >= max_detections:

@@ -13,14 +13,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
 from posenet.errors import ImageError
 from posenet.pose import Pose
 
-__all__ = ["Letterbox", "check_image", "js_round", "letterbox", "prepare_input", "resize_letterboxed", "scale_poses",
-           "to_batch", "valid_input_size"]
+__all__ = ["Letterbox", "check_image", "fitted_input_size", "js_round", "letterbox", "prepare_input",
+           "resize_letterboxed", "scale_poses", "to_batch", "valid_input_size"]
 
 
 def valid_input_size(size: int, output_stride: int) -> int:
@@ -29,6 +30,22 @@ def valid_input_size(size: int, output_stride: int) -> int:
     if (size - 1) % output_stride == 0:
         return int(size)
     return (size // output_stride) * output_stride + 1
+
+
+def fitted_input_size(image_hw: tuple[int, int], input_hw: tuple[int, int], output_stride: int) -> tuple[int, int]:
+    """The smallest valid input (Rh, Rw) inside ``input_hw`` that holds an ``image_hw`` image at the scale its
+    letterbox into ``input_hw`` gives it: the side that fills ``input_hw`` stays, the other is rounded up to
+    ``k * stride + 1``. The image keeps its pixels per model-input pixel; only the padding goes (on a 4:3 photo
+    in a square input, a quarter of the pixels the model runs on). A side that overshoots ``k * stride + 1`` by
+    less than half a pixel is not given another row of cells: the letterbox shrinks the image by that much instead
+    (so that a JPEG decoded at 1/2 or 1/8, its sides rounded up, gets the input of the full-size decode)."""
+    scale = min(input_hw[0] / image_hw[0], input_hw[1] / image_hw[1])
+
+    def fit(side: int, limit: int) -> int:
+        cells = max(1, math.ceil((side * scale - 1.5) / output_stride))
+        return min(int(limit), cells * output_stride + 1)
+
+    return fit(image_hw[0], input_hw[0]), fit(image_hw[1], input_hw[1])
 
 
 def js_round(x: float) -> int:
@@ -125,6 +142,26 @@ def _resample(image: np.ndarray, box: Letterbox, scale: float) -> torch.Tensor:
     return resized.view(box.input_hw[0], box.input_hw[1], 3)
 
 
+def _resample_opencv(image: np.ndarray, box: Letterbox) -> np.ndarray:
+    """The letterboxed resize of :func:`_resample` by OpenCV on the 8-bit image (bilinear in fixed point, 1/32 px
+    sampling positions), normalised to ``x / 127.5 - 1`` -> float32 [Rh, Rw, 3], a view of a channels-first array
+    (:func:`to_batch` of one image then needs no copy).
+
+    The same samples as TF's legacy mapping (``src = dst * in / out`` over the zero-padded image, the last row and
+    column clamped): the zero padding is made first, and the resize's border replicates its edge.
+    """
+    top, bottom, left, right = box.padding
+    padded = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0) if any(
+        box.padding) else image
+    (rh, rw), (ph, pw) = box.input_hw, box.padded_hw
+    resized = cv2.warpAffine(padded, np.array([[pw / rw, 0.0, 0.0], [0.0, ph / rh, 0.0]]), (rw, rh),
+                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    planes = np.empty((3, rh, rw), np.float32)
+    np.multiply(resized.transpose(2, 0, 1), np.float32(1.0 / 127.5), out=planes, casting="unsafe")
+    planes -= 1.0
+    return planes.transpose(1, 2, 0)
+
+
 def resize_letterboxed(image: np.ndarray, box: Letterbox) -> np.ndarray:
     """Letterbox + TF legacy bilinear resize of an RGB uint8 [h, w, 3] image -> float32 [Rh, Rw, 3] in 0..255."""
     return _resample(image, box, 1.0).numpy()
@@ -140,18 +177,26 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def prepare_input(image: np.ndarray, input_hw: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
-    """RGB uint8 [h, w, 3] -> (normalised float32 [Rh, Rw, 3] in [-1, 1], Letterbox). ``input_hw`` must be valid."""
+def prepare_input(image: np.ndarray, input_hw: tuple[int, int], opencv: bool = False) -> tuple[np.ndarray, Letterbox]:
+    """RGB uint8 [h, w, 3] -> (normalised float32 [Rh, Rw, 3] in [-1, 1], Letterbox). ``input_hw`` must be valid.
+
+    The resize is TF.js's, in float (the parity path), or with ``opencv`` OpenCV's on the 8-bit image at the same
+    sampling positions: about twice as fast, within half a grey level on average (one at most when shrinking).
+    """
     image = check_image(image)
     box = letterbox(image.shape[:2], input_hw)
+    if opencv:
+        return _resample_opencv(image, box), box
     # x / 127.5 - 1 folded into the row weights: one pass fewer over the image.
     return _resample(image, box, 1.0 / 127.5).sub_(1.0).numpy(), box
 
 
 def to_batch(inputs: Sequence[np.ndarray], device: str | torch.device = "cpu") -> torch.Tensor:
     """Model inputs float32 [Rh, Rw, 3] (all one size, from :func:`prepare_input`) -> NCHW [N, 3, Rh, Rw]
-    on ``device``."""
-    return torch.stack([torch.from_numpy(x).permute(2, 0, 1) for x in inputs]).to(device)  # one copy
+    on ``device`` (contiguous: one copy, none for a single input already laid out channels first)."""
+    planes = [torch.from_numpy(x).permute(2, 0, 1) for x in inputs]
+    batch = planes[0][None].contiguous() if len(planes) == 1 else torch.stack(planes)
+    return batch.to(device)
 
 
 def scale_poses(poses: list[Pose], box: Letterbox) -> list[Pose]:

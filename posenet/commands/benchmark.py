@@ -131,7 +131,7 @@ def benchmark(params_path: str | None, out_dir: str | None, quick: bool, weights
                  r["variant"], r["stride"], r["input_size"], r["device"], r["backend"], r["forward"]["median_ms"],
                  r["decode"]["median_ms"], r["end_to_end"]["median_ms"], r["end_to_end"]["fps"],
                  f"; from the file {r['end_to_end_file']['median_ms']:.1f} ms, "
-                 f"{r['end_to_end_file_reduced']['median_ms']:.1f} ms decoded at 1/{r['image_factor']} "
+                 f"{r['end_to_end_file_fitted']['median_ms']:.1f} ms decoded at 1/{r['image_factor']} and fitted "
                  f"(outside the forward pass {r['non_forward_ms']['gain']:.2f}x less)" if "stages" in r else "",
                  f", {r['vs_eager']['end_to_end']:.2f}x eager" if "vs_eager" in r else "",
                  f", batch {r['batch']['size']} on {r['batch']['threads']} threads: "

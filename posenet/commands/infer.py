@@ -127,8 +127,8 @@ def infer(inputs: tuple[str, ...], out_dir: str, webcam: int | None, max_frames:
         multi_pose=None if single_pose is None else not single_pose, score_threshold=score_threshold,
         nms_radius=nms_radius, backend=backend, streams=streams)
     config = predictor.config
-    log.info("running %s at stride %d, input %s%s (%s, backend %s, %d stream%s)", name, out_stride,
-             sizes_text(predictor.scale_hws), " and mirrored" * config.flip, predictor.device,
+    log.info("running %s at stride %d, input %s (%s, backend %s, %d stream%s)", name, out_stride,
+             sizes_text(predictor.scale_hws, config.fit_aspect, config.flip), predictor.device,
              config.backend, config.streams, "s" * (config.streams != 1))
     if predictor.config.streams > 1 and batch == 1:
         log.warning("--streams %d runs the images of a batch at once: it needs --batch 2 or more",

@@ -8,10 +8,12 @@ work; each timing is summarised as median and spread (p10/p90, IQR) in milliseco
 - decode: pose decoding (multi- or single-pose, as configured) of the real photo's maps, numpy on CPU.
 - end_to_end: ``Predictor.run(image)``: preprocessing + forward + decode + scaling back, image already in
   memory.
-- end_to_end_file / end_to_end_file_reduced: ``Predictor.run_file(photo)``, file on disk to poses in its pixels,
-  the JPEG decoded whole / at the reduced DCT scale the input size allows (posenet.io.media.read_image_reduced);
-  ``stages`` / ``stages_reduced`` hold the median of each step (:data:`STAGES`: read, resize, to_tensor, forward,
-  decode, rescale) and ``non_forward_ms`` the time outside the forward pass on both paths and their ratio.
+- end_to_end_file / end_to_end_file_fitted: ``Predictor.run_file(photo)``, file on disk to poses in its pixels,
+  on TF.js's path (the JPEG decoded whole, a square letterbox) / on the fast and accurate presets' path (the JPEG
+  decoded at the reduced DCT scale the input size allows, posenet.io.media.read_image_reduced, and the input cut
+  to the photo's aspect ratio, ``input_hw_fitted``); ``stages`` / ``stages_fitted`` hold the median of each step
+  (:data:`STAGES`: read, resize, to_tensor, forward, decode, rescale) and ``non_forward_ms`` the time outside the
+  forward pass on both paths and their ratio.
 - folder (optional): end to end over every photo of a folder, each read once into memory first (as the
   original script did), timed per image over ``repeats`` passes.
 
@@ -63,7 +65,7 @@ __all__ = ["PHASES", "SCHEMA_VERSION", "STAGES", "TRACKING_FRAMES", "BenchmarkPl
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 PHASES: tuple[str, ...] = ("forward", "decode", "end_to_end")
 # The steps of Predictor.run_file, in order (Prediction.timings_ms).
 STAGES: tuple[str, ...] = ("read", "resize", "to_tensor", "forward", "decode", "rescale")
@@ -241,9 +243,10 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
                  ) -> list[dict[str, Any]]:
     """Time forward, decode and end to end (and batch throughput, AP) of every backend of ``plan`` for one model at
     one input size on one device, backends interleaved -> one entry per backend that can run here (the others
-    are appended to ``skipped``). With the file ``photo`` (of ``image_rgb``), also end to end from the file, decoded
-    whole (``end_to_end_file``) and at a reduced JPEG scale (``end_to_end_file_reduced``), each with the median of
-    every step (``stages``, ``stages_reduced``) and the time outside the forward pass (``non_forward_ms``)."""
+    are appended to ``skipped``). With the file ``photo`` (of ``image_rgb``), also end to end from the file on
+    TF.js's path (``end_to_end_file``) and on the presets' path (``end_to_end_file_fitted``: reduced JPEG decode,
+    input cut to the photo), each with the median of every step (``stages``, ``stages_fitted``) and the time
+    outside the forward pass (``non_forward_ms``)."""
     warmup, repeats, ap_set = plan.warmup, plan.repeats, plan.ap_set
     x = model_input(image_rgb, input_size, device)
     predictors = build_predictors(model, input_size, params, device, plan.backends,
@@ -259,10 +262,10 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
         for b, p in predictors.items():
             fns[b] = lambda p=p: p.run(image_rgb)
             if photo:
-                for mode, reduced in (("full", False), ("reduced", True)):
+                fitted = Predictor(model, p.config.replace(reduced_decode=True, fit_aspect=True), device=device)
+                for mode, predictor in (("full", p), ("fitted", fitted)):
                     runs[f"{b}/{mode}"] = []
-                    fns[f"{b}/{mode}"] = lambda b=b, p=p, m=mode, r=reduced: runs[f"{b}/{m}"].append(
-                        p.run_file(photo, reduced_decode=r))
+                    fns[f"{b}/{mode}"] = lambda b=b, p=predictor, m=mode: runs[f"{b}/{m}"].append(p.run_file(photo))
         times = time_interleaved(fns, warmup, repeats, device)
     throughput = {}
     if plan.batch > 1:
@@ -275,15 +278,15 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
             "end_to_end": summarize(times[b]), "poses_found": len(predictions[b].poses),
             "output_hw": list(predictions[b].heatmap_scores.shape[:2])}
         if photo:
-            full, reduced = runs[f"{b}/full"][warmup:], runs[f"{b}/reduced"][warmup:]
+            full, fitted = runs[f"{b}/full"][warmup:], runs[f"{b}/fitted"][warmup:]
             entry.update({
                 "end_to_end_file": summarize(times[f"{b}/full"]),
-                "end_to_end_file_reduced": summarize(times[f"{b}/reduced"]),
-                "stages": _stage_medians(full), "stages_reduced": _stage_medians(reduced),
-                "image_factor": reduced[0].image_factor})
+                "end_to_end_file_fitted": summarize(times[f"{b}/fitted"]),
+                "stages": _stage_medians(full), "stages_fitted": _stage_medians(fitted),
+                "image_factor": fitted[0].image_factor, "input_hw_fitted": list(fitted[0].letterbox.input_hw)})
             non_forward = {mode: float(np.median(times[f"{b}/{mode}"])) - entry[key]["forward"]
-                           for mode, key in (("full", "stages"), ("reduced", "stages_reduced"))}
-            entry["non_forward_ms"] = {**non_forward, "gain": non_forward["full"] / non_forward["reduced"]}
+                           for mode, key in (("full", "stages"), ("fitted", "stages_fitted"))}
+            entry["non_forward_ms"] = {**non_forward, "gain": non_forward["full"] / non_forward["fitted"]}
         if b in throughput:
             entry["batch"] = throughput[b]
         if ap_set is not None:
@@ -333,7 +336,9 @@ def bench_presets(model: torch.nn.Module, image_rgb: np.ndarray, params: Params,
     for (preset, backend), predictor in predictors.items():
         entry: dict[str, Any] = {"preset": preset, "backend": backend,
                                  "own_backend": (preset, backend) in own_keys,
-                                 "input_hw": [list(hw) for hw in predictor.scale_hws], "flip": predictor.config.flip,
+                                 "input_hw": [list(predictor.input_hw_for(image_rgb.shape[:2], hw))
+                                              for hw in predictor.scale_hws],
+                                 "fit_aspect": predictor.config.fit_aspect, "flip": predictor.config.flip,
                                  "end_to_end": summarize(times[preset, backend]), "from_file": bool(photo)}
         if reference is not None:
             entry["vs_tfjs"] = float(np.median(times[reference]) / np.median(times[preset, backend]))

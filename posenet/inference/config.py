@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import os
 from collections.abc import Sequence
@@ -10,15 +11,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
 from posenet.codec.letterbox import valid_input_size
+from posenet.device import resolve_device
 from posenet.errors import ParamsError
 from posenet.inference.presets import PRESETS
+from posenet.runtime.backends import CPU_ONLY
 
 if TYPE_CHECKING:
     from posenet.params import PredictParams
 
-__all__ = ["PredictorConfig", "sizes_text"]
+__all__ = ["PRESET_FALLBACK_BACKEND", "PredictorConfig", "runnable_preset_backend", "sizes_text"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,10 @@ class PredictorConfig:
     ``flip``. streams: images of a batch run this many at a time, one per CPU thread (posenet.inference.streams).
     reduced_decode: image files (``Predictor.run_file``) are decoded at the smallest JPEG DCT scale that keeps the
     pixels the largest input uses, not whole (TF.js decodes them whole; posenet.io.media.read_image_reduced).
+    fit_aspect: each input is cut to the image's aspect ratio (posenet.codec.letterbox.fitted_input_size: same
+    pixels per model-input pixel, no padding beyond a stride) instead of TF.js's letterbox into ``input_size``.
+    opencv_resize: the letterbox resize runs in OpenCV on the 8-bit image (same sampling positions, about twice as
+    fast, within a grey level) instead of TF.js's float resize (posenet.codec.letterbox.prepare_input).
     """
 
     input_size: int | tuple[int, int] = 513
@@ -47,6 +55,8 @@ class PredictorConfig:
     flip: bool = False
     streams: int = 1
     reduced_decode: bool = False
+    fit_aspect: bool = False
+    opencv_resize: bool = False
 
     def __post_init__(self) -> None:
         size = self.input_size
@@ -63,16 +73,21 @@ class PredictorConfig:
             raise ParamsError(f"streams = {self.streams} must be at least 1")
 
     @classmethod
-    def from_params(cls, predict: PredictParams, preset: str | None = None, **overrides: Any) -> PredictorConfig:
-        """Params ``predict``, the preset's settings on top (default ``predict.preset``), then ``overrides`` (any
+    def from_params(cls, predict: PredictParams, preset: str | None = None,
+                    device: str | torch.device | None = None, **overrides: Any) -> PredictorConfig:
+        """Params ``predict``, the preset's settings on top (default ``predict.preset``; its backend as
+        :func:`runnable_preset_backend` finds it for ``device``, None: the default device), then ``overrides`` (any
         field) unless None."""
         name = predict.preset if preset is None else preset
         if name not in PRESETS:
             raise ParamsError(f"preset = {name!r} is not one of {', '.join(PRESETS)}")
+        chosen = dict(PRESETS[name])
+        if "backend" in chosen:
+            chosen["backend"] = runnable_preset_backend(chosen["backend"], resolve_device(device))
         settings = {"input_size": predict.input_size, "multi_pose": predict.multi_pose,
                     "max_poses": predict.max_poses, "score_threshold": predict.score_threshold,
                     "nms_radius": predict.nms_radius, "backend": predict.backend,
-                    "calibration": predict.calibration, "streams": predict.streams, **PRESETS[name]}
+                    "calibration": predict.calibration, "streams": predict.streams, **chosen}
         settings.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**settings)
 
@@ -100,6 +115,35 @@ class PredictorConfig:
         return hws
 
 
-def sizes_text(hws: Sequence[tuple[int, int]]) -> str:
-    """``513`` or ``769+1025`` or ``257x385``: the input sizes that run, for log lines and the app."""
-    return "+".join(str(h) if h == w else f"{h}x{w}" for h, w in hws)
+# A preset names the backend it is fastest on; where that backend cannot run (int8 is ONNX Runtime on the CPU: not on
+# a GPU, nor without the [onnx] extra) the preset runs on this one, whose outputs are eager's.
+PRESET_FALLBACK_BACKEND = "fused"
+
+
+def runnable_preset_backend(backend: str, device: torch.device) -> str:
+    """A preset's ``backend`` if it runs on ``device`` with the packages installed, else
+    :data:`PRESET_FALLBACK_BACKEND` (logged once per reason)."""
+    if backend not in CPU_ONLY:
+        return backend
+    if device.type != "cpu":
+        reason = f"backend {backend} runs on the CPU only, not on {device.type}"
+    elif missing := [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]:
+        reason = f"backend {backend} needs {' and '.join(missing)} (pip install -e '.[onnx]')"
+    else:
+        return backend
+    if reason not in _FALLBACKS_LOGGED:
+        _FALLBACKS_LOGGED.add(reason)
+        log.info("%s: the preset runs on backend %s", reason, PRESET_FALLBACK_BACKEND)
+    return PRESET_FALLBACK_BACKEND
+
+
+_FALLBACKS_LOGGED: set[str] = set()
+
+
+def sizes_text(hws: Sequence[tuple[int, int]], fit_aspect: bool = False, flip: bool = False) -> str:
+    """``513 px``, ``257x385 px``, ``769+1025 px, each cut to the image's aspect ratio, and mirrored``: the inputs
+    that run (:class:`PredictorConfig` ``scale_hws``, ``fit_aspect``, ``flip``), for log lines and the app."""
+    text = "+".join(str(h) if h == w else f"{h}x{w}" for h, w in hws) + " px"
+    if fit_aspect:
+        text += ", each cut to the image's aspect ratio" + "," * flip
+    return text + " and mirrored" * flip

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from posenet.codec.letterbox import Letterbox, prepare_input, scale_poses, to_batch
+from posenet.codec.letterbox import Letterbox, fitted_input_size, prepare_input, scale_poses, to_batch
 from posenet.codec.personlab import PersonLabCodec
 from posenet.device import resolve_device
 from posenet.errors import ParamsError
@@ -102,7 +102,7 @@ class Predictor:
         """Predictor from a ``posenet.params.Params`` for ``model``, or, when no model is given, for
         ``load_model(params.model.name, params.model.stride, weights)``: the predict section, the ``preset`` (default
         predict.preset) on top, then ``overrides`` (PredictorConfig fields) unless None."""
-        config = PredictorConfig.from_params(params.predict, preset, **overrides)
+        config = PredictorConfig.from_params(params.predict, preset, device, **overrides)
         if model is None:
             from posenet.models.factory import load_model
 
@@ -117,19 +117,18 @@ class Predictor:
         """One image -> Prediction (poses + raw maps + timings)."""
         return self.run_batch([image])[0]
 
-    def read(self, path: str | os.PathLike, reduced_decode: bool | None = None) -> ReducedImage:
-        """An image file as this Predictor reads it: whole, or with ``reduced_decode`` (default
-        ``config.reduced_decode``) at the smallest JPEG DCT scale that keeps every pixel its largest model input
-        uses (posenet.io.media.read_image_reduced)."""
-        if not (self.config.reduced_decode if reduced_decode is None else reduced_decode):
+    def read(self, path: str | os.PathLike) -> ReducedImage:
+        """An image file as this Predictor reads it: whole, or with ``config.reduced_decode`` at the smallest JPEG
+        DCT scale that keeps every pixel its largest model input uses (posenet.io.media.read_image_reduced)."""
+        if not self.config.reduced_decode:
             return ReducedImage(read_image(path), 1)
         return read_image_reduced(path, self.scale_hws[self._largest])
 
-    def run_file(self, path: str | os.PathLike, reduced_decode: bool | None = None) -> Prediction:
-        """An image file -> Prediction, poses in the file's pixels (ImageError when it cannot be read);
-        ``reduced_decode`` as in :meth:`read`."""
+    def run_file(self, path: str | os.PathLike) -> Prediction:
+        """An image file -> Prediction, poses in the file's pixels (ImageError when it cannot be read), read as
+        :meth:`read` does."""
         t0 = time.perf_counter()
-        image = self.read(path, reduced_decode)
+        image = self.read(path)
         t1 = time.perf_counter()
         prediction = self.run(image.pixels)
         if image.factor > 1:
@@ -145,30 +144,47 @@ class Predictor:
             return self._run_group(images)
         return self.streams.map(lambda image: self._run_group([image])[0], images)
 
+    def input_hw_for(self, image_hw: tuple[int, int], scale_hw: tuple[int, int]) -> tuple[int, int]:
+        """The model input (Rh, Rw) an ``image_hw`` image runs at for the scale input ``scale_hw``: that input, or
+        with ``config.fit_aspect`` the part of it the image's aspect ratio needs."""
+        if not self.config.fit_aspect:
+            return scale_hw
+        return fitted_input_size(image_hw, scale_hw, self.output_stride)
+
     def _run_group(self, images: Sequence[np.ndarray]) -> list[Prediction]:
-        """Images -> one Prediction each, on the calling thread, one forward pass per scale."""
+        """Images -> one Prediction each, on the calling thread: per scale, one forward pass per input size (all
+        the images when their inputs agree, as without ``fit_aspect``), mirrored copies in the same batch."""
         if len(images) == 0:
             return []
-        n, flip = len(images), self.config.flip
-        per_scale = []  # (letterboxes, [heatmap logits, offsets, fwd, bwd] as numpy [N, h, w, C]) per input size
+        flip = self.config.flip
+        # per image, per scale: (letterbox, the batch's outputs [heat logits, offsets, fwd, bwd] as numpy
+        # [B, h, w, C], the image's index in the batch, the batch's image count)
+        per_image: list[list[tuple[Letterbox, list[np.ndarray], int, int]]] = [[] for _ in images]
         spent = dict.fromkeys(("resize", "to_tensor", "forward"), 0.0)  # seconds, the whole group
-        for hw in self.scale_hws:
+        for scale_hw in self.scale_hws:
             t0 = time.perf_counter()
-            inputs, boxes = zip(*(prepare_input(img, hw) for img in images))
-            t1 = time.perf_counter()
-            batch = to_batch(inputs, self.device)
-            if flip:
-                batch = torch.cat([batch, batch.flip(-1)])
-            t2 = time.perf_counter()
-            per_scale.append((boxes, [t.permute(0, 2, 3, 1).float().cpu().numpy() for t in self.forward(batch)]))
-            spent["resize"] += t1 - t0
-            spent["to_tensor"] += t2 - t1
-            spent["forward"] += time.perf_counter() - t2
+            prepared = [prepare_input(img, self.input_hw_for(img.shape[:2], scale_hw), self.config.opencv_resize)
+                        for img in images]
+            spent["resize"] += time.perf_counter() - t0
+            batches: dict[tuple[int, ...], list[int]] = {}
+            for i, (x, _) in enumerate(prepared):
+                batches.setdefault(x.shape, []).append(i)
+            for members in batches.values():
+                t1 = time.perf_counter()
+                batch = to_batch([prepared[i][0] for i in members], self.device)
+                if flip:
+                    batch = torch.cat([batch, batch.flip(-1)])
+                t2 = time.perf_counter()
+                outputs = [t.permute(0, 2, 3, 1).float().cpu().numpy() for t in self.forward(batch)]
+                spent["to_tensor"] += t2 - t1
+                spent["forward"] += time.perf_counter() - t2
+                for b, i in enumerate(members):
+                    per_image[i].append((prepared[i][1], outputs, b, len(members)))
         predictions = []
-        for b in range(n):
+        for scales in per_image:
             t3 = time.perf_counter()
-            box = per_scale[self._largest][0][b]
-            maps = fuse_scales([image_maps(m, b, n, flip) for _, m in per_scale], [bx[b] for bx, _ in per_scale],
+            box = scales[self._largest][0]
+            maps = fuse_scales([image_maps(out, b, n, flip) for _, out, b, n in scales], [s[0] for s in scales],
                                box, self.output_stride)
             model_poses = self.decode_maps(*maps)
             t4 = time.perf_counter()
@@ -178,7 +194,7 @@ class Predictor:
                 poses=poses, heatmap_scores=maps.heatmap_scores, offsets=maps.offsets,
                 displacements_fwd=maps.displacements_fwd, displacements_bwd=maps.displacements_bwd,
                 letterbox=box, output_stride=self.output_stride,
-                timings_ms={**{k: v * 1e3 / n for k, v in spent.items()}, "decode": (t4 - t3) * 1e3,
+                timings_ms={**{k: v * 1e3 / len(images) for k, v in spent.items()}, "decode": (t4 - t3) * 1e3,
                             "rescale": (t5 - t4) * 1e3}))
         return predictions
 

@@ -4,6 +4,11 @@ Weights int8 per output channel, activations uint8 with ranges (min/max) observe
 letterboxed and normalised exactly as the Predictor does it. The four 1x1 heads stay float32: they cost
 little and the offsets / displacements they emit are in pixels, where an 8-bit grid of a +-100 px range would
 move keypoints by a pixel. On a CPU with AVX512-VNNI ONNX Runtime runs the quantised convs as u8s8 VNNI kernels.
+
+Weights use 7 of their 8 bits (``reduce_range``): without VNNI (AVX2 only), ONNX Runtime's u8s8 kernels add
+pairs of uint8 x int8 products in 16 bits, which full 8-bit weights can overflow; ONNX Runtime advises the
+reduced range there, and on such a CPU it brings the ``accurate`` preset from 0.402 to 0.417 AP on a COCO subset
+where float32 scores 0.424 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -36,28 +41,31 @@ log = logging.getLogger(__name__)
 
 CALIBRATION_IMAGES = 16
 _CACHE: dict[tuple[Any, ...], bytes] = {}
+# what quantize_onnx does, part of the cache key: a change of recipe must not load models made by the old one
+RECIPE = "qdq u8s8 per-channel reduce-range minmax, heads float32"
 
 
-# Outside any project the default calibration folder (the pipeline's sample photos) is not there: the photo
-# bundled with the package calibrates instead.
+# Where the default calibration folder (the pipeline's sample photos) is not there, outside a project or in one
+# without the sample, the photo bundled with the package calibrates instead.
 BUNDLED_CALIBRATION = Path(__file__).resolve().parents[1] / "assets"
 
 
 def calibration_paths(folder: str | os.PathLike, count: int = CALIBRATION_IMAGES) -> list[Path]:
     """The first ``count`` photos (sorted) of ``folder`` (a relative one is in the project: params
-    ``predict.calibration``, wherever in it the command runs; outside any project, in the working directory, and
-    the default one falls back to the photo bundled with posenet); BackendError when there are none."""
+    ``predict.calibration``, wherever in it the command runs; outside any project, in the working directory). The
+    default folder falls back to the photo bundled with posenet where it is missing (int8 is the fast and accurate
+    presets' backend: they must run anywhere); any other missing or empty folder is a BackendError."""
     project = find_project()
-    if project is None and str(folder) == DEFAULT_CALIBRATION and not Path(folder).is_dir():
-        log.warning("int8 calibration: outside a project, calibrating on the photo bundled with posenet "
-                    "(set predict.calibration to a folder of your own photos for better int8 ranges)")
-        folder = BUNDLED_CALIBRATION
-    folder = Path(folder) if Path(folder).is_absolute() else (project or Path.cwd()) / folder
-    if not folder.is_dir():
-        raise BackendError(f"int8 calibration: {folder} is not a folder of photos (set predict.calibration)")
-    paths = sorted(p for p in expand_inputs([folder]) if not is_video(p))[:count]
+    resolved = Path(folder) if Path(folder).is_absolute() else (project or Path.cwd()) / folder
+    if str(folder) == DEFAULT_CALIBRATION and not resolved.is_dir():
+        log.warning("int8 calibration: %s is not there, calibrating on the photo bundled with posenet (set "
+                    "predict.calibration to a folder of your own photos for better int8 ranges)", resolved)
+        resolved = BUNDLED_CALIBRATION
+    if not resolved.is_dir():
+        raise BackendError(f"int8 calibration: {resolved} is not a folder of photos (set predict.calibration)")
+    paths = sorted(p for p in expand_inputs([resolved]) if not is_video(p))[:count]
     if not paths:
-        raise BackendError(f"int8 calibration: no photos in {folder}")
+        raise BackendError(f"int8 calibration: no photos in {resolved}")
     return paths
 
 
@@ -106,8 +114,8 @@ def quantize_onnx(model: bytes, batches: Iterator[np.ndarray]) -> bytes:
         heads = [n.name for n in onnx.load(str(prepared)).graph.node if set(n.output) & set(OUTPUT_NAMES)]
         with _quiet_root_logger():
             quantize_static(str(prepared), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=heads,
-                            calibrate_method=CalibrationMethod.MinMax)
+                            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=heads, calibrate_method=CalibrationMethod.MinMax)
         return int8.read_bytes()
 
 
@@ -136,7 +144,8 @@ def quantized_int8(model: PoseNet, calibration: str | os.PathLike | None = None,
 
 def int8_cache_key(model: PoseNet, paths: list[Path], input_hw: tuple[int, int], opset: int) -> str:
     """sha256 (hex) of all the quantised model depends on: the weights (sha256 of the state dict), variant and
-    stride, the calibration photos (names and contents), the input size, the opset and the ONNX Runtime version."""
+    stride, the calibration photos (names and contents), the input size, the opset, the ONNX Runtime version and
+    the :data:`RECIPE`."""
     onnxruntime = require("onnxruntime", "int8 quantisation")
     digest = hashlib.sha256()
     for name, tensor in model.state_dict().items():
@@ -146,5 +155,5 @@ def int8_cache_key(model: PoseNet, paths: list[Path], input_hw: tuple[int, int],
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     digest.update(repr((model.variant, int(model.output_stride), tuple(input_hw), opset,
-                        onnxruntime.__version__)).encode())
+                        onnxruntime.__version__, RECIPE)).encode())
     return digest.hexdigest()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from reference_cases import KP_TOL, LOCAL_CASES, SCORE_TOL, SHARED_CASES, case_id, load_case, pose_diffs
 
-from posenet.codec.decode import _max_heap_order, decode_multiple_poses, decode_single_pose
+from posenet.codec.decode import _max_heap_order, _pop_order, decode_multiple_poses, decode_single_pose
 
 
 def decode_case(npz):
@@ -48,6 +48,15 @@ def test_max_heap_tie_order():
     scores = rng.random(200).tolist()
     assert list(_max_heap_order(scores)) == np.argsort(scores)[::-1].tolist()
     assert list(_max_heap_order([])) == []
+
+
+def test_pop_order_sorts_distinct_scores_and_keeps_the_heap_order_of_ties():
+    rng = np.random.default_rng(1)
+    distinct = rng.random(300).astype(np.float32)
+    assert list(_pop_order(distinct)) == list(_max_heap_order(distinct.tolist()))
+    ties = np.round(distinct, 1)  # 11 values over 300 candidates
+    assert list(_pop_order(ties)) == list(_max_heap_order(ties.tolist()))
+    assert list(_pop_order(np.array([0.5, 1.0, 1.0, 0.7]))) == [1, 2, 3, 0]
 
 
 def _blank(h=9, w=9):

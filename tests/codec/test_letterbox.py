@@ -8,6 +8,7 @@ import pytest
 from reference_cases import LOCAL_CASES, SHARED_CASES, case_id, image_path, load_case, read_like_harness
 
 from posenet.codec.letterbox import (
+    fitted_input_size,
     js_round,
     letterbox,
     prepare_input,
@@ -25,6 +26,44 @@ MODEL_INPUT_CASES = [c for c in LOCAL_CASES if c.parent.name == "tfjs_reference"
 def test_valid_input_size_rounds_down():
     assert [valid_input_size(s, 16) for s in (257, 300, 385, 500, 513, 512)] == [257, 289, 385, 497, 513, 513]
     assert valid_input_size(300, 8) == 297
+
+
+@pytest.mark.parametrize(("image_hw", "bound", "want"), [
+    ((427, 640), (769, 769), (513, 769)),    # 769 * 427 / 640 = 513.06: within half a pixel of 513
+    ((430, 640), (769, 769), (529, 769)),    # 769 * 430 / 640 = 516.7: one cell more than 513
+    ((640, 427), (513, 513), (513, 353)),    # portrait: 513 * 427 / 640 = 342.3 -> 353
+    ((480, 640), (513, 513), (385, 513)),    # 4:3 exactly on the grid
+    ((500, 500), (257, 257), (257, 257)),    # square: nothing to cut
+    ((100, 4000), (513, 513), (17, 513)),    # a strip keeps at least one cell
+    ((480, 640), (257, 385), (257, 353)),    # a non-square bound: the height fills it, the width is cut
+])
+def test_fitted_input_size_cuts_the_padding_and_keeps_the_scale(image_hw, bound, want):
+    got = fitted_input_size(image_hw, bound, 16)
+    assert got == want and all((s - 1) % 16 == 0 for s in got)
+    square, fitted = letterbox(image_hw, bound), letterbox(image_hw, got)
+    # the image keeps its size in model-input pixels, to within the rounding (< 1 %) ...
+    np.testing.assert_allclose(fitted.scale_yx, max(square.scale_yx), rtol=0.01)
+    # ... and the padding left is less than a stride of the input on each side
+    top, bottom, left, right = fitted.padding
+    assert max(top + bottom, left + right) / max(fitted.scale_yx) < 16 + 1
+
+
+@pytest.mark.parametrize(("image_hw", "input_hw"), [
+    ((427, 640), (433, 641)),   # about 1:1, a little padding
+    ((427, 640), (257, 257)),   # shrunk 2.5x, padded top and bottom
+    ((214, 320), (689, 1025)),  # enlarged 3.2x: the last row and column clamp as in TF
+    ((640, 427), (513, 353)),   # portrait, padded left and right
+])
+def test_opencv_resize_takes_tfjs_samples_within_a_grey_level(image_hw, input_hw):
+    photo = cv2.imread(str(image_path(LOCAL_CASES[0], load_case(LOCAL_CASES[0])[1])))[..., ::-1]
+    image = np.ascontiguousarray(cv2.resize(photo, image_hw[::-1], interpolation=cv2.INTER_AREA))
+    exact, box = prepare_input(image, input_hw)
+    fast, fast_box = prepare_input(image, input_hw, opencv=True)
+    assert fast_box == box and fast.shape == exact.shape == (*input_hw, 3) and fast.dtype == np.float32
+    grey = np.abs(fast - exact) * 127.5
+    assert grey.max() <= 1.0 and grey.mean() <= 0.3, (grey.max(), grey.mean())
+    # channels first underneath: a batch of one is the same memory
+    assert to_batch([fast]).data_ptr() == fast.__array_interface__["data"][0]
 
 
 def test_js_round_halves_go_up():

@@ -169,7 +169,7 @@ def test_infer_runs_an_exported_onnx_file_from_its_metadata(pretrained_model, tm
                         "--no-render")
     assert got.exit_code == 0, got.output
     assert "(an exported ONNX file, run by ONNX Runtime)" in caplog.text
-    assert "running mobilenet_v1_075 at stride 8, input 257 (cpu, backend onnx" in caplog.text
+    assert "running mobilenet_v1_075 at stride 8, input 257 px (cpu, backend onnx" in caplog.text
     want = run_infer(str(PHOTO), "--weights", str(weights), "--stride", "8", "--input-size", "257", "--out", "pt",
                      "--no-render")
     assert want.exit_code == 0, want.output

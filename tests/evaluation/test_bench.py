@@ -17,6 +17,7 @@ from posenet.viz import benchmark, figures
 
 DATA = Path(__file__).parents[1] / "data" / "coco_tiny"
 PHOTO = DATA / "images" / "000000196141.jpg"
+FITTED_HW = {33: [33, 33], 49: [33, 49]}  # the 640 x 429 photo's inputs cut to its aspect ratio, per input size
 
 
 def test_summarize_percentiles_and_fps():
@@ -61,18 +62,19 @@ def test_presets_are_timed_on_their_own_backends_against_tfjs():
                                warmup=0, repeats=2, presets=("tfjs", "fast", "accurate"),
                                preset_backends=("fused", "onnx"))
     report = bench.run_benchmark(plan, read_image(PHOTO), params, photo=str(PHOTO))
-    # each preset on its own backend first, then on the others: fast's own is fused
+    # each preset on its own backend first, then on the others: fast's and accurate's own is int8
     assert [(e["preset"], e["backend"], e["own_backend"]) for e in report["presets"]] == [
-        ("tfjs", "eager", True), ("tfjs", "fused", False), ("tfjs", "onnx", False), ("fast", "fused", True),
-        ("fast", "onnx", False), ("accurate", "eager", True), ("accurate", "fused", False),
+        ("tfjs", "eager", True), ("tfjs", "fused", False), ("tfjs", "onnx", False), ("fast", "int8", True),
+        ("fast", "fused", False), ("fast", "onnx", False), ("accurate", "int8", True), ("accurate", "fused", False),
         ("accurate", "onnx", False)]
     assert all(e["from_file"] for e in report["presets"])
     tfjs_ms = report["presets"][0]["end_to_end"]["median_ms"]
     assert all(e["vs_tfjs"] == pytest.approx(tfjs_ms / e["end_to_end"]["median_ms"]) for e in report["presets"])
     by_name = {e["preset"]: e for e in report["presets"] if e["own_backend"]}
     assert by_name["tfjs"]["backend"] == "eager" and by_name["tfjs"]["vs_tfjs"] == 1.0
-    assert by_name["fast"]["backend"] == "fused" and by_name["fast"]["input_hw"] == [[33, 33]]
-    assert by_name["accurate"]["flip"] and by_name["accurate"]["input_hw"] == [[49, 49], [65, 65]]
+    # the inputs that ran on the photo: 1.25 x 33 rounds down to 33; 49 and 65 are cut to its aspect ratio
+    assert by_name["fast"]["input_hw"] == [[33, 33]] and by_name["fast"]["fit_aspect"]
+    assert by_name["accurate"]["flip"] and by_name["accurate"]["input_hw"] == [[33, 49], [49, 65]]
     assert all(e["input_size"] == 33 and e["end_to_end"]["median_ms"] > 0 for e in report["presets"])
 
 
@@ -86,17 +88,17 @@ def test_report_schema_and_numbers(tiny_report):
     for entry in r["results"]:
         assert entry["weights"] == "random"
         assert entry["output_hw"] == [(entry["input_size"] - 1) // 16 + 1] * 2
-        for phase in (*bench.PHASES, "end_to_end_file", "end_to_end_file_reduced"):
+        for phase in (*bench.PHASES, "end_to_end_file", "end_to_end_file_fitted"):
             _check_stats(entry[phase])
             assert entry[phase]["n"] == 3
-        # every step of Predictor.run_file; at 33 px the 640 px photo is decoded at 1/8 on the reduced path
-        assert list(entry["stages"]) == list(entry["stages_reduced"]) == list(bench.STAGES)
-        assert all(v > 0 for v in (*entry["stages"].values(), *entry["stages_reduced"].values()))
-        assert entry["image_factor"] == 8
+        # every step of Predictor.run_file; at 33 px the 640 px photo is decoded at 1/8 on the presets' path
+        assert list(entry["stages"]) == list(entry["stages_fitted"]) == list(bench.STAGES)
+        assert all(v > 0 for v in (*entry["stages"].values(), *entry["stages_fitted"].values()))
+        assert entry["image_factor"] == 8 and entry["input_hw_fitted"] == FITTED_HW[entry["input_size"]]
         non_forward = entry["non_forward_ms"]
         assert non_forward["full"] == pytest.approx(
             entry["end_to_end_file"]["median_ms"] - entry["stages"]["forward"])
-        assert non_forward["gain"] == non_forward["full"] / non_forward["reduced"]
+        assert non_forward["gain"] == non_forward["full"] / non_forward["fitted"]
         batch = entry["batch"]
         assert (batch["size"], batch["threads"], batch["streams_used"]) == (3, 2, 2) and r["batch_threads"] == 2
         for mode in ("single", "batched", "streams"):

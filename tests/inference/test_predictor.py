@@ -162,6 +162,7 @@ def test_presets(pretrained_model):
     assert tfjs.scale_hws == [(513, 513)] and not tfjs.config.flip and tfjs.config.max_poses == 7
     accurate = Predictor.from_params(params, model=pretrained_model, device="cpu", preset="accurate")
     assert accurate.scale_hws == [(769, 769), (1025, 1025)] and accurate.config.flip and accurate.config.max_poses == 20
+    assert accurate.config.fit_aspect and accurate.config.backend == "int8" and not tfjs.config.fit_aspect
     assert PredictorConfig.from_params(params.predict, "fast").input_size == 513
     with pytest.raises(ParamsError, match="preset"):
         Predictor.from_params(params, model=pretrained_model, preset="best")
@@ -209,3 +210,60 @@ def test_reduced_decode_finds_the_same_person_in_file_pixels(pretrained_model):
     assert sure.sum() >= 10
     assert np.linalg.norm(a.keypoints[sure] - b.keypoints[sure], axis=1).mean() < 2 * 1000 / 257
     assert PredictorConfig(**PRESETS["fast"]).reduced_decode and not PredictorConfig(**PRESETS["tfjs"]).reduced_decode
+
+
+def test_presets_fall_back_to_fused_where_int8_cannot_run(monkeypatch, caplog):
+    """int8 is ONNX Runtime on the CPU: on a GPU, or without the [onnx] extra, a preset runs on fused (logged);
+    an explicit backend is kept as given."""
+    import importlib.util
+
+    from posenet.inference import config
+
+    predict = PredictParams()
+    assert PredictorConfig.from_params(predict, "fast", device="cpu").backend == "int8"
+    assert config.runnable_preset_backend("int8", torch.device("cuda")) == "fused"
+    assert config.runnable_preset_backend("fused", torch.device("cuda")) == "fused"
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else
+                        find_spec(name, *a))
+    monkeypatch.setattr(config, "_FALLBACKS_LOGGED", set())
+    with caplog.at_level("INFO", logger="posenet.inference.config"):
+        assert PredictorConfig.from_params(predict, "accurate", device="cpu").backend == "fused"
+        PredictorConfig.from_params(predict, "fast", device="cpu")
+    assert caplog.text.count("backend int8 needs onnxruntime (pip install -e '.[onnx]')") == 1
+    assert PredictorConfig.from_params(predict, "fast", device="cpu", backend="onnx").backend == "onnx"
+
+
+def test_fit_aspect_cuts_the_input_to_the_photo_and_finds_the_same_person(pretrained_model):
+    """The 1000 x 667 photo runs at 353 x 513 instead of 513 x 513 (31 % fewer pixels) at the same scale: the
+    poses, in image pixels, agree with the square letterbox's to within half a model-input pixel on average (only
+    the padding's pull on the convolutions at the border differs; a wrong mapping back would be off by the
+    square's 166 px of padding)."""
+    image = read_image(POSE_JPG)
+    square = Predictor(pretrained_model, device="cpu").run(image)
+    fitted = Predictor(pretrained_model, fit_aspect=True, device="cpu").run(image)
+    assert fitted.letterbox.input_hw == (353, 513) and fitted.heatmap_scores.shape == (23, 33, 17)
+    a, b = square.poses[0], fitted.poses[0]
+    assert b.score > 0.5 and abs(a.score - b.score) < 0.02
+    sure = (a.keypoint_scores > 0.5) & (b.keypoint_scores > 0.5)
+    assert sure.sum() >= 12
+    assert np.linalg.norm(a.keypoints[sure] - b.keypoints[sure], axis=1).mean() < 0.5 * 1000 / 513
+
+
+def test_fit_aspect_batches_the_images_whose_inputs_agree(pretrained_model):
+    """A batch of landscape and portrait photos runs one forward pass per input size (mirrored copies included),
+    and every image gets the poses it gets alone."""
+    landscape = read_image(POSE_JPG)
+    portrait = np.ascontiguousarray(landscape[:, 250:750])  # 667 x 500, the person in it
+    predictor = Predictor(pretrained_model, input_size=257, fit_aspect=True, flip=True, scales=(1.0, 1.5),
+                          device="cpu")
+    alone = [predictor.run(image) for image in (landscape, portrait)]
+    shapes = []
+    forward = predictor.forward
+    predictor.forward = lambda batch: shapes.append(tuple(batch.shape)) or forward(batch)
+    together = predictor.run_batch([landscape, portrait, landscape])
+    assert shapes == [(4, 3, 177, 257), (2, 3, 257, 193), (4, 3, 257, 385), (2, 3, 385, 289)]
+    for got, want in zip(together, alone + alone[:1]):
+        assert got.letterbox == want.letterbox and len(got.poses) == len(want.poses) >= 1
+        for p, q in zip(got.poses, want.poses):
+            np.testing.assert_allclose(p.keypoints, q.keypoints, atol=1e-2)

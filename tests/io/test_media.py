@@ -340,3 +340,31 @@ def test_reduced_decode_of_other_formats_is_the_full_decode(tmp_path):
     for bad, message in ((tmp_path / "missing.jpg", "no such file"), (tmp_path, "is a folder")):
         with pytest.raises(ImageError, match=message):
             read_image_reduced(bad, (129, 129))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_opencv_jpeg_decode_equals_pillows_under_every_orientation_and_scale(tmp_path, orientation, monkeypatch):
+    """Complete JPEGs are decoded by OpenCV: the pixels (whole and at each DCT scale, turned to the EXIF
+    orientation) are Pillow's exactly, grey JPEGs included."""
+    from posenet.io import media
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    colour, grey = tmp_path / "colour.jpg", tmp_path / "grey.jpg"
+    Image.open(POSE_JPG).crop((0, 0, 637, 421)).save(colour, exif=exif, quality=95)
+    Image.open(POSE_JPG).convert("L").crop((0, 0, 637, 421)).save(grey, exif=exif, quality=95)
+    fits = (None, (257, 257), (129, 129), (65, 65))
+    decoded = {(p, fit): read_image(p) if fit is None else read_image_reduced(p, fit)
+               for p in (colour, grey) for fit in fits}
+    calls = []
+    monkeypatch.setattr(media, "_decode_jpeg", lambda *args: calls.append(args) and None)  # Pillow only
+    for (path, fit), got in decoded.items():
+        want = read_image(path) if fit is None else read_image_reduced(path, fit)
+        if fit is None:
+            np.testing.assert_array_equal(got, want)
+        else:
+            assert got.factor == want.factor and got.offset_yx == want.offset_yx
+            np.testing.assert_array_equal(got.pixels, want.pixels)
+    assert len(calls) == len(decoded)  # every one of them had gone through OpenCV
+    assert {(p, f): d.factor for (p, f), d in decoded.items() if f is not None and p == colour} == {
+        (colour, (257, 257)): 2, (colour, (129, 129)): 4, (colour, (65, 65)): 8}

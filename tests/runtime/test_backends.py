@@ -16,7 +16,7 @@ from posenet.runtime.backends import BACKENDS, make_backend, with_threads
 from posenet.runtime.bf16 import check_bf16
 
 # How far the best pose's score may move: float32 backends compute the same numbers up to summation order.
-POSE_SCORE_TOL = {"eager": 0.0, "fused": 1e-4, "onnx": 1e-4, "int8": 0.1, "bf16": 0.1}
+POSE_SCORE_TOL = {"eager": 0.0, "fused": 1e-4, "onnx": 1e-4, "int8": 0.15, "bf16": 0.1}
 CASE = LOCAL / "000000196141.npz"  # 3 people; the TF.js harness's own model input [Rh, Rw, 3]
 CALIBRATION = TESTS / "data" / "images"  # 3 real photos (not the reference case's): int8 calibrates in a few seconds
 
@@ -59,19 +59,23 @@ def test_float32_backends_match_eager(pretrained_model, reference_batch, eager_m
             assert float((a - b).abs().max()) <= 1e-4 * float(b.abs().max()), field
 
 
-@pytest.mark.parametrize("name, heat_tol", [("int8", 0.25), ("bf16", 0.1)])
-def test_reduced_precision_backends_stay_close(pretrained_model, reference_batch, eager_maps, name, heat_tol):
-    """int8 / bf16: heatmap scores near eager (worst cell within ``heat_tol``, mean within 0.005), and where a part
-    is confident (eager score > 0.5) its short-range offset within 4 px (int8: 1-2 px on CPUs with VNNI, up to
-    3.8 px on AVX2 ones; their AP against COCO is checked in the slow test and the benchmark)."""
+@pytest.mark.parametrize("name, heat_tol, mean_tol, offset_tol", [("int8", 0.35, 0.0075, 5.0),
+                                                                  ("bf16", 0.1, 0.005, 4.0)])
+def test_reduced_precision_backends_stay_close(pretrained_model, reference_batch, eager_maps, name, heat_tol,
+                                               mean_tol, offset_tol):
+    """int8 / bf16: heatmap scores near eager (worst cell within ``heat_tol``, mean within ``mean_tol``), and where
+    a part is confident (eager score > 0.5) its short-range offset within ``offset_tol`` px. int8's 7-bit weights
+    (reduce_range) add noise to single cells (on an AVX2 CPU, calibrated on 3 photos: worst heatmap cell 0.31,
+    mean 0.0058, worst offset 4.2 px) but raise the AP: that is checked against COCO in
+    tests/runtime/test_quantize.py and the benchmark."""
     _available(name)
     got = make_backend(name, pretrained_model, calibration=CALIBRATION)(reference_batch)
     heat, ref_heat = _sigmoid(got.heatmaps), _sigmoid(eager_maps.heatmaps)
     diff = (heat - ref_heat).abs()
-    assert float(diff.max()) <= heat_tol and float(diff.mean()) <= 0.005, (float(diff.max()), float(diff.mean()))
+    assert float(diff.max()) <= heat_tol and float(diff.mean()) <= mean_tol, (float(diff.max()), float(diff.mean()))
     confident = (ref_heat[0] > 0.5).repeat(2, 1, 1)  # [34, h, w]: y and x offsets of confident cells
     assert int(confident.sum()) >= 20
-    assert float((got.offsets[0] - eager_maps.offsets[0]).abs()[confident].max()) <= 4.0
+    assert float((got.offsets[0] - eager_maps.offsets[0]).abs()[confident].max()) <= offset_tol
 
 
 @pytest.mark.parametrize("name", BACKENDS)

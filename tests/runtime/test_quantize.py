@@ -24,13 +24,22 @@ def test_calibration_paths_are_the_first_photos_sorted(tmp_path):
         calibration_paths(tmp_path)
 
 
-def test_outside_a_project_the_default_calibration_is_the_bundled_photo(tmp_path, monkeypatch):
+def test_a_missing_default_calibration_folder_is_the_bundled_photo(tmp_path, monkeypatch, caplog):
+    """Outside a project, or in one without the sample photos, the default folder falls back (with a warning); a
+    folder the user named does not."""
     monkeypatch.chdir(tmp_path)
-    assert [p.name for p in calibration_paths(DEFAULT_CALIBRATION)] == ["multi_skiing.jpg"]
+    with caplog.at_level("WARNING"):
+        assert [p.name for p in calibration_paths(DEFAULT_CALIBRATION)] == ["multi_skiing.jpg"]
+    assert "calibrating on the photo bundled with posenet" in caplog.text
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")  # inside a project the folder is the project's
     (tmp_path / "models").mkdir()
+    assert [p.name for p in calibration_paths(DEFAULT_CALIBRATION)] == ["multi_skiing.jpg"]
+    (tmp_path / DEFAULT_CALIBRATION).mkdir(parents=True)
+    write_photo = (TESTS / "data" / "images" / "pose.jpg").read_bytes()
+    (tmp_path / DEFAULT_CALIBRATION / "a.jpg").write_bytes(write_photo)
+    assert calibration_paths(DEFAULT_CALIBRATION) == [tmp_path / DEFAULT_CALIBRATION / "a.jpg"]
     with pytest.raises(BackendError, match="is not a folder of photos"):
-        calibration_paths(DEFAULT_CALIBRATION)
+        calibration_paths("my/photos")
 
 
 def test_the_quantised_model_is_cached_on_disk_and_loaded_by_later_runs(tmp_path, monkeypatch):
@@ -58,6 +67,25 @@ def test_the_quantised_model_is_cached_on_disk_and_loaded_by_later_runs(tmp_path
     assert all(torch.equal(p, q) for p, q in zip(a, b))
     quantize.quantized_int8(model, TESTS / "data" / "images", (65, 65), count=1)
     assert len(calls) == 2
+
+
+def test_int8_weights_use_seven_bits(tmp_path, monkeypatch):
+    """reduce_range: every quantised weight lies in [-64, 64], so the u8s8 kernels of CPUs without VNNI cannot
+    overflow their 16-bit sums of two products (255 * 64 * 2 < 32767); the full 8-bit range would."""
+    onnx = pytest.importorskip("onnx")
+    import torch
+    from onnx import numpy_helper
+
+    from posenet.models.mobilenet import create_model
+
+    monkeypatch.setenv("POSENET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(quantize, "_CACHE", {})
+    torch.manual_seed(0)
+    model = create_model("mobilenet_v1_050", 16).eval()
+    graph = onnx.load_from_string(quantize.quantized_int8(model, TESTS / "data" / "images", (65, 65), count=1)).graph
+    weights = [numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(weights) >= 27  # every backbone conv (the heads stay float32)
+    assert max(int(abs(w.astype(int)).max()) for w in weights) == 64
 
 
 @pytest.mark.slow

@@ -116,14 +116,16 @@ def test_single_pose_gives_one_pose_per_image(infer, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["poses.json"]
 
 
-def test_preset_runs_its_settings_and_given_options_win(infer, tmp_path, pretrained_model):
+def test_preset_runs_its_settings_and_given_options_win(infer, tmp_path, pretrained_model, caplog):
     photo = PHOTOS / "multi_skiing.jpg"
-    result = infer(str(photo), "--out", str(tmp_path), "--preset", "accurate", "--max-poses", "3", "--no-render",
-                   "--min-pose-score", "0")
+    with caplog.at_level("INFO"):
+        result = infer(str(photo), "--out", str(tmp_path), "--preset", "accurate", "--max-poses", "3", "--no-render",
+                       "--min-pose-score", "0", "--backend", "eager")
     assert result.exit_code == 0, result.output
+    assert "input 193+257 px, each cut to the image's aspect ratio, and mirrored (cpu, backend eager" in caplog.text
     (poses,) = json.loads((tmp_path / "poses.json").read_text()).values()
     expected = Predictor(pretrained_model, input_size=int(SIZE), max_poses=3, score_threshold=0.2, scales=(1.5, 2.0),
-                         flip=True)(read_image(photo))
+                         flip=True, fit_aspect=True)(read_image(photo))
     assert len(poses) == len(expected) == 3
     np.testing.assert_allclose([[(k["x"], k["y"]) for k in p["keypoints"]] for p in poses],
                                [p.keypoints for p in expected], atol=1e-3)

@@ -35,11 +35,12 @@ def write_reports(folder: Path) -> Path:
         "results": [{"variant": "mobilenet_v1_075", "stride": 16, "input_size": 257, "device": "cpu",
                      "backend": "fused", "forward": {"median_ms": 12.34}, "end_to_end": {"median_ms": 15.0},
                      "vs_eager": {"end_to_end": 1.5}, "ap": {"AP": 0.2}, "image_factor": 2,
+                     "input_hw_fitted": [177, 257],
                      "stages": dict(zip(STAGES, (5.0, 4.0, 1.0, 12.0, 2.0, 0.1))),
-                     "stages_reduced": dict(zip(STAGES, (2.0, 1.0, 1.0, 12.0, 2.0, 0.1))),
-                     "non_forward_ms": {"full": 12.1, "reduced": 6.05, "gain": 2.0}}],
+                     "stages_fitted": dict(zip(STAGES, (2.0, 1.0, 1.0, 12.0, 2.0, 0.1))),
+                     "non_forward_ms": {"full": 12.1, "fitted": 6.05, "gain": 2.0}}],
         "presets": [{"preset": "accurate", "backend": "eager", "own_backend": True,
-                     "input_hw": [[769, 769], [1025, 1025]], "flip": True,
+                     "input_hw": [[529, 769], [689, 1025]], "flip": True,
                      "end_to_end": {"median_ms": 1400.0}, "vs_tfjs": 0.05, "ap": {"AP": 0.27}}],
         "training": [{"device": "cpu", "input_size": 257, "batch": 4, "threads": 2,
                       "precisions": {"float32": {"images_per_s": 20.25}}}]}))
@@ -84,10 +85,10 @@ def test_tables_are_written_from_the_reports(tmp_path):
     assert "| best val AP: the model handed back | `best_val_AP` | — |" in out  # missing key: a dash
     assert "Measured on: Test CPU, 2 cores, 1 thread(s) per timing" in out
     assert "| mobilenet_v1_075 s16 257 px cpu | `fused` | 12.3 | 15.0 | 1.50x | — | 0.200 |" in out
-    assert "| `accurate` | `eager` (its own) | 769 + 1025 + flip | 1400.0 | 0.05x | 0.270 |" in out
+    assert "| `accurate` | `eager` (its own) | 529x769 + 689x1025 + flip | 1400.0 | 0.05x | 0.270 |" in out
     assert "| cpu | `float32` | 257 | 4 | 2 | 20.2 |" in out
-    assert "| 257 px `fused` | whole | 5.0 | 4.0 | 1.0 | 12.0 | 2.0 | 0.1 | 12.1 |" in out
-    assert "| 257 px `fused` | 1/2 | 2.0 | 1.0 | 1.0 | 12.0 | 2.0 | 0.1 | 6.0 (2.00x less) |" in out
+    assert "| 257 px `fused` | whole, 257x257 | 5.0 | 4.0 | 1.0 | 12.0 | 2.0 | 0.1 | 12.1 |" in out
+    assert "| 257 px `fused` | 1/2, 177x257 | 2.0 | 1.0 | 1.0 | 12.0 | 2.0 | 0.1 | 6.0 (2.00x less) |" in out
     assert readme_tables.render(out, tmp_path / "reports") == out  # idempotent
 
 
