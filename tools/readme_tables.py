@@ -138,8 +138,9 @@ STAGE_COLUMNS = ("read", "resize", "to_tensor", "forward", "decode", "rescale")
 
 def benchmark_stages_table(reports: Path) -> str:
     """Median ms of each step from the file on disk to poses on TF.js's path (the JPEG decoded whole, a square
-    input) and on the presets' path (reduced JPEG decode, the input cut to the photo), and the time outside the
-    forward pass on both (reports/benchmark.json ``results``: ``stages``, ``stages_fitted``, ``non_forward_ms``)."""
+    input) and on the fast preset's path (reduced JPEG decode, the input cut to the photo, OpenCV resize), and the
+    time outside the forward pass on both (reports/benchmark.json ``results``: ``stages``, ``stages_fitted``,
+    ``non_forward_ms``)."""
     bench = _load(reports, "benchmark.json")
     rows = []
     for r in bench.get("results") or []:

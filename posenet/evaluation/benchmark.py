@@ -9,9 +9,9 @@ work; each timing is summarised as median and spread (p10/p90, IQR) in milliseco
 - end_to_end: ``Predictor.run(image)``: preprocessing + forward + decode + scaling back, image already in
   memory.
 - end_to_end_file / end_to_end_file_fitted: ``Predictor.run_file(photo)``, file on disk to poses in its pixels,
-  on TF.js's path (the JPEG decoded whole, a square letterbox) / on the fast and accurate presets' path (the JPEG
-  decoded at the reduced DCT scale the input size allows, posenet.io.media.read_image_reduced, and the input cut
-  to the photo's aspect ratio, ``input_hw_fitted``); ``stages`` / ``stages_fitted`` hold the median of each step
+  on TF.js's path (the JPEG decoded whole, a square letterbox) / on the fast preset's path (the JPEG decoded at the
+  reduced DCT scale the input size allows, posenet.io.media.read_image_reduced, the input cut to the photo's aspect
+  ratio, ``input_hw_fitted``, and resized by OpenCV); ``stages`` / ``stages_fitted`` hold the median of each step
   (:data:`STAGES`: read, resize, to_tensor, forward, decode, rescale) and ``non_forward_ms`` the time outside the
   forward pass on both paths and their ratio.
 - folder (optional): end to end over every photo of a folder, each read once into memory first (as the
@@ -244,9 +244,9 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
     """Time forward, decode and end to end (and batch throughput, AP) of every backend of ``plan`` for one model at
     one input size on one device, backends interleaved -> one entry per backend that can run here (the others
     are appended to ``skipped``). With the file ``photo`` (of ``image_rgb``), also end to end from the file on
-    TF.js's path (``end_to_end_file``) and on the presets' path (``end_to_end_file_fitted``: reduced JPEG decode,
-    input cut to the photo), each with the median of every step (``stages``, ``stages_fitted``) and the time
-    outside the forward pass (``non_forward_ms``)."""
+    TF.js's path (``end_to_end_file``) and on the fast preset's path (``end_to_end_file_fitted``: reduced JPEG
+    decode, input cut to the photo, OpenCV resize), each with the median of every step (``stages``,
+    ``stages_fitted``) and the time outside the forward pass (``non_forward_ms``)."""
     warmup, repeats, ap_set = plan.warmup, plan.repeats, plan.ap_set
     x = model_input(image_rgb, input_size, device)
     predictors = build_predictors(model, input_size, params, device, plan.backends,
@@ -262,7 +262,8 @@ def bench_config(model: torch.nn.Module, image_rgb: np.ndarray, input_size: int,
         for b, p in predictors.items():
             fns[b] = lambda p=p: p.run(image_rgb)
             if photo:
-                fitted = Predictor(model, p.config.replace(reduced_decode=True, fit_aspect=True), device=device)
+                fitted = Predictor(model, p.config.replace(reduced_decode=True, fit_aspect=True, opencv_resize=True),
+                                   device=device)
                 for mode, predictor in (("full", p), ("fitted", fitted)):
                     runs[f"{b}/{mode}"] = []
                     fns[f"{b}/{mode}"] = lambda b=b, p=predictor, m=mode: runs[f"{b}/{m}"].append(p.run_file(photo))
