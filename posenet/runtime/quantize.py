@@ -1,14 +1,15 @@
 """Static int8 post-training quantisation of the ONNX PoseNet, calibrated on real photos (ONNX Runtime, QDQ).
 
 Weights int8 per output channel, activations uint8 with ranges (min/max) observed on the calibration photos,
-letterboxed and normalised exactly as the Predictor does it. The four 1x1 heads stay float32: they cost
-little and the offsets / displacements they emit are in pixels, where an 8-bit grid of a +-100 px range would
-move keypoints by a pixel. On a CPU with AVX512-VNNI ONNX Runtime runs the quantised convs as u8s8 VNNI kernels.
+letterboxed and normalised exactly as the Predictor does it. The four 1x1 heads stay float32: they cost little
+and the offsets / displacements they emit are in pixels, where an 8-bit grid of a +-100 px range would move
+keypoints by a pixel. So do the first two convs, which are faster in float32 (:func:`float32_nodes`). On a CPU
+with AVX512-VNNI ONNX Runtime runs the quantised convs as u8s8 VNNI kernels.
 
 Weights use 7 of their 8 bits (``reduce_range``): without VNNI (AVX2 only), ONNX Runtime's u8s8 kernels add
 pairs of uint8 x int8 products in 16 bits, which full 8-bit weights can overflow; ONNX Runtime advises the
-reduced range there, and on such a CPU it brings the ``accurate`` preset from 0.402 to 0.417 AP on a COCO subset
-where float32 scores 0.424 (docs/benchmarks.md).
+reduced range there. On such a CPU it raises the ``accurate`` preset from 0.402 to 0.417 AP on COCO val2017
+images where float32 scores 0.424 (square inputs; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -34,15 +35,15 @@ from posenet.project import find_project
 from posenet.runtime.onnx import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAMES, onnx_bytes, require
 from posenet.weights.sources import cache_dir
 
-__all__ = ["CALIBRATION_IMAGES", "calibration_batches", "calibration_paths", "int8_cache_key", "quantize_onnx",
-           "quantized_int8"]
+__all__ = ["CALIBRATION_IMAGES", "calibration_batches", "calibration_paths", "float32_nodes", "int8_cache_key",
+           "quantize_onnx", "quantized_int8"]
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_IMAGES = 16
 _CACHE: dict[tuple[Any, ...], bytes] = {}
 # what quantize_onnx does, part of the cache key: a change of recipe must not load models made by the old one
-RECIPE = "qdq u8s8 per-channel reduce-range minmax, heads float32"
+RECIPE = "qdq u8s8 per-channel reduce-range minmax; float32: stem conv, first depthwise conv, heads"
 
 
 # Where the default calibration folder (the pipeline's sample photos) is not there, outside a project or in one
@@ -111,12 +112,21 @@ def quantize_onnx(model: bytes, batches: Iterator[np.ndarray]) -> bytes:
         fp32, prepared, int8 = (Path(tmp) / name for name in ("fp32.onnx", "prepared.onnx", "int8.onnx"))
         fp32.write_bytes(model)
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-        heads = [n.name for n in onnx.load(str(prepared)).graph.node if set(n.output) & set(OUTPUT_NAMES)]
         with _quiet_root_logger():
             quantize_static(str(prepared), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                             reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            nodes_to_exclude=heads, calibrate_method=CalibrationMethod.MinMax)
+                            nodes_to_exclude=float32_nodes(onnx.load(str(prepared)).graph),
+                            calibrate_method=CalibrationMethod.MinMax)
         return int8.read_bytes()
+
+
+def float32_nodes(graph: Any) -> list[str]:
+    """The nodes of an ONNX PoseNet ``graph`` that stay float32: the four heads (pixel-valued outputs), and the
+    stem conv, its ReLU6 and the first depthwise conv. Those two run at full resolution on 3 and 24 channels,
+    where ONNX Runtime's int8 kernels are slower than its float ones (2 ms of 31 at 625 x 417 on an AVX2 CPU)."""
+    nodes = list(graph.node)
+    first_depthwise = [i for i, n in enumerate(nodes) if n.op_type == "Conv"][1]
+    return [n.name for n in nodes[:first_depthwise + 1]] + [n.name for n in nodes if set(n.output) & set(OUTPUT_NAMES)]
 
 
 def quantized_int8(model: PoseNet, calibration: str | os.PathLike | None = None,

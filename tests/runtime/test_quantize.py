@@ -83,9 +83,21 @@ def test_int8_weights_use_seven_bits(tmp_path, monkeypatch):
     torch.manual_seed(0)
     model = create_model("mobilenet_v1_050", 16).eval()
     graph = onnx.load_from_string(quantize.quantized_int8(model, TESTS / "data" / "images", (65, 65), count=1)).graph
-    weights = [numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
-    assert len(weights) >= 27  # every backbone conv (the heads stay float32)
+    weights = [w for t in graph.initializer if t.data_type == onnx.TensorProto.INT8
+               if (w := numpy_helper.to_array(t)).ndim == 4]  # kernels (not the zero points)
+    assert len(weights) == 25  # every backbone conv but the first two (the heads stay float32 too)
     assert max(int(abs(w.astype(int)).max()) for w in weights) == 64
+
+
+def test_the_stem_first_depthwise_and_heads_stay_float32():
+    onnx = pytest.importorskip("onnx")
+    from posenet.models.mobilenet import create_model
+    from posenet.runtime.onnx import onnx_bytes
+
+    graph = onnx.load_from_string(onnx_bytes(create_model("mobilenet_v1_050", 16).eval(), 17)).graph
+    convs = [n.name for n in graph.node if n.op_type == "Conv"]
+    kept = quantize.float32_nodes(graph)
+    assert set(convs) & set(kept) == {*convs[:2], *convs[-4:]} and len(convs) == 27 + 4
 
 
 @pytest.mark.slow
