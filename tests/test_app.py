@@ -116,13 +116,15 @@ def test_accurate_preset_sets_its_decoding_defaults_and_test_time_augmentation(a
     assert at.select_slider(key="input_size").disabled                 # the preset sets the sizes that run
     assert "Runs at 385+513 px, each cut to the image's aspect ratio, and mirrored" in [
         c.value for c in at.sidebar.caption]
+    assert at.selectbox(key="backend").value == "int8"
+    at.selectbox(key="backend").set_value("eager")  # the user's choice wins over the preset's
     at.slider(key="min_pose_score").set_value(0.0)
     data = MULTI.read_bytes()
     upload(at, MULTI.name, data, "image/jpeg")
     no_failure(at)
     model = load_model("mobilenet_v1_075", 16, weights=factory.pretrained_checkpoint("mobilenet_v1_075", app_root))
     expected = Predictor(model, input_size=257, max_poses=20, score_threshold=0.2, scales=(1.5, 2.0),
-                         flip=True)(decode_image_bytes(data))
+                         flip=True, fit_aspect=True)(decode_image_bytes(data))
     _, _, _, poses = rows_and_json(at)
     assert len(poses) == len(expected) > 0
     xy = np.array([[(k["x"], k["y"]) for k in p["keypoints"]] for p in poses])

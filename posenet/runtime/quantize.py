@@ -58,7 +58,8 @@ def calibration_paths(folder: str | os.PathLike, count: int = CALIBRATION_IMAGES
     presets' backend: they must run anywhere); any other missing or empty folder is a BackendError."""
     project = find_project()
     resolved = Path(folder) if Path(folder).is_absolute() else (project or Path.cwd()) / folder
-    if str(folder) == DEFAULT_CALIBRATION and not resolved.is_dir():
+    default = Path(DEFAULT_CALIBRATION).parts
+    if Path(folder).parts[-len(default):] == default and not resolved.is_dir():  # as given, or under a project root
         log.warning("int8 calibration: %s is not there, calibrating on the photo bundled with posenet (set "
                     "predict.calibration to a folder of your own photos for better int8 ranges)", resolved)
         resolved = BUNDLED_CALIBRATION
