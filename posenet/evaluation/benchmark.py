@@ -146,22 +146,24 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], warmup: int, repeats: in
     return times
 
 
-def build_predictors(model: torch.nn.Module, input_size: int, params: Params, device: str,
+def build_predictors(model: torch.nn.Module, input_size: int | None, params: Params, device: str,
                      backends: Sequence[str], skipped: list[dict[str, str]], calibration: str | None = None,
-                     streams: int = 1) -> dict[str, Predictor]:
-    """One Predictor per backend that can run here (int8 calibrated on the photos of ``calibration``); the
-    others are logged and appended to ``skipped``."""
+                     streams: int = 1, preset: str = "tfjs") -> dict[str, Predictor]:
+    """One Predictor per backend that can run here, with ``preset``'s settings at ``input_size`` (None: params
+    ``predict.input_size``; int8 calibrated on the photos of ``calibration``); the others are logged and appended
+    to ``skipped``, once per backend and device."""
     predictors = {}
     for backend in backends:
         if backend in CPU_ONLY and device != "cpu":
             continue
         try:
-            predictors[backend] = Predictor.from_params(params, model=model, device=device, preset="tfjs",
+            predictors[backend] = Predictor.from_params(params, model=model, device=device, preset=preset,
                                                         input_size=input_size, backend=backend,
                                                         calibration=calibration, streams=streams)
         except BackendError as err:
-            log.warning("backend %s skipped: %s", backend, err)
-            skipped.append({"backend": backend, "device": device, "reason": str(err)})
+            if not any(s["backend"] == backend and s["device"] == device for s in skipped):
+                log.warning("backend %s skipped: %s", backend, err)
+                skipped.append({"backend": backend, "device": device, "reason": str(err)})
     return predictors
 
 
@@ -320,15 +322,10 @@ def bench_presets(model: torch.nn.Module, image_rgb: np.ndarray, params: Params,
         own = Predictor.from_params(params, model=model, device=device, preset=preset)
         predictors[preset, own.config.backend] = own
         own_keys.add((preset, own.config.backend))
-        for backend in backends:
-            if (preset, backend) in predictors or (backend in CPU_ONLY and device != "cpu"):
-                continue
-            try:
-                predictors[preset, backend] = Predictor.from_params(params, model=model, device=device, preset=preset,
-                                                                    backend=backend, calibration=calibration)
-            except BackendError as err:
-                if skipped is not None and not any(s["backend"] == backend for s in skipped):
-                    skipped.append({"backend": backend, "device": device, "reason": str(err)})
+        others = [b for b in backends if b != own.config.backend]
+        predictors.update({(preset, b): p for b, p in build_predictors(
+            model, None, params, device, others, skipped if skipped is not None else [], calibration,
+            preset=preset).items()})
     with torch.inference_mode():
         times = time_interleaved({key: (lambda p=p: p.run_file(photo)) if photo else (lambda p=p: p.run(image_rgb))
                                   for key, p in predictors.items()}, warmup, repeats, device)

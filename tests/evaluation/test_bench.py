@@ -180,3 +180,23 @@ def test_cuda_timings():
     assert entry["device"] == "cuda" and report["environment"]["cuda_device"]
     for phase in bench.PHASES:
         _check_stats(entry[phase])
+
+
+def test_a_backend_that_cannot_run_is_skipped_once_per_device(caplog):
+    """Every input size and preset builds its Predictors through build_predictors: a backend this machine cannot
+    run is logged and listed once, not once per configuration."""
+    from posenet.device import cpu_flags
+    from posenet.models.mobilenet import create_model
+    from posenet.runtime.bf16 import BF16_CPU_FLAGS
+
+    if cpu_flags() & set(BF16_CPU_FLAGS):
+        pytest.skip("this CPU runs bf16")
+    model = create_model("mobilenet_v1_050", 16).eval()
+    skipped: list = []
+    with caplog.at_level("WARNING"):
+        for size, preset in ((33, "tfjs"), (49, "tfjs"), (None, "fast")):
+            built = bench.build_predictors(model, size, Params(), "cpu", ("eager", "bf16"), skipped, preset=preset)
+            assert list(built) == ["eager"]
+    assert [(s["backend"], s["device"]) for s in skipped] == [("bf16", "cpu")]
+    assert caplog.text.count("backend bf16 skipped") == 1
+    assert built["eager"].config.fit_aspect and built["eager"].input_hw == (513, 513)  # fast at predict.input_size
