@@ -150,7 +150,7 @@ def decode_multiple_poses(
         a, b = cell(y, x)
         return y, x, heat.item(a, b, target)
 
-    accepted: list[tuple[list[float], list[float], list[float]]] = []  # (ys, xs, scores) per pose
+    accepted: list[tuple[list[float], list[float]]] = []  # (ys, xs) per pose
     # the same keypoints as arrays [pose, part]: the keypoint-level NMS of each new pose's score in one pass
     taken_y, taken_x = np.empty((max_detections, K)), np.empty((max_detections, K))
     poses: list[Pose] = []
@@ -159,7 +159,7 @@ def decode_multiple_poses(
         i, j, k = cand_rows[c], cand_cols[c], cand_parts[c]
         ry = i * s + off.item(i, j, k)
         rx = j * s + off.item(i, j, K + k)
-        if any((ys[k] - ry) ** 2 + (xs[k] - rx) ** 2 <= r2 for ys, xs, _ in accepted):
+        if any((ys[k] - ry) ** 2 + (xs[k] - rx) ** 2 <= r2 for ys, xs in accepted):
             continue
         ys: list = [None] * K
         xs: list = [None] * K
@@ -181,7 +181,7 @@ def decode_multiple_poses(
             if not near[t]:
                 total += sc[t]
         taken_y[n], taken_x[n] = ys, xs
-        accepted.append((ys, xs, sc))
+        accepted.append((ys, xs))
         poses.append(Pose(score=total / K, keypoints=np.array([xs, ys]).T, keypoint_scores=sc))
         if len(poses) >= max_detections:
             break

@@ -118,6 +118,7 @@ class PredictorConfig:
 # A preset names the backend it is fastest on; where that backend cannot run (int8 is ONNX Runtime on the CPU: not on
 # a GPU, nor without the [onnx] extra) the preset runs on this one, whose outputs are eager's.
 PRESET_FALLBACK_BACKEND = "fused"
+_FALLBACKS_LOGGED: set[str] = set()
 
 
 def runnable_preset_backend(backend: str, device: torch.device) -> str:
@@ -135,9 +136,6 @@ def runnable_preset_backend(backend: str, device: torch.device) -> str:
         _FALLBACKS_LOGGED.add(reason)
         log.info("%s: the preset runs on backend %s", reason, PRESET_FALLBACK_BACKEND)
     return PRESET_FALLBACK_BACKEND
-
-
-_FALLBACKS_LOGGED: set[str] = set()
 
 
 def sizes_text(hws: Sequence[tuple[int, int]], fit_aspect: bool = False, flip: bool = False) -> str:

@@ -165,8 +165,8 @@ def _decode(data: bytes, name: str, fit_hw: tuple[int, int] | None = None) -> Re
         raise ImageError(f"{name}: empty file (0 bytes)")
     with open_image(data, name) as img:
         full_w, full_h = img.size
-        orientation = img.getexif().get(0x0112, 1)
-        swapped, *flips = _ORIENTATIONS.get(orientation, _ORIENTATIONS[1])
+        turn = _ORIENTATIONS.get(img.getexif().get(0x0112, 1), _ORIENTATIONS[1])
+        swapped, *flips = turn
         shown_hw = (full_w, full_h) if swapped else (full_h, full_w)
         if fit_hw is not None and img.format == "JPEG":
             keep = min(1.0, fit_hw[0] / shown_hw[0], fit_hw[1] / shown_hw[1])  # the letterbox's image -> input scale
@@ -174,7 +174,7 @@ def _decode(data: bytes, name: str, fit_hw: tuple[int, int] | None = None) -> Re
         factor = max(1, round(full_w / img.size[0]))
         array = None
         if img.format == "JPEG" and img.mode in ("RGB", "L") and data.endswith(b"\xff\xd9"):
-            array = _decode_jpeg(data, factor, orientation, img.size)
+            array = _decode_jpeg(data, factor, turn, img.size)
         if array is None:
             img.load()
             array = _to_uint8(ImageOps.exif_transpose(img), name)
@@ -189,19 +189,23 @@ _JPEG_SCALE_FLAGS = {1: 0, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDU
                      8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
 
 
-def _decode_jpeg(data: bytes, factor: int, orientation: int, stored_wh: tuple[int, int]) -> np.ndarray | None:
-    """A JPEG that ends with its end-of-image marker, decoded by OpenCV at DCT scale 1 / ``factor`` and turned to
-    its EXIF ``orientation`` -> RGB uint8 [H, W, 3] (a view); None where OpenCV fails or disagrees with Pillow
-    about the size (the caller then decodes with Pillow, which names the error).
+def _decode_jpeg(data: bytes, factor: int, turn: tuple[bool, bool, bool], stored_wh: tuple[int, int]
+                 ) -> np.ndarray | None:
+    """A JPEG that ends with its end-of-image marker, decoded by OpenCV at DCT scale 1 / ``factor`` and turned as
+    its EXIF orientation says (``turn``: a value of ``_ORIENTATIONS``) -> RGB uint8 [H, W, 3] (a view); None where
+    OpenCV fails or disagrees with Pillow about the size (the caller then decodes with Pillow, which names the
+    error).
 
     The same libjpeg-turbo decode as Pillow's (the pixels are equal: tested), written straight into a numpy array:
     Pillow's RGBX storage costs two more copies, 2.5 ms for a 640 x 427 photo. OpenCV accepts a truncated JPEG
     (grey where the data ends) and Pillow refuses it: a file without its end marker never gets here."""
-    flags = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION | _JPEG_SCALE_FLAGS.get(factor, 0)
-    stored = cv2.imdecode(np.frombuffer(data, np.uint8), flags) if factor in _JPEG_SCALE_FLAGS else None
+    if factor not in _JPEG_SCALE_FLAGS:
+        return None
+    flags = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION | _JPEG_SCALE_FLAGS[factor]
+    stored = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if stored is None or stored.shape[:2] != (stored_wh[1], stored_wh[0]):
         return None
-    swapped, flip_y, flip_x = _ORIENTATIONS.get(orientation, _ORIENTATIONS[1])
+    swapped, flip_y, flip_x = turn
     shown = stored.transpose(1, 0, 2) if swapped else stored
     return shown[::-1 if flip_y else 1, ::-1 if flip_x else 1]
 

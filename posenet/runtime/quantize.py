@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from posenet.codec.letterbox import prepare_input
+from posenet.codec.letterbox import prepare_input, to_batch
 from posenet.constants import DEFAULT_CALIBRATION
 from posenet.errors import BackendError
 from posenet.io.atomic import write_bytes_atomic
@@ -74,8 +74,7 @@ def calibration_paths(folder: str | os.PathLike, count: int = CALIBRATION_IMAGES
 def calibration_batches(paths: list[Path], input_hw: tuple[int, int]) -> Iterator[np.ndarray]:
     """Each photo as a model input [1, 3, Rh, Rw] float32 in [-1, 1] (the Predictor's preprocessing)."""
     for path in paths:
-        x, _ = prepare_input(read_image(path), input_hw)
-        yield np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        yield to_batch([prepare_input(read_image(path), input_hw)[0]]).numpy()
 
 
 @contextlib.contextmanager
